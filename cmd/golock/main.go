@@ -1,0 +1,38 @@
+// Command golock runs a command under a lock in Redis, so that a crontab line deployed on
+// many servers runs its job once across the fleet and never on top of itself. It is a
+// drop-in replacement for cronlock: the same lock names, CRONLOCK_* variables, config
+// files and exit codes.
+//
+// Usage:
+//
+//	golock [--] COMMAND [ARG...]   run COMMAND under its lock
+//	golock --key COMMAND [ARG...]  print the lock's name
+//	golock --help | --version
+//
+// golock takes the lock named CRONLOCK_PREFIX + CRONLOCK_KEY (by default the MD5 of the
+// command line, as cronlock makes it). If another owner holds it, golock exits 200 at once
+// and runs nothing. Otherwise it runs COMMAND as its child in its own process group,
+// renews the lock's lease every CRONLOCK_LEASE/3 seconds while it runs, and when it ends
+// releases the lock (held at least CRONLOCK_GRACE seconds from acquisition) and exits with
+// its code.
+//
+// Exit codes: below 200, the command's own (128+N for signal N, 127 not found, 126 not
+// executable); 200 the lock is held elsewhere, or a reset succeeded; 201 golock failed
+// (configuration, Redis, or the lock was lost); 202 the command was killed by
+// CRONLOCK_TIMEOUT.
+//
+// Settings come from CRONLOCK_* environment variables, then from the file named by
+// CRONLOCK_CONFIG or /etc/cronlock.conf; README.md lists them all.
+package main
+
+import (
+	"context"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/internal/config"
+)
+
+func init() {
+	// go-redis logs dial failures on its own; golock says what matters, once.
+	redis.SetLogger(quiet{})
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// newClient makes the Redis client. Every wait on Redis is bounded by REDIS_TIMEOUT, and
+// the client does not retry on its own: retry does, on cronlock's schedule.
+func newClient(cfg *config.Config) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr:                  address(cfg),
+		Username:              cfg.Username,
+		Password:              cfg.Auth,
+		DB:                    cfg.DB,
+		Protocol:              2,
+		DisableIdentity:       true, // no CLIENT SETINFO: nothing on the wire but the job's
+		DialTimeout:           cfg.RedisTimeout,
+		ReadTimeout:           cfg.RedisTimeout,
+		WriteTimeout:          cfg.RedisTimeout,
+		PoolTimeout:           cfg.RedisTimeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DialerRetries:         1,
+		PoolSize:              2,
+	})
+}
+
+func address(cfg *config.Config) string {
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+}
+
+// retry runs op until it succeeds, fails in a way a retry cannot mend, or
+// RECONNECT_ATTEMPTS retries are spent; the n-th retry first waits (n-1) × RECONNECT_BACKOFF
+// (0, 5, 10, 15, 20 seconds with the defaults, as cronlock does).
+func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, what string, op func(context.Context) error) error {
+	for n := 0; ; n++ {
+		if n > 0 {
+			wait := time.Duration(n-1) * cfg.ReconnectBackoff
+			log.Debug("retrying "+what, "attempt", n, "of", cfg.ReconnectAttempts, "after", wait.String())
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		err := op(ctx)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if n >= cfg.ReconnectAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
+		}
+		log.Debug(what+" failed", "err", err)
+	}
+}
+
+// retryable tells a Redis that cannot be reached, or is still starting, from one that
+// answered: only the first is worth another attempt.
+func retryable(err error) bool {
+	var rerr redis.Error
+	var nerr net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &rerr):
+		for _, busy := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"} {
+			if strings.HasPrefix(rerr.Error(), busy) {
+				return true
+			}
+		}
+		return false
+	case errors.As(err, &nerr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return false
+}

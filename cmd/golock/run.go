@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/heartbeat"
+	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/logging"
+	"github.com/golock/golock/lockscript"
+	"github.com/golock/golock/supervisor"
+)
+
+// Exit codes, as cronlock's.
+const (
+	exitHeld    = 200 // held elsewhere, WAIT ran out, or a reset succeeded
+	exitFailed  = 201 // golock failed: configuration, Redis, lost lock
+	exitTimeout = 202 // CRONLOCK_TIMEOUT killed the command
+)
+
+const usage = `usage: golock [--] COMMAND [ARG...]
+       golock --key COMMAND [ARG...]
+       golock --help | --version
+Runs COMMAND under a lock in Redis; settings are CRONLOCK_* variables (see README).
+`
+
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmdArgs, mode := parseArgs(args)
+	switch {
+	case mode == "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case mode == "version":
+		fmt.Fprintln(stdout, "golock", version)
+		return 0
+	case mode == "bad" || len(cmdArgs) == 0:
+		fmt.Fprint(stderr, usage)
+		return exitFailed
+	}
+
+	cfg, warnings, err := config.Load(environ)
+	format, verbose := "text", false
+	if cfg != nil {
+		format, verbose = cfg.LogFormat, cfg.Verbose
+	}
+	log := logging.New(stderr, format, verbose)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if err != nil {
+		log.Error(err.Error())
+		return exitFailed
+	}
+	if cfg.NTPDate != "" {
+		log.Debug("CRONLOCK_NTPDATE is ignored: every time golock compares comes from Redis")
+	}
+	name := lockscript.Name(cfg.Prefix, cfg.Key, cmdArgs)
+	if mode == "key" {
+		fmt.Fprintln(stdout, name)
+		return 0
+	}
+	log = log.With("lock", name)
+
+	client := newClient(cfg)
+	defer client.Close()
+	if cfg.Reset {
+		return reset(ctx, cfg, log, client, name)
+	}
+	j := &job{cfg: cfg, log: log, client: client, name: name, args: cmdArgs,
+		environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+	return j.run(ctx)
+}
+
+// parseArgs splits golock's own options from the command. mode is "", "help",
+// "version", "key" or "bad".
+func parseArgs(args []string) (cmd []string, mode string) {
+	for i, a := range args {
+		switch a {
+		case "--":
+			return args[i+1:], mode
+		case "-h", "--help":
+			return nil, "help"
+		case "--version":
+			return nil, "version"
+		case "--key":
+			mode = "key"
+		default:
+			if strings.HasPrefix(a, "-") {
+				return nil, "bad"
+			}
+			return args[i:], mode
+		}
+	}
+	return nil, mode
+}
+
+func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c *redis.Client, name string) int {
+	var held lockscript.Holder
+	var found bool
+	err := retry(ctx, cfg, log, "reset", func(ctx context.Context) (err error) {
+		held, found, err = lockscript.Reset(ctx, c, name)
+		return err
+	})
+	if err != nil {
+		log.Error("cannot reset the lock at "+address(cfg), "err", err)
+		return exitFailed
+	}
+	if found {
+		log.Debug("lock reset", "was", held.String())
+	} else {
+		log.Debug("lock was free; nothing to reset")
+	}
+	return exitHeld
+}
+
+// job is one locked run of a command.
+type job struct {
+	cfg            *config.Config
+	log            *slog.Logger
+	client         *redis.Client
+	name           string
+	args           []string
+	environ        []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func (j *job) run(ctx context.Context) int {
+	// Signals that come before the job starts end golock quietly; after, they go to the job.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, supervisor.Forwarded...)
+	defer signal.Stop(sigs)
+	preCtx, stopWatch := watchSignals(ctx, sigs)
+
+	lock, sent, code := j.acquire(preCtx)
+	if sig := stopWatch(); lock != nil && sig != nil {
+		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
+		j.release(ctx, lock, false)
+		return exitFailed
+	}
+	if lock == nil {
+		return code
+	}
+
+	hb := heartbeat.Start(ctx, heartbeat.Config{
+		Renew:     j.renewer(lock),
+		Interval:  j.cfg.Lease / 3,
+		Timeout:   j.cfg.RedisTimeout,
+		KillGrace: j.cfg.KillGrace,
+		Log:       j.log,
+	}, heartbeat.Lease{TTL: lock.TTL, UntilDeadline: time.Duration(lock.DeadlineMS-lock.AcquiredMS) * time.Millisecond}, sent)
+
+	stop := make(chan supervisor.Stop, 1)
+	lostErr := make(chan error, 1)
+	go func() {
+		loss, ok := <-hb.Lost()
+		if !ok {
+			return
+		}
+		lostErr <- loss.Err
+		if j.cfg.OnLost == "keep" {
+			j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
+			return
+		}
+		stop <- supervisor.Stop{Kill: loss.End}
+	}()
+
+	res, err := supervisor.Run(supervisor.Job{
+		Args:    j.args,
+		Env:     childEnv(j.environ, lock),
+		Stdin:   j.stdin,
+		Stdout:  j.stdout,
+		Stderr:  j.stderr,
+		Timeout: j.cfg.Timeout,
+		Signals: sigs,
+		Stop:    stop,
+	})
+	hb.Stop()
+	if err != nil {
+		j.log.Error(err.Error())
+	}
+	j.release(ctx, lock, res.Started)
+
+	switch {
+	case res.TimedOut:
+		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", strings.Join(j.args, " "), j.cfg.Timeout.Seconds()))
+		return exitTimeout
+	case res.Stopped:
+		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", <-lostErr)
+		return exitFailed
+	}
+	return res.Code
+}
+
+// acquire takes the lock, waiting up to CRONLOCK_WAIT for a held one. With no lock it
+// returns the exit code. sent is when the request that took the lock was sent.
+func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Time, code int) {
+	params := lockscript.Params{
+		Owner:   uuid.NewString(),
+		Host:    hostname(),
+		PID:     os.Getpid(),
+		Command: strings.Join(j.args, " "),
+		Grace:   j.cfg.Grace,
+		Release: j.cfg.Release,
+		Lease:   j.cfg.Lease,
+	}
+	var conn redis.Scripter = j.client
+	if j.cfg.MinReplicas > 0 {
+		// WAIT counts the writes of its own connection: acquire on that one.
+		c := j.client.Conn()
+		defer c.Close()
+		conn = c
+	}
+	err := retry(ctx, j.cfg, j.log, "acquire", func(ctx context.Context) (err error) {
+		sent = time.Now()
+		lock, err = lockscript.Acquire(ctx, conn, j.name, params)
+		return err
+	})
+	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Wait > 0 {
+		lock, sent, err = j.wait(ctx, conn, params)
+	}
+	var held *lockscript.HeldError
+	switch {
+	case errors.As(err, &held):
+		if held.Holder.Kind != "golock" && held.Holder.Kind != "cronlock" {
+			j.log.Warn("lock holds an unexpected value; treated as held and left alone (CRONLOCK_RESET=yes clears it)",
+				"type", held.Holder.Kind)
+		}
+		j.log.Debug("lock held elsewhere; not running", "holder", held.Holder.String())
+		return nil, sent, exitHeld
+	case ctx.Err() != nil:
+		return nil, sent, exitFailed
+	case err != nil:
+		j.log.Error("cannot take the lock at "+address(j.cfg), "err", err)
+		return nil, sent, exitFailed
+	}
+	if j.cfg.MinReplicas > 0 {
+		n, err := conn.(*redis.Conn).Wait(ctx, j.cfg.MinReplicas, j.cfg.RedisTimeout).Result()
+		if err != nil || n < int64(j.cfg.MinReplicas) {
+			j.log.Error(fmt.Sprintf("only %d of CRONLOCK_MIN_REPLICAS=%d replicas acknowledged the lock in time; not running",
+				n, j.cfg.MinReplicas), "err", err)
+			j.release(ctx, lock, false)
+			return nil, sent, exitFailed
+		}
+	}
+	j.log.Debug("lock acquired", "fence", lock.Fence, "owner", lock.Owner)
+	return lock, sent, 0
+}
+
+func (j *job) renewer(lock *lockscript.Lock) func(context.Context) (heartbeat.Lease, error) {
+	return func(ctx context.Context) (heartbeat.Lease, error) {
+		ext, err := lockscript.Extend(ctx, j.client, lock)
+		switch {
+		case errors.Is(err, lockscript.ErrLost):
+			return heartbeat.Lease{}, fmt.Errorf("%w: %w", heartbeat.ErrLost, err)
+		case errors.Is(err, lockscript.ErrExpired):
+			return heartbeat.Lease{}, heartbeat.ErrLapsed
+		case err != nil:
+			return heartbeat.Lease{}, err
+		}
+		return heartbeat.Lease{TTL: ext.TTL, UntilDeadline: ext.UntilDeadline, Reestablished: ext.Reestablished}, nil
+	}
+}
+
+// release lets go of the lock. A failure is said, never swallowed: it means the lock
+// passed to someone else, or will only free when its lease runs out.
+func (j *job) release(ctx context.Context, lock *lockscript.Lock, ran bool) {
+	err := retry(ctx, j.cfg, j.log, "release", func(ctx context.Context) error {
+		_, err := lockscript.Release(ctx, j.client, lock, ran)
+		return err
+	})
+	var held *lockscript.HeldError
+	switch {
+	case errors.As(err, &held):
+		j.log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
+			"holder", held.Holder.String())
+	case err != nil:
+		j.log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.cfg.Lease.Seconds()), "err", err)
+	}
+}
+
+// childEnv is the job's environment: golock's, plus CRONLOCK_LOCK, CRONLOCK_OWNER and
+// CRONLOCK_FENCE describing the lock it runs under.
+func childEnv(environ []string, l *lockscript.Lock) []string {
+	set := map[string]string{
+		"CRONLOCK_LOCK":  l.Name,
+		"CRONLOCK_OWNER": l.Owner,
+		"CRONLOCK_FENCE": strconv.FormatInt(l.Fence, 10),
+	}
+	env := make([]string, 0, len(environ)+len(set))
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); set[k] == "" {
+			env = append(env, kv)
+		}
+	}
+	for _, k := range []string{"CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE"} {
+		env = append(env, k+"="+set[k])
+	}
+	return env
+}
+
+// watchSignals cancels the returned context on the first signal from sigs, until stop is
+// called; stop returns that signal, or nil, and leaves later signals in sigs.
+func watchSignals(ctx context.Context, sigs <-chan os.Signal) (context.Context, func() os.Signal) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	got := make(chan os.Signal, 1)
+	go func() {
+		select {
+		case s := <-sigs:
+			got <- s
+			cancel()
+		case <-done:
+			got <- nil
+		}
+	}()
+	return ctx, func() os.Signal {
+		close(done)
+		return <-got
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}

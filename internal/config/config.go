@@ -1,0 +1,280 @@
+// Package config reads golock's settings: CRONLOCK_* environment variables over a
+// cronlock-style config file, checked so that any bad value stops the run before it starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// DefaultFile is read when CRONLOCK_CONFIG is unset and the file exists.
+const DefaultFile = "/etc/cronlock.conf"
+
+// Config is every setting, with cronlock's names and defaults. Durations are given in
+// seconds, fractions allowed.
+type Config struct {
+	Host     string `env:"CRONLOCK_HOST" envDefault:"localhost"`
+	Port     int    `env:"CRONLOCK_PORT" envDefault:"6379"`
+	DB       int    `env:"CRONLOCK_DB" envDefault:"0"`
+	Username string `env:"CRONLOCK_USERNAME"`
+	Auth     string `env:"CRONLOCK_AUTH"` // never printed
+
+	MinReplicas       int           `env:"CRONLOCK_MIN_REPLICAS" envDefault:"0"`
+	RedisTimeout      time.Duration `env:"CRONLOCK_REDIS_TIMEOUT" envDefault:"30"`
+	ReconnectAttempts int           `env:"CRONLOCK_RECONNECT_ATTEMPTS" envDefault:"5"`
+	ReconnectBackoff  time.Duration `env:"CRONLOCK_RECONNECT_BACKOFF" envDefault:"5"`
+
+	Grace   time.Duration `env:"CRONLOCK_GRACE" envDefault:"40"`
+	Release time.Duration `env:"CRONLOCK_RELEASE" envDefault:"86400"`
+	Lease   time.Duration `env:"CRONLOCK_LEASE" envDefault:"30"`
+	OnLost  string        `env:"CRONLOCK_ON_LOST" envDefault:"kill"`
+	// KillGrace defaults to 5 seconds, or a third of Lease when that is less.
+	KillGrace time.Duration `env:"CRONLOCK_KILL_GRACE"`
+	Timeout   time.Duration `env:"CRONLOCK_TIMEOUT" envDefault:"0"` // zero: never
+	Wait      time.Duration `env:"CRONLOCK_WAIT" envDefault:"0"`    // zero: do not wait
+
+	Key       string `env:"CRONLOCK_KEY"` // empty: the MD5 of the command line
+	Prefix    string `env:"CRONLOCK_PREFIX" envDefault:"cronlock."`
+	Reset     bool   `env:"CRONLOCK_RESET" envDefault:"no"`
+	Verbose   bool   `env:"CRONLOCK_VERBOSE" envDefault:"no"`
+	LogFormat string `env:"CRONLOCK_LOG_FORMAT" envDefault:"text"`
+	File      string `env:"CRONLOCK_CONFIG"` // the config file read, if any
+
+	// NTPDate is cronlock's; accepted and ignored, as every time comes from Redis.
+	NTPDate string `env:"CRONLOCK_NTPDATE"`
+}
+
+// Problem is a bad setting: the variable and what is wrong with it.
+type Problem struct {
+	Var string
+	Msg string
+}
+
+func (p *Problem) Error() string { return p.Var + ": " + p.Msg }
+
+// Passed to the job by golock; a job that runs golock again hands them back.
+var childVars = []string{"CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE"}
+
+// Load reads the settings from environ (KEY=value strings) and the config file. Warnings
+// are lines to show the user; the error is a *Problem or a file error, one line each.
+func Load(environ []string) (*Config, []string, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var warnings []string
+	path, explicit := vars["CRONLOCK_CONFIG"]
+	if !explicit {
+		path = DefaultFile
+	}
+	if path != "" {
+		fileVars, warn, err := readFile(path, explicit)
+		if err != nil {
+			return nil, nil, err
+		}
+		warnings = append(warnings, warn...)
+		if fileVars != nil && !explicit {
+			vars["CRONLOCK_CONFIG"] = path
+		}
+		for k, v := range fileVars {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+		}
+	}
+	warnings = append(warnings, unknownVars(vars)...)
+
+	cfg := &Config{}
+	err := env.ParseWithOptions(cfg, env.Options{Environment: vars, FuncMap: parsers})
+	if err != nil {
+		return nil, warnings, explain(err)
+	}
+	if _, set := vars["CRONLOCK_KILL_GRACE"]; !set {
+		cfg.KillGrace = min(5*time.Second, cfg.Lease/3)
+	} else if cfg.KillGrace >= cfg.Lease {
+		return nil, warnings, &Problem{"CRONLOCK_KILL_GRACE", fmt.Sprintf(
+			"must be less than CRONLOCK_LEASE (%v), got %v", secs(cfg.Lease), secs(cfg.KillGrace))}
+	}
+	return cfg, warnings, cfg.check()
+}
+
+func (c *Config) check() error {
+	switch {
+	case c.Port < 1 || c.Port > 65535:
+		return &Problem{"CRONLOCK_PORT", fmt.Sprintf("must be 1 to 65535, got %d", c.Port)}
+	case c.DB < 0:
+		return &Problem{"CRONLOCK_DB", fmt.Sprintf("must be 0 or more, got %d", c.DB)}
+	case c.MinReplicas < 0:
+		return &Problem{"CRONLOCK_MIN_REPLICAS", fmt.Sprintf("must be 0 or more, got %d", c.MinReplicas)}
+	case c.ReconnectAttempts < 0:
+		return &Problem{"CRONLOCK_RECONNECT_ATTEMPTS", fmt.Sprintf("must be 0 or more, got %d", c.ReconnectAttempts)}
+	case c.RedisTimeout <= 0:
+		return &Problem{"CRONLOCK_REDIS_TIMEOUT", "must be more than 0 seconds"}
+	case c.Release <= 0:
+		return &Problem{"CRONLOCK_RELEASE", "must be more than 0 seconds"}
+	case c.Grace > c.Release:
+		return &Problem{"CRONLOCK_GRACE", fmt.Sprintf("must not exceed CRONLOCK_RELEASE (%v), got %v",
+			secs(c.Release), secs(c.Grace))}
+	case c.Lease <= 0:
+		return &Problem{"CRONLOCK_LEASE", "must be more than 0 seconds"}
+	case c.OnLost != "kill" && c.OnLost != "keep":
+		return &Problem{"CRONLOCK_ON_LOST", fmt.Sprintf("must be kill or keep, got %q", c.OnLost)}
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return &Problem{"CRONLOCK_LOG_FORMAT", fmt.Sprintf("must be text or json, got %q", c.LogFormat)}
+	case c.Prefix == "" && c.Key == "":
+		return &Problem{"CRONLOCK_PREFIX", "must not be empty when CRONLOCK_KEY is empty"}
+	case strings.ContainsAny(c.Host, " \t\r\n") || c.Host == "":
+		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be a host name or address, got %q", c.Host)}
+	}
+	return nil
+}
+
+// readFile reads the config file at path; a missing default file is no error.
+func readFile(path string, explicit bool) (map[string]string, []string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("cannot read config file: %v", err)}
+	}
+	defer f.Close()
+	vars, err := ParseFile(f)
+	if err != nil {
+		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("%s: %v", path, err)}
+	}
+	var warnings []string
+	if _, hasAuth := vars["CRONLOCK_AUTH"]; hasAuth {
+		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o044 != 0 {
+			warnings = append(warnings, fmt.Sprintf(
+				"config file %s holds CRONLOCK_AUTH and is readable by others (mode %04o); chmod 600 it",
+				path, fi.Mode().Perm()))
+		}
+	}
+	return vars, warnings, nil
+}
+
+// Known is every CRONLOCK_ variable golock reads or accepts.
+func Known() []string {
+	var names []string
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("env"); name != "" {
+			names = append(names, name)
+		}
+	}
+	return append(names, childVars...)
+}
+
+// unknownVars warns of each CRONLOCK_ variable golock does not know, naming the closest
+// known one, so that a typo does not pass silently.
+func unknownVars(vars map[string]string) []string {
+	known := Known()
+	var warnings []string
+	for name := range vars {
+		if !strings.HasPrefix(name, "CRONLOCK_") || contains(known, name) {
+			continue
+		}
+		best, bestDist := "", math.MaxInt
+		for _, k := range known {
+			if d := distance(name, k); d < bestDist {
+				best, bestDist = k, d
+			}
+		}
+		warnings = append(warnings, fmt.Sprintf("unknown variable %s ignored; did you mean %s?", name, best))
+	}
+	sort.Strings(warnings)
+	return warnings
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// distance is the Levenshtein edit distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+var parsers = map[reflect.Type]env.ParserFunc{
+	reflect.TypeFor[bool]():          func(v string) (any, error) { return ParseBool(v) },
+	reflect.TypeFor[time.Duration](): func(v string) (any, error) { return ParseSeconds(v) },
+	reflect.TypeFor[int](): func(v string) (any, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("must be a whole number, got %q", v)
+		}
+		return n, nil
+	},
+}
+
+// ParseBool reads yes/no, true/false, 1/0 and on/off in any case.
+func ParseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "yes", "true", "1", "on":
+		return true, nil
+	case "no", "false", "0", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("must be yes or no (or true/false, 1/0, on/off), got %q", v)
+}
+
+// ParseSeconds reads a number of seconds, fractions allowed, not negative.
+func ParseSeconds(v string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e9 {
+		return 0, fmt.Errorf("must be a number of seconds, 0 or more (e.g. 30 or 0.5), got %q", v)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// explain turns the env package's error into a Problem naming the variable.
+func explain(err error) error {
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		err = agg.Errors[0]
+	}
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+			return &Problem{f.Tag.Get("env"), pe.Err.Error()}
+		}
+	}
+	return err
+}
+
+func secs(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}

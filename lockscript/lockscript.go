@@ -1,0 +1,252 @@
+// Package lockscript is golock's lock protocol: the Lua scripts of package scripts,
+// called from Go. A lock is a Redis hash holding an owner token; only the owner extends
+// or releases it, and every time it holds comes from Redis TIME.
+package lockscript
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/scripts"
+)
+
+// RecordVersion is written into every lock record as "version".
+const RecordVersion = "2"
+
+var (
+	acquireScript = redis.NewScript(scripts.Acquire)
+	extendScript  = redis.NewScript(scripts.Extend)
+	releaseScript = redis.NewScript(scripts.Release)
+	resetScript   = redis.NewScript(scripts.Reset)
+)
+
+// All is every script golock runs, for tests that load them into a server.
+var All = map[string]*redis.Script{
+	"acquire": acquireScript, "extend": extendScript,
+	"release": releaseScript, "reset": resetScript,
+}
+
+var (
+	// ErrHeld means another owner holds the lock; a *HeldError tells who.
+	ErrHeld = errors.New("lockscript: lock held")
+	// ErrLost means the lock passed to another owner while we held it; a *HeldError tells who.
+	ErrLost = errors.New("lockscript: lock lost")
+	// ErrNotOwner means release found another owner's lock and touched nothing.
+	ErrNotOwner = errors.New("lockscript: not the owner")
+	// ErrExpired means the lock is past its deadline (CRONLOCK_RELEASE) and is left to expire.
+	ErrExpired = errors.New("lockscript: lock past its deadline")
+)
+
+// Holder describes who holds a lock, as far as Redis says.
+type Holder struct {
+	Owner string // owner token; empty when the value is not a golock record
+	Host  string
+	PID   string
+	Fence int64
+	Age   time.Duration // since acquisition, by Redis time; 0 when unknown
+	TTL   time.Duration // remaining; negative when the key has no TTL
+	// Released is true when the holder's job has ended and only the grace hold keeps the lock.
+	Released bool
+	// Kind is "golock", "cronlock" (a legacy string lock) or the Redis type of a foreign value.
+	Kind string
+}
+
+func (h Holder) String() string {
+	switch h.Kind {
+	case "golock":
+		s := fmt.Sprintf("%s pid %s (owner %s)", h.Host, h.PID, h.Owner)
+		if h.Released {
+			s += ", job ended, held for grace"
+		}
+		return s
+	case "cronlock":
+		return "a cronlock lock"
+	case "":
+		return "unknown"
+	default:
+		return "a foreign " + h.Kind + " value"
+	}
+}
+
+// HeldError is returned with ErrHeld, ErrLost and ErrNotOwner; it names the holder.
+type HeldError struct {
+	Name   string
+	Holder Holder
+	err    error
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("%v: %s held by %s", e.err, e.Name, e.Holder)
+}
+
+func (e *HeldError) Unwrap() error { return e.err }
+
+// Params describe the job a lock is taken for.
+type Params struct {
+	Owner   string        // owner token, a fresh UUID v4 per run
+	Host    string        // recorded for people reading the lock
+	PID     int           // recorded for people reading the lock
+	Command string        // command line, cut to MaxCommand bytes
+	Grace   time.Duration // the lock is held at least this long from acquisition
+	Release time.Duration // the lock lives at most this long
+	Lease   time.Duration // the TTL the heartbeat keeps
+}
+
+// MaxCommand is the most bytes of the command line a record keeps.
+const MaxCommand = 512
+
+// Lock is a lock we hold. Times are Redis's, in unix milliseconds.
+type Lock struct {
+	Name string
+	Params
+	Fence      int64
+	AcquiredMS int64
+	GraceMS    int64
+	DeadlineMS int64
+	TTL        time.Duration // the TTL acquire set
+}
+
+// Acquire takes the lock name for p in one round trip. When another owner holds it, the
+// error is a *HeldError wrapping ErrHeld.
+func Acquire(ctx context.Context, c redis.Scripter, name string, p Params) (*Lock, error) {
+	if len(p.Command) > MaxCommand {
+		p.Command = p.Command[:MaxCommand]
+	}
+	reply, err := acquireScript.Run(ctx, c, []string{name, FenceKey(name)},
+		p.Owner, p.Host, p.PID, p.Command, ms(p.Grace), ms(p.Release), ms(p.Lease),
+		RecordVersion).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("lockscript: acquire %s: %w", name, err)
+	}
+	r := replyOf(reply)
+	switch r.str(0) {
+	case "acquired":
+		return &Lock{Name: name, Params: p, Fence: r.int(1), AcquiredMS: r.int(2),
+			GraceMS: r.int(3), DeadlineMS: r.int(4), TTL: r.dur(5)}, nil
+	case "held":
+		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{
+			Kind: "golock", Owner: r.str(1), Host: r.str(2), PID: r.str(3), Age: r.dur(4),
+			TTL: r.dur(5), Fence: r.int(6), Released: r.str(7) != ""}}
+	case "held-legacy":
+		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: "cronlock", TTL: r.dur(2)}}
+	case "held-foreign":
+		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: r.str(1), TTL: r.dur(2)}}
+	}
+	return nil, fmt.Errorf("lockscript: acquire %s: unexpected reply %v", name, reply)
+}
+
+// Extension is what a successful Extend reports.
+type Extension struct {
+	TTL           time.Duration // the lease now set on the key
+	UntilDeadline time.Duration // time left before CRONLOCK_RELEASE ends the lock
+	Reestablished bool          // the key was missing and has been written again
+}
+
+// Extend renews l's lease. It returns a *HeldError wrapping ErrLost when another owner
+// holds the lock, and ErrExpired once the lock is past its deadline.
+func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
+	reply, err := extendScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name)},
+		l.Owner, ms(l.Lease), l.Fence, l.Host, l.PID, l.Command,
+		l.AcquiredMS, l.GraceMS, l.DeadlineMS, RecordVersion).Slice()
+	if err != nil {
+		return Extension{}, fmt.Errorf("lockscript: extend %s: %w", l.Name, err)
+	}
+	r := replyOf(reply)
+	switch r.str(0) {
+	case "extended", "re-established":
+		return Extension{TTL: r.dur(1), UntilDeadline: r.dur(2),
+			Reestablished: r.str(0) == "re-established"}, nil
+	case "lost":
+		return Extension{}, &HeldError{Name: l.Name, err: ErrLost, Holder: holderOf(r, 1)}
+	case "expired":
+		return Extension{}, ErrExpired
+	}
+	return Extension{}, fmt.Errorf("lockscript: extend %s: unexpected reply %v", l.Name, reply)
+}
+
+// Release lets go of l. When the command ran, the lock stays until its grace time and the
+// returned duration says how much longer; when it did not, the lock is deleted at once.
+// Release never touches another owner's lock: then it returns a *HeldError wrapping
+// ErrNotOwner. A lock already gone is not an error.
+func Release(ctx context.Context, c redis.Scripter, l *Lock, ran bool) (time.Duration, error) {
+	flag := "0"
+	if ran {
+		flag = "1"
+	}
+	reply, err := releaseScript.Run(ctx, c, []string{l.Name}, l.Owner, flag, Channel(l.Name)).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
+	}
+	r := replyOf(reply)
+	switch r.str(0) {
+	case "released", "missing":
+		return 0, nil
+	case "held-grace":
+		return r.dur(1), nil
+	case "not-owner":
+		return 0, &HeldError{Name: l.Name, err: ErrNotOwner, Holder: holderOf(r, 1)}
+	}
+	return 0, fmt.Errorf("lockscript: release %s: unexpected reply %v", l.Name, reply)
+}
+
+// Reset deletes name whoever holds it and reports what was there; found is false when
+// the lock was free. The fence counter is kept.
+func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found bool, err error) {
+	reply, err := resetScript.Run(ctx, c, []string{name}, Channel(name)).Slice()
+	if err != nil {
+		return Holder{}, false, fmt.Errorf("lockscript: reset %s: %w", name, err)
+	}
+	r := replyOf(reply)
+	if r.str(0) != "reset" {
+		return Holder{}, false, nil
+	}
+	h = Holder{Kind: r.str(1), Owner: r.str(2), Host: r.str(3), PID: r.str(4)}
+	switch h.Kind {
+	case "hash":
+		h.Kind = "golock"
+	case "string":
+		h.Kind = "cronlock"
+	}
+	return h, true, nil
+}
+
+// holderOf reads the {owner, host, pid} that extend and release reply from index i.
+func holderOf(r reply, i int) Holder {
+	h := Holder{Owner: r.str(i), Host: r.str(i + 1), PID: r.str(i + 2)}
+	if h.Owner != "" {
+		h.Kind = "golock"
+	}
+	return h
+}
+
+// reply reads a script's array reply leniently: a missing or odd element reads as zero.
+type reply []any
+
+func replyOf(v []any) reply { return reply(v) }
+
+func (r reply) str(i int) string {
+	if i >= len(r) {
+		return ""
+	}
+	switch v := r[i].(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	}
+	return ""
+}
+
+func (r reply) int(i int) int64 {
+	n, _ := strconv.ParseInt(r.str(i), 10, 64)
+	return n
+}
+
+func (r reply) dur(i int) time.Duration { return time.Duration(r.int(i)) * time.Millisecond }
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }

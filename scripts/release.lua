@@ -1,0 +1,32 @@
+-- release: let go of our lock, keeping it until its grace time has passed.
+--
+-- KEYS[1]  NAME, the lock record (a hash)
+-- ARGV[1]  owner token
+-- ARGV[2]  "1" when the command ran, "0" when it could not start (then no grace hold)
+-- ARGV[3]  channel to publish the hand-off on, for golocks waiting on NAME
+--
+-- Replies:
+--   {"released"}                       NAME deleted
+--   {"held-grace", ms}                 released_ms set; NAME expires at grace_ms, ms from now
+--   {"not-owner", owner, host, pid}    someone else holds NAME: nothing touched
+--   {"missing"}                        NAME is gone already (lease ran out, or data lost)
+
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return {'missing'} end
+if kind ~= 'hash' then return {'not-owner', '', '', ''} end
+
+local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms')
+if r[1] ~= ARGV[1] then return {'not-owner', r[1] or '', r[2] or '', r[3] or ''} end
+
+local grace = tonumber(r[4]) or 0
+if ARGV[2] == '1' and now_ms < grace then
+  redis.call('HSET', KEYS[1], 'released_ms', string.format('%.0f', now_ms))
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', grace - now_ms))
+  return {'held-grace', grace - now_ms}
+end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[3], 'released')
+return {'released'}

@@ -1,0 +1,165 @@
+// Package supervisor runs a job as a child process and owns its whole process tree: the
+// child leads its own process group, signals and kills go to that group, and the child
+// dies with the supervisor even when the supervisor is SIGKILLed (Linux parent-death
+// signal). It knows nothing of Redis.
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Forwarded are the signals a supervisor passes on to the job's process group.
+var Forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP,
+	syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// Job says what to run and how.
+type Job struct {
+	Args []string // command and arguments; Args[0] is looked up in PATH
+	Env  []string // the child's whole environment
+	// Stdin, Stdout and Stderr are handed to the child as they are; *os.File values are
+	// passed through without copying. Nil means /dev/null.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Timeout kills the whole process group with SIGKILL once it has passed; zero never does.
+	Timeout time.Duration
+	// Signals delivers signals to forward to the job's process group (see Forwarded); nil
+	// forwards none.
+	Signals <-chan os.Signal
+	// Stop asks for the job to end: SIGTERM to the group at once, SIGKILL at Stop.Kill.
+	// Nil never asks.
+	Stop <-chan Stop
+}
+
+// Stop asks the supervisor to end the job: SIGTERM now, SIGKILL at Kill.
+type Stop struct{ Kill time.Time }
+
+// Result is how the job ended.
+type Result struct {
+	// Code is the job's exit code, 128+N when it died of signal N, 127 when the command was
+	// not found and 126 when it could not be executed.
+	Code     int
+	Started  bool // the command started; false means Code is 126 or 127
+	TimedOut bool // killed by Timeout
+	Stopped  bool // ended by a Stop request
+}
+
+// Run runs job to its end. Its error is non-nil only when the command could not start.
+func Run(job Job) (Result, error) {
+	if len(job.Args) == 0 {
+		return Result{Code: 127}, errors.New("supervisor: no command")
+	}
+	cmd := exec.Command(job.Args[0], job.Args[1:]...)
+	cmd.Env = job.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = job.Stdin, job.Stdout, job.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	tty := foregroundTTY()
+	if tty >= 0 {
+		cmd.SysProcAttr.Foreground = true
+		cmd.SysProcAttr.Ctty = tty
+		defer reclaimTerminal(tty)
+	}
+
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that forked the child ends, not
+		// the process: keep this thread until the child has been reaped.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
+	}
+	return supervise(cmd.Process.Pid, job, exited, cmd), nil
+}
+
+// supervise is the one place where the child's exit, forwarded signals, the timeout and
+// a stop request meet.
+func supervise(pgid int, job Job, exited <-chan error, cmd *exec.Cmd) Result {
+	res := Result{Started: true}
+	var timeout, kill <-chan time.Time
+	if job.Timeout > 0 {
+		t := time.NewTimer(job.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	signals, stop := job.Signals, job.Stop
+	for {
+		select {
+		case <-exited:
+			if res.Stopped || res.TimedOut {
+				// Nothing of the job may outlive the lock: take any stragglers with it.
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+			res.Code = exitCode(cmd.ProcessState)
+			return res
+		case sig := <-signals:
+			_ = syscall.Kill(-pgid, sig.(syscall.Signal))
+		case <-timeout:
+			res.TimedOut = true
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		case s := <-stop:
+			stop = nil
+			res.Stopped = true
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			t := time.NewTimer(time.Until(s.Kill))
+			defer t.Stop()
+			kill = t.C
+		case <-kill:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// startFailureCode is what a shell would exit with: 127 for a command not found, 126 for
+// one found but not executable.
+func startFailureCode(err error) int {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return 127
+	}
+	return 126
+}
+
+// foregroundTTY returns the descriptor of the controlling terminal when our standard input
+// is that terminal and we are in its foreground process group; else -1. Then the job is
+// made the foreground group, so an interactive command reads the terminal and gets ^C.
+func foregroundTTY() int {
+	const fd = 0
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	if err != nil || pgrp != syscall.Getpgrp() {
+		return -1
+	}
+	return fd
+}
+
+// reclaimTerminal makes our process group the terminal's foreground group again. We are
+// in the background when we ask, so SIGTTOU is ignored meanwhile.
+func reclaimTerminal(fd int) {
+	signal.Ignore(syscall.SIGTTOU)
+	defer signal.Reset(syscall.SIGTTOU)
+	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, syscall.Getpgrp())
+}
