@@ -1,0 +1,166 @@
+// Package redistest starts real redis-server processes on free ports for tests, and a TCP
+// proxy that can cut or blackhole the connection to one. A missing redis-server fails the
+// test loudly: it is never skipped.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one redis-server process the test owns; it is stopped at the test's end.
+type Server struct {
+	Port     int
+	Password string // empty: none
+	t        testing.TB
+	args     []string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// Option changes how a Server starts.
+type Option func(*Server)
+
+// WithPassword makes the server require a password (requirepass).
+func WithPassword(pw string) Option { return func(s *Server) { s.Password = pw } }
+
+// WithArgs adds redis-server command-line arguments, e.g. "--replicaof", "127.0.0.1 6379".
+func WithArgs(args ...string) Option { return func(s *Server) { s.args = append(s.args, args...) } }
+
+// Binary returns the path of redis-server, failing the test when it is missing.
+func Binary(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redis-server not found in PATH: these tests need a real Redis (apt-get install redis-server)")
+	}
+	return path
+}
+
+// Start starts a redis-server without persistence on a free port and waits until it
+// answers PING.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := &Server{t: t}
+	for _, o := range opts {
+		o(s)
+	}
+	var err error
+	for range 5 { // a free port can be taken between finding it and binding it
+		s.Port = FreePort(t)
+		if err = s.start(); err == nil {
+			t.Cleanup(s.Kill)
+			return s
+		}
+	}
+	t.Fatalf("redistest: cannot start redis-server: %v", err)
+	return nil
+}
+
+func (s *Server) start() error {
+	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--protected-mode", "no", "--dir", s.t.TempDir()}
+	if s.Password != "" {
+		args = append(args, "--requirepass", s.Password)
+	}
+	args = append(args, s.args...)
+	s.cmd = exec.Command(Binary(s.t), args...)
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	s.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		_ = cmd.Wait()
+		close(exited)
+	}(s.cmd, s.exited)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("redis-server on port %d exited at start", s.Port)
+		default:
+		}
+		if s.ping() == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Kill()
+	return fmt.Errorf("redis-server on port %d did not answer PING", s.Port)
+}
+
+func (s *Server) ping() error {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.Password, MaxRetries: -1,
+		DialTimeout: time.Second, ReadTimeout: time.Second})
+	defer c.Close()
+	return c.Ping(context.Background()).Err()
+}
+
+// Addr is "127.0.0.1:port".
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
+
+// Client returns a client of the server, closed at the test's end.
+func (s *Server) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.Password, MaxRetries: -1})
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Env returns CRONLOCK_HOST, CRONLOCK_PORT and, with a password, CRONLOCK_AUTH for golock.
+func (s *Server) Env() []string {
+	env := []string{"CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT=" + strconv.Itoa(s.Port)}
+	if s.Password != "" {
+		env = append(env, "CRONLOCK_AUTH="+s.Password)
+	}
+	return env
+}
+
+// Kill stops the server with SIGKILL (resuming it first if paused) and waits for it.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
+// Restart kills the server and starts it again, empty, on the same port: Redis lost its
+// data, as after a restart without persistence.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	var err error
+	for range 50 { // the port may linger a moment
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: cannot restart redis-server on port %d: %v", s.Port, err)
+}
+
+// Pause stops the server with SIGSTOP: it keeps accepting connections but never answers.
+func (s *Server) Pause() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server.
+func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: no free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
