@@ -43,7 +43,10 @@ func newClient(cfg *config.Config) *redis.Client {
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
 		DialerRetries:         1,
-		PoolSize:              2,
+		// After PoolSize failed dials the pool stops dialling and repeats the last error
+		// until a probe of its own (once a second) gets through: keep PoolSize above the
+		// retries, so that each retry really dials a Redis that may be back.
+		PoolSize: 2 + min(cfg.ReconnectAttempts, 100),
 	})
 }
 
@@ -98,4 +101,16 @@ func retryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// authHint tells what to do about a refused password, or is "" for any other error.
+func authHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "WRONGPASS"):
+		return "; Redis refused the password: check CRONLOCK_USERNAME and CRONLOCK_AUTH"
+	case strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "unauthenticated"):
+		return "; Redis wants a password: set CRONLOCK_AUTH"
+	}
+	return ""
 }

@@ -113,7 +113,7 @@ func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c *redis.C
 		return err
 	})
 	if err != nil {
-		log.Error("cannot reset the lock at "+address(cfg), "err", err)
+		log.Error("cannot reset the lock at "+address(cfg)+authHint(err), "err", err)
 		return exitFailed
 	}
 	if found {
@@ -242,7 +242,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	case ctx.Err() != nil:
 		return nil, sent, exitFailed
 	case err != nil:
-		j.log.Error("cannot take the lock at "+address(j.cfg), "err", err)
+		j.log.Error("cannot take the lock at "+address(j.cfg)+authHint(err), "err", err)
 		return nil, sent, exitFailed
 	}
 	if j.cfg.MinReplicas > 0 {

@@ -88,7 +88,7 @@ func Load(environ []string) (*Config, []string, error) {
 			vars["CRONLOCK_CONFIG"] = path
 		}
 		for k, v := range fileVars {
-			if _, set := vars[k]; !set {
+			if vars[k] == "" { // an empty variable is unset, as it is for the defaults
 				vars[k] = v
 			}
 		}
@@ -100,13 +100,16 @@ func Load(environ []string) (*Config, []string, error) {
 	if err != nil {
 		return nil, warnings, explain(err)
 	}
-	if _, set := vars["CRONLOCK_KILL_GRACE"]; !set {
+	if err := cfg.check(); err != nil {
+		return cfg, warnings, err
+	}
+	if vars["CRONLOCK_KILL_GRACE"] == "" {
 		cfg.KillGrace = min(5*time.Second, cfg.Lease/3)
 	} else if cfg.KillGrace >= cfg.Lease {
-		return nil, warnings, &Problem{"CRONLOCK_KILL_GRACE", fmt.Sprintf(
+		return cfg, warnings, &Problem{"CRONLOCK_KILL_GRACE", fmt.Sprintf(
 			"must be less than CRONLOCK_LEASE (%v), got %v", secs(cfg.Lease), secs(cfg.KillGrace))}
 	}
-	return cfg, warnings, cfg.check()
+	return cfg, warnings, nil
 }
 
 func (c *Config) check() error {
@@ -126,8 +129,8 @@ func (c *Config) check() error {
 	case c.Grace > c.Release:
 		return &Problem{"CRONLOCK_GRACE", fmt.Sprintf("must not exceed CRONLOCK_RELEASE (%v), got %v",
 			secs(c.Release), secs(c.Grace))}
-	case c.Lease <= 0:
-		return &Problem{"CRONLOCK_LEASE", "must be more than 0 seconds"}
+	case c.Lease < time.Millisecond: // Redis TTLs are in milliseconds
+		return &Problem{"CRONLOCK_LEASE", fmt.Sprintf("must be at least 0.001 seconds, got %v", secs(c.Lease))}
 	case c.OnLost != "kill" && c.OnLost != "keep":
 		return &Problem{"CRONLOCK_ON_LOST", fmt.Sprintf("must be kill or keep, got %q", c.OnLost)}
 	case c.LogFormat != "text" && c.LogFormat != "json":

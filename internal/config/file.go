@@ -18,11 +18,17 @@ func ParseFile(r io.Reader) (map[string]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+		line := sc.Text()
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff") // a byte order mark, from some editors
+		}
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		line = strings.TrimPrefix(line, "export ")
+		if rest, ok := strings.CutPrefix(line, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			line = rest
+		}
 		name, raw, ok := strings.Cut(line, "=")
 		name = strings.TrimSpace(name)
 		if !ok || !nameRE.MatchString(name) {
@@ -41,7 +47,7 @@ func ParseFile(r io.Reader) (map[string]string, error) {
 }
 
 // unquote reads a shell-style value: 'single' taken as it is, "double" with \" \\ \$ \`
-// escapes, or bare up to a " #" comment.
+// escapes, or bare up to a comment (a # after a space or tab).
 func unquote(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -70,7 +76,13 @@ func unquote(raw string) (string, error) {
 		}
 		value, rest = b.String(), raw[i+1:]
 	default:
-		value, _, _ = strings.Cut(raw, " #")
+		value = raw
+		for i := 1; i < len(raw); i++ { // a # after a blank starts a comment, as in sh
+			if raw[i] == '#' && (raw[i-1] == ' ' || raw[i-1] == '\t') {
+				value = raw[:i]
+				break
+			}
+		}
 		value = strings.TrimSpace(value)
 		if strings.ContainsAny(value, " \t'\"") {
 			return "", fmt.Errorf("a value with spaces or quotes must be quoted as a whole")

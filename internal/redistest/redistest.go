@@ -22,6 +22,8 @@ type Server struct {
 	Password string // empty: none
 	t        testing.TB
 	args     []string
+	certs    *Certs   // with WithTLS
+	tlsArgs  []string // with WithTLS
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
@@ -68,6 +70,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 func (s *Server) start() error {
 	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--protected-mode", "no", "--dir", s.t.TempDir()}
+	if s.certs != nil {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(s.Port))
+		args = append(args, s.tlsArgs...)
+	}
 	if s.Password != "" {
 		args = append(args, "--requirepass", s.Password)
 	}
@@ -98,8 +104,7 @@ func (s *Server) start() error {
 }
 
 func (s *Server) ping() error {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.Password, MaxRetries: -1,
-		DialTimeout: time.Second, ReadTimeout: time.Second})
+	c := redis.NewClient(s.options())
 	defer c.Close()
 	return c.Ping(context.Background()).Err()
 }
@@ -107,9 +112,18 @@ func (s *Server) ping() error {
 // Addr is "127.0.0.1:port".
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
 
+func (s *Server) options() *redis.Options {
+	o := &redis.Options{Addr: s.Addr(), Password: s.Password, MaxRetries: -1,
+		DialTimeout: time.Second, ReadTimeout: 5 * time.Second}
+	if s.certs != nil {
+		o.TLSConfig = s.certs.TLSConfig(s.t)
+	}
+	return o
+}
+
 // Client returns a client of the server, closed at the test's end.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.Password, MaxRetries: -1})
+	c := redis.NewClient(s.options())
 	s.t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -119,6 +133,10 @@ func (s *Server) Env() []string {
 	env := []string{"CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT=" + strconv.Itoa(s.Port)}
 	if s.Password != "" {
 		env = append(env, "CRONLOCK_AUTH="+s.Password)
+	}
+	if s.certs != nil {
+		env = append(env, "CRONLOCK_TLS=yes", "CRONLOCK_TLS_CA_CERT="+s.certs.CA,
+			"CRONLOCK_TLS_CERT="+s.certs.ClientCert, "CRONLOCK_TLS_KEY="+s.certs.ClientKey)
 	}
 	return env
 }
