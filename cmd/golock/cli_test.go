@@ -1090,6 +1090,10 @@ func TestCLIBadSettings(t *testing.T) {
 		{[]string{"CRONLOCK_CONFIG=" + dir}, "CRONLOCK_CONFIG"},
 		{[]string{"CRONLOCK_CONFIG=" + badLine}, "line 2"},
 		{[]string{"CRONLOCK_CONFIG=" + badValue}, "CRONLOCK_GRACE"},
+		{[]string{"CRONLOCK_TLS=yes", "CRONLOCK_TLS_CA_CERT=" + filepath.Join(dir, "absent.pem")}, "CRONLOCK_TLS_CA_CERT"},
+		{[]string{"CRONLOCK_TLS=yes", "CRONLOCK_TLS_CERT=" + badValue}, "CRONLOCK_TLS_KEY"},
+		{[]string{"CRONLOCK_TLS=sometimes"}, "CRONLOCK_TLS"},
+		{[]string{"CRONLOCK_URL=http://example.com"}, "CRONLOCK_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.setting, " "), func(t *testing.T) {

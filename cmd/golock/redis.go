@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,29 +28,26 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // newClient makes the Redis client. Every wait on Redis is bounded by REDIS_TIMEOUT, and
 // the client does not retry on its own: retry does, on cronlock's schedule.
 func newClient(cfg *config.Config) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:                  address(cfg),
-		Username:              cfg.Username,
-		Password:              cfg.Auth,
-		DB:                    cfg.DB,
-		Protocol:              2,
-		DisableIdentity:       true, // no CLIENT SETINFO: nothing on the wire but the job's
-		DialTimeout:           cfg.RedisTimeout,
-		ReadTimeout:           cfg.RedisTimeout,
-		WriteTimeout:          cfg.RedisTimeout,
-		PoolTimeout:           cfg.RedisTimeout,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            -1,
-		DialerRetries:         1,
-		// After PoolSize failed dials the pool stops dialling and repeats the last error
-		// until a probe of its own (once a second) gets through: keep PoolSize above the
-		// retries, so that each retry really dials a Redis that may be back.
-		PoolSize: 2 + min(cfg.ReconnectAttempts, 100),
-	})
+	o := *cfg.Redis()
+	o.Protocol = 2
+	o.DisableIdentity = true // no CLIENT SETINFO: nothing on the wire but the job's
+	o.DialTimeout = cfg.RedisTimeout
+	o.ReadTimeout = cfg.RedisTimeout
+	o.WriteTimeout = cfg.RedisTimeout
+	o.PoolTimeout = cfg.RedisTimeout
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	// After PoolSize failed dials the pool stops dialling and repeats the last error
+	// until a probe of its own (once a second) gets through: keep PoolSize above the
+	// retries, so that each retry really dials a Redis that may be back.
+	o.PoolSize = 2 + min(cfg.ReconnectAttempts, 100)
+	return redis.NewClient(&o)
 }
 
+// address is where Redis is, for messages: never with a password.
 func address(cfg *config.Config) string {
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	return cfg.Redis().Addr
 }
 
 // retry runs op until it succeeds, fails in a way a retry cannot mend, or

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/redis/go-redis/v9"
 )
 
 // DefaultFile is read when CRONLOCK_CONFIG is unset and the file exists.
@@ -27,6 +28,16 @@ type Config struct {
 	DB       int    `env:"CRONLOCK_DB" envDefault:"0"`
 	Username string `env:"CRONLOCK_USERNAME"`
 	Auth     string `env:"CRONLOCK_AUTH"` // never printed
+	// URL is a redis://, rediss:// or unix:// URL; when set it overrides Host, Port, DB,
+	// Username, Auth and TLS.
+	URL string `env:"CRONLOCK_URL"`
+
+	TLS           bool   `env:"CRONLOCK_TLS" envDefault:"no"`
+	TLSSkipVerify bool   `env:"CRONLOCK_TLS_SKIP_VERIFY" envDefault:"no"`
+	TLSCACert     string `env:"CRONLOCK_TLS_CA_CERT"`     // empty: the system's CAs
+	TLSCert       string `env:"CRONLOCK_TLS_CERT"`        // client certificate, for mutual TLS
+	TLSKey        string `env:"CRONLOCK_TLS_KEY"`         // its key
+	TLSServerName string `env:"CRONLOCK_TLS_SERVER_NAME"` // empty: the host connected to
 
 	MinReplicas       int           `env:"CRONLOCK_MIN_REPLICAS" envDefault:"0"`
 	RedisTimeout      time.Duration `env:"CRONLOCK_REDIS_TIMEOUT" envDefault:"30"`
@@ -51,6 +62,8 @@ type Config struct {
 
 	// NTPDate is cronlock's; accepted and ignored, as every time comes from Redis.
 	NTPDate string `env:"CRONLOCK_NTPDATE"`
+
+	redis *redis.Options // worked out by Load from the settings above
 }
 
 // Problem is a bad setting: the variable and what is wrong with it.
@@ -101,6 +114,9 @@ func Load(environ []string) (*Config, []string, error) {
 		return nil, warnings, explain(err)
 	}
 	if err := cfg.check(); err != nil {
+		return cfg, warnings, err
+	}
+	if err := cfg.connection(); err != nil {
 		return cfg, warnings, err
 	}
 	if vars["CRONLOCK_KILL_GRACE"] == "" {

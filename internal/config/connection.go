@@ -1,0 +1,88 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis returns the options for connecting to Redis; Load has checked them. Timeouts and
+// retries are the caller's.
+func (c *Config) Redis() *redis.Options { return c.redis }
+
+// connection works out and checks the Redis options: address, credentials, database and
+// TLS, from CRONLOCK_URL when set. A certificate file that cannot be read is an error.
+func (c *Config) connection() error {
+	o := &redis.Options{
+		Addr:     net.JoinHostPort(c.Host, strconv.Itoa(c.Port)),
+		Username: c.Username,
+		Password: c.Auth,
+		DB:       c.DB,
+	}
+	useTLS := c.TLS
+	if c.URL != "" {
+		// Parse errors can quote the URL, password and all: say only what is wrong.
+		const want = "want redis://[user:password@]host[:port][/db], rediss://... or unix:///path[?db=N]"
+		u, err := url.Parse(c.URL)
+		if err != nil {
+			return &Problem{"CRONLOCK_URL", "is not a valid URL: " + want}
+		}
+		if o, err = redis.ParseURL(c.URL); err != nil {
+			return &Problem{"CRONLOCK_URL", "is not a usable Redis URL: " + want}
+		}
+		useTLS = u.Scheme == "rediss"
+	}
+	if useTLS {
+		tc, err := c.tlsConfig()
+		if err != nil {
+			return err
+		}
+		if tc.ServerName == "" && o.TLSConfig != nil {
+			tc.ServerName = o.TLSConfig.ServerName
+		}
+		o.TLSConfig = tc
+	} else {
+		o.TLSConfig = nil
+	}
+	c.redis = o
+	return nil
+}
+
+// tlsConfig builds TLS 1.2+ settings: verification on unless skipped, the CA bundle,
+// the client certificate for mutual TLS and the server name to expect.
+func (c *Config) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: c.TLSSkipVerify,
+		ServerName:         c.TLSServerName,
+	}
+	if c.TLSCACert != "" {
+		pem, err := os.ReadFile(c.TLSCACert)
+		if err != nil {
+			return nil, &Problem{"CRONLOCK_TLS_CA_CERT", fmt.Sprintf("cannot read the CA bundle: %v", err)}
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, &Problem{"CRONLOCK_TLS_CA_CERT", fmt.Sprintf("%s holds no PEM certificate", c.TLSCACert)}
+		}
+	}
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		return nil, &Problem{"CRONLOCK_TLS_KEY", "must be set when CRONLOCK_TLS_CERT is"}
+	case c.TLSKey != "" && c.TLSCert == "":
+		return nil, &Problem{"CRONLOCK_TLS_CERT", "must be set when CRONLOCK_TLS_KEY is"}
+	case c.TLSCert != "":
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, &Problem{"CRONLOCK_TLS_CERT", fmt.Sprintf("cannot load the client certificate and key: %v", err)}
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
