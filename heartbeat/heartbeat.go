@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -93,7 +94,12 @@ type outcome struct {
 }
 
 func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time.Time) {
+	// On the way out, however it ends: cancel the renewal in flight and wait for it, so that
+	// none reaches Redis after Stop (a late extend must not write back a released lock).
+	var renewing sync.WaitGroup
 	defer close(h.done)
+	defer renewing.Wait()
+	defer h.cancel()
 	ticker := time.NewTicker(cfg.Interval)
 	defer ticker.Stop()
 
@@ -125,8 +131,9 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			if inflight != nil {
 				continue // the last renewal is still waiting on its Timeout
 			}
-			inflight = make(chan outcome, 1)
-			go renew(ctx, cfg, inflight)
+			out := make(chan outcome, 1)
+			renewing.Go(func() { renew(ctx, cfg, out) })
+			inflight = out
 		case o := <-inflight:
 			inflight = nil
 			switch {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -91,7 +92,7 @@ type Params struct {
 	Owner   string        // owner token, a fresh UUID v4 per run
 	Host    string        // recorded for people reading the lock
 	PID     int           // recorded for people reading the lock
-	Command string        // command line, cut to MaxCommand bytes
+	Command string        // command line, cut to at most MaxCommand bytes (whole characters)
 	Grace   time.Duration // the lock is held at least this long from acquisition
 	Release time.Duration // the lock lives at most this long
 	Lease   time.Duration // the TTL the heartbeat keeps
@@ -114,9 +115,7 @@ type Lock struct {
 // Acquire takes the lock name for p in one round trip. When another owner holds it, the
 // error is a *HeldError wrapping ErrHeld.
 func Acquire(ctx context.Context, c redis.Scripter, name string, p Params) (*Lock, error) {
-	if len(p.Command) > MaxCommand {
-		p.Command = p.Command[:MaxCommand]
-	}
+	p.Command = cut(p.Command, MaxCommand)
 	reply, err := acquireScript.Run(ctx, c, []string{name, FenceKey(name)},
 		p.Owner, p.Host, p.PID, p.Command, ms(p.Grace), ms(p.Release), ms(p.Lease),
 		RecordVersion).Slice()
@@ -147,8 +146,9 @@ type Extension struct {
 	Reestablished bool          // the key was missing and has been written again
 }
 
-// Extend renews l's lease. It returns a *HeldError wrapping ErrLost when another owner
-// holds the lock, and ErrExpired once the lock is past its deadline.
+// Extend renews l's lease, and writes the lock again when Redis lost it. It returns a
+// *HeldError wrapping ErrLost when another owner holds the lock, or has held it since l was
+// taken (the fence counter is past l's fence), and ErrExpired once the lock is past its deadline.
 func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
 	reply, err := extendScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name)},
 		l.Owner, ms(l.Lease), l.Fence, l.Host, l.PID, l.Command,
@@ -250,3 +250,14 @@ func (r reply) int(i int) int64 {
 func (r reply) dur(i int) time.Duration { return time.Duration(r.int(i)) * time.Millisecond }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// cut shortens s to at most n bytes without splitting a UTF-8 character.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -18,7 +18,9 @@ func Name(prefix, key string, args []string) string {
 }
 
 // FenceKey is the key of name's fence counter. It hashes to name's Redis Cluster slot:
-// "{name}.fence", or "name.fence" when name already holds a non-empty {hash tag}.
+// "{name}.fence", or "name.fence" when name already holds a non-empty {hash tag}. A name
+// that holds a "}" but no such tag cannot be a tag itself; its tag is then the name without
+// braces plus "#" and six digits chosen to land in the name's slot.
 func FenceKey(name string) string {
 	return sameSlot(name, ".fence")
 }
@@ -29,11 +31,72 @@ func Channel(name string) string {
 }
 
 func sameSlot(name, suffix string) string {
-	if hasHashTag(name) {
+	switch {
+	case hasHashTag(name):
 		return name + suffix
+	case name != "" && !strings.Contains(name, "}"):
+		return "{" + name + "}" + suffix
 	}
-	return "{" + name + "}" + suffix
+	// Redis Cluster ends a hash tag at the first "}" (and ignores an empty one), so "{name}"
+	// would hash only part of this name, or all of the new key: use a tag of the same slot.
+	return "{" + slotTag(name) + "}" + suffix
 }
+
+// clusterSlots is the number of Redis Cluster hash slots.
+const clusterSlots = 16384
+
+// slotTag returns a hash tag, free of braces, that hashes to the slot of the whole of name:
+// name without its braces, "#" and the first six digits that land in that slot. Six digits
+// always do: together they reach every slot whatever comes before them
+// (TestSlotTagDigitsReachEverySlot).
+func slotTag(name string) string {
+	want := crc16(0, name) % clusterSlots
+	base := strings.NewReplacer("{", "", "}", "").Replace(name) + "#"
+	digits := make([]byte, 0, 6)
+	var find func(crc uint16) bool // tries 000000, 000001, ... sharing each prefix's CRC
+	find = func(crc uint16) bool {
+		if len(digits) == cap(digits) {
+			return crc%clusterSlots == want
+		}
+		for d := byte('0'); d <= '9'; d++ {
+			digits = append(digits, d)
+			if find(crcByte(crc, d)) {
+				return true
+			}
+			digits = digits[:len(digits)-1]
+		}
+		return false
+	}
+	if !find(crc16(0, base)) {
+		return name // not reached
+	}
+	return base + string(digits)
+}
+
+// crc16 continues crc over s with the CRC-16/XMODEM that Redis Cluster hashes keys with.
+func crc16(crc uint16, s string) uint16 {
+	for i := 0; i < len(s); i++ {
+		crc = crcByte(crc, s[i])
+	}
+	return crc
+}
+
+func crcByte(crc uint16, b byte) uint16 { return crc<<8 ^ crcTable[byte(crc>>8)^b] }
+
+var crcTable = func() (table [256]uint16) {
+	for i := range table {
+		crc := uint16(i) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+		table[i] = crc
+	}
+	return table
+}()
 
 // hasHashTag reports whether Redis Cluster would hash only part of name: a "{" followed
 // later by a "}" with at least one byte between them.

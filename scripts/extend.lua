@@ -9,7 +9,8 @@
 -- Replies:
 --   {"extended", ttl_ms, until_deadline_ms}
 --   {"re-established", ttl_ms, until_deadline_ms}   NAME was missing; written again, same owner
---   {"lost", owner, host, pid}                      someone else holds NAME ("" when not golock)
+--   {"lost", owner, host, pid}                      someone else holds NAME ("" when not golock),
+--                                                   or held it since us (the fence counter is past ours)
 --   {"expired"}                                     past the deadline; the key is left to expire
 --
 -- The TTL is min(deadline - now, max(lease, grace - now)), by Redis TIME.
@@ -28,12 +29,15 @@ if kind == 'none' then
   grace = tonumber(ARGV[8])
   deadline = tonumber(ARGV[9])
   if now_ms >= deadline then return {'expired'} end
+  -- A fence counter past ours means another golock took NAME after us (and let it go):
+  -- ours was lost, not wiped with the data, and must not come back.
+  local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+  if prev > tonumber(ARGV[3]) then return {'lost', '', '', ''} end
   redis.call('HSET', KEYS[1],
     'owner', ARGV[1], 'fence', ARGV[3], 'host', ARGV[4], 'pid', ARGV[5], 'cmd', ARGV[6],
     'acquired_ms', ARGV[7], 'grace_ms', ARGV[8], 'deadline_ms', ARGV[9], 'version', ARGV[10],
     'reestablished_ms', int(now_ms))
   -- Keep the fence counter ahead of the fence this job holds.
-  local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
   if prev < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
   status = 're-established'
 elseif kind ~= 'hash' then
