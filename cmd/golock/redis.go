@@ -25,9 +25,10 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// newClient makes the Redis client. Every wait on Redis is bounded by REDIS_TIMEOUT, and
-// the client does not retry on its own: retry does, on cronlock's schedule.
-func newClient(cfg *config.Config) *redis.Client {
+// newClient makes the Redis client: for one Redis, for the master the sentinels name, or
+// for a cluster. Every wait on Redis is bounded by REDIS_TIMEOUT, and the client does not
+// retry on its own: retry does, on cronlock's schedule.
+func newClient(cfg *config.Config) redis.UniversalClient {
 	o := *cfg.Redis()
 	o.Protocol = 2
 	o.DisableIdentity = true // no CLIENT SETINFO: nothing on the wire but the job's
@@ -42,11 +43,31 @@ func newClient(cfg *config.Config) *redis.Client {
 	// until a probe of its own (once a second) gets through: keep PoolSize above the
 	// retries, so that each retry really dials a Redis that may be back.
 	o.PoolSize = 2 + min(cfg.ReconnectAttempts, 100)
-	return redis.NewClient(&o)
+	if !cfg.UseSentinel && !cfg.Cluster {
+		return redis.NewClient(&o)
+	}
+	u := &redis.UniversalOptions{
+		Addrs: cfg.Addrs(), Username: o.Username, Password: o.Password, DB: o.DB,
+		TLSConfig: o.TLSConfig, Protocol: o.Protocol, DisableIdentity: o.DisableIdentity,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		PoolTimeout: o.PoolTimeout, ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries, PoolSize: o.PoolSize,
+	}
+	if cfg.Cluster {
+		return redis.NewClusterClient(u.Cluster())
+	}
+	u.MasterName, u.SentinelPassword = cfg.SentinelMaster, cfg.SentinelAuth
+	return redis.NewFailoverClient(u.Failover())
 }
 
 // address is where Redis is, for messages: never with a password.
 func address(cfg *config.Config) string {
+	switch {
+	case cfg.UseSentinel:
+		return "master " + cfg.SentinelMaster + " of sentinels " + strings.Join(cfg.Addrs(), ",")
+	case cfg.Cluster:
+		return "cluster " + strings.Join(cfg.Addrs(), ",")
+	}
 	return cfg.Redis().Addr
 }
 
@@ -69,6 +90,10 @@ func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, what strin
 			return err
 		}
 		if n >= cfg.ReconnectAttempts {
+			if timedOut(err) {
+				return fmt.Errorf("%w: no answer within CRONLOCK_REDIS_TIMEOUT=%vs (gave up after %d attempts)",
+					err, cfg.RedisTimeout.Seconds(), n+1)
+			}
 			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
 		}
 		log.Debug(what+" failed", "err", err)
@@ -97,6 +122,12 @@ func retryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// timedOut tells whether err is Redis not answering in time.
+func timedOut(err error) bool {
+	var nerr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout()
 }
 
 // authHint tells what to do about a refused password, or is "" for any other error.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -105,7 +106,7 @@ func parseArgs(args []string) (cmd []string, mode string) {
 	return nil, mode
 }
 
-func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c *redis.Client, name string) int {
+func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Scripter, name string) int {
 	var held lockscript.Holder
 	var found bool
 	err := retry(ctx, cfg, log, "reset", func(ctx context.Context) (err error) {
@@ -128,7 +129,7 @@ func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c *redis.C
 type job struct {
 	cfg            *config.Config
 	log            *slog.Logger
-	client         *redis.Client
+	client         redis.UniversalClient
 	name           string
 	args           []string
 	environ        []string
@@ -161,14 +162,19 @@ func (j *job) run(ctx context.Context) int {
 		Log:       j.log,
 	}, heartbeat.Lease{TTL: lock.TTL, UntilDeadline: time.Duration(lock.DeadlineMS-lock.AcquiredMS) * time.Millisecond}, sent)
 
+	// The watcher turns a lost lock into a stop request (or, with keep, a warning); it
+	// ends with the job, and loss is the lost lock it saw, if any.
 	stop := make(chan supervisor.Stop, 1)
-	lostErr := make(chan error, 1)
+	jobDone, watched := make(chan struct{}), make(chan struct{})
+	var loss *heartbeat.Loss
 	go func() {
-		loss, ok := <-hb.Lost()
-		if !ok {
+		defer close(watched)
+		select {
+		case l := <-hb.Lost():
+			loss = &l
+		case <-jobDone:
 			return
 		}
-		lostErr <- loss.Err
 		if j.cfg.OnLost == "keep" {
 			j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
 			return
@@ -186,18 +192,24 @@ func (j *job) run(ctx context.Context) int {
 		Signals: sigs,
 		Stop:    stop,
 	})
+	close(jobDone)
 	hb.Stop()
+	<-watched
 	if err != nil {
 		j.log.Error(err.Error())
 	}
-	j.release(ctx, lock, res.Started)
+	// A lock another owner took is not ours to release (the script would touch nothing),
+	// and the line about the loss has named the new holder already.
+	if loss == nil || !errors.Is(loss.Err, heartbeat.ErrLost) || !res.Stopped && j.cfg.OnLost != "keep" {
+		j.release(ctx, lock, res.Started)
+	}
 
 	switch {
 	case res.TimedOut:
-		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", strings.Join(j.args, " "), j.cfg.Timeout.Seconds()))
+		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", oneLine(strings.Join(j.args, " ")), j.cfg.Timeout.Seconds()))
 		return exitTimeout
 	case res.Stopped:
-		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", <-lostErr)
+		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", loss.Err)
 		return exitFailed
 	}
 	return res.Code
@@ -215,14 +227,20 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		Release: j.cfg.Release,
 		Lease:   j.cfg.Lease,
 	}
+	var pinned *redis.Conn // with MIN_REPLICAS: the connection that acquires, then WAITs
+	defer func() {
+		if pinned != nil {
+			pinned.Close()
+		}
+	}()
 	var conn redis.Scripter = j.client
-	if j.cfg.MinReplicas > 0 {
-		// WAIT counts the writes of its own connection: acquire on that one.
-		c := j.client.Conn()
-		defer c.Close()
-		conn = c
-	}
 	err := retry(ctx, j.cfg, j.log, "acquire", func(ctx context.Context) (err error) {
+		if j.cfg.MinReplicas > 0 && pinned == nil {
+			if pinned, err = j.pin(ctx); err != nil {
+				return err
+			}
+			conn = pinned
+		}
 		sent = time.Now()
 		lock, err = lockscript.Acquire(ctx, conn, j.name, params)
 		return err
@@ -246,7 +264,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		return nil, sent, exitFailed
 	}
 	if j.cfg.MinReplicas > 0 {
-		n, err := conn.(*redis.Conn).Wait(ctx, j.cfg.MinReplicas, j.cfg.RedisTimeout).Result()
+		n, err := pinned.Wait(ctx, j.cfg.MinReplicas, j.cfg.RedisTimeout).Result()
 		if err != nil || n < int64(j.cfg.MinReplicas) {
 			j.log.Error(fmt.Sprintf("only %d of CRONLOCK_MIN_REPLICAS=%d replicas acknowledged the lock in time; not running",
 				n, j.cfg.MinReplicas), "err", err)
@@ -256,6 +274,22 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	}
 	j.log.Debug("lock acquired", "fence", lock.Fence, "owner", lock.Owner)
 	return lock, sent, 0
+}
+
+// pin returns one connection to the master that holds the lock's key: WAIT counts only
+// the writes made on its own connection.
+func (j *job) pin(ctx context.Context) (*redis.Conn, error) {
+	switch c := j.client.(type) {
+	case *redis.ClusterClient:
+		node, err := c.MasterForKey(ctx, j.name)
+		if err != nil {
+			return nil, err
+		}
+		return node.Conn(), nil
+	case *redis.Client:
+		return c.Conn(), nil
+	}
+	return nil, fmt.Errorf("CRONLOCK_MIN_REPLICAS is not supported with a %T", j.client)
 }
 
 func (j *job) renewer(lock *lockscript.Lock) func(context.Context) (heartbeat.Lease, error) {
@@ -329,6 +363,15 @@ func watchSignals(ctx context.Context, sigs <-chan os.Signal) (context.Context, 
 		close(done)
 		return <-got
 	}
+}
+
+// oneLine returns s, or s quoted when it holds a line break or another control
+// character (a multi-line sh -c script), so that it prints on one line.
+func oneLine(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func hostname() string {

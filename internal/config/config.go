@@ -32,6 +32,17 @@ type Config struct {
 	// Username, Auth and TLS.
 	URL string `env:"CRONLOCK_URL"`
 
+	// UseSentinel finds the master SentinelMaster through the sentinels at SentinelHost, a
+	// comma-separated list of host[:port] (SentinelPort when a port is missing).
+	UseSentinel    bool   `env:"CRONLOCK_USE_SENTINEL" envDefault:"no"`
+	SentinelMaster string `env:"CRONLOCK_SENTINEL_MASTER" envDefault:"mymaster"`
+	SentinelHost   string `env:"CRONLOCK_SENTINEL_HOST" envDefault:"localhost"`
+	SentinelPort   int    `env:"CRONLOCK_SENTINEL_PORT" envDefault:"26379"`
+	SentinelAuth   string `env:"CRONLOCK_SENTINEL_AUTH"` // never printed
+	// Cluster uses the Redis Cluster client; Host is then a comma-separated list of
+	// host[:port] seed nodes (Port when a port is missing).
+	Cluster bool `env:"CRONLOCK_CLUSTER" envDefault:"no"`
+
 	TLS           bool   `env:"CRONLOCK_TLS" envDefault:"no"`
 	TLSSkipVerify bool   `env:"CRONLOCK_TLS_SKIP_VERIFY" envDefault:"no"`
 	TLSCACert     string `env:"CRONLOCK_TLS_CA_CERT"`     // empty: the system's CAs
@@ -64,6 +75,7 @@ type Config struct {
 	NTPDate string `env:"CRONLOCK_NTPDATE"`
 
 	redis *redis.Options // worked out by Load from the settings above
+	addrs []string       // the sentinels or the cluster seeds, with ports
 }
 
 // Problem is a bad setting: the variable and what is wrong with it.
@@ -155,6 +167,16 @@ func (c *Config) check() error {
 		return &Problem{"CRONLOCK_PREFIX", "must not be empty when CRONLOCK_KEY is empty"}
 	case strings.ContainsAny(c.Host, " \t\r\n") || c.Host == "":
 		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be a host name or address, got %q", c.Host)}
+	case strings.Contains(c.Host, ",") && !c.Cluster:
+		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be one host (a list needs CRONLOCK_CLUSTER=yes), got %q", c.Host)}
+	case c.SentinelPort < 1 || c.SentinelPort > 65535:
+		return &Problem{"CRONLOCK_SENTINEL_PORT", fmt.Sprintf("must be 1 to 65535, got %d", c.SentinelPort)}
+	case c.UseSentinel && c.Cluster:
+		return &Problem{"CRONLOCK_CLUSTER", "cannot be combined with CRONLOCK_USE_SENTINEL: choose one"}
+	case c.URL != "" && (c.UseSentinel || c.Cluster):
+		return &Problem{"CRONLOCK_URL", "cannot be combined with CRONLOCK_USE_SENTINEL or CRONLOCK_CLUSTER: use CRONLOCK_HOST or CRONLOCK_SENTINEL_HOST"}
+	case c.Cluster && c.DB != 0:
+		return &Problem{"CRONLOCK_DB", fmt.Sprintf("must be 0 with CRONLOCK_CLUSTER (a cluster has only database 0), got %d", c.DB)}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,10 +112,11 @@ func TestLoadDefaults(t *testing.T) {
 		Grace: 40 * time.Second, Release: 86400 * time.Second, Lease: 30 * time.Second,
 		OnLost: "kill", KillGrace: 5 * time.Second, Timeout: 0, Wait: 0,
 		Prefix: "cronlock.", Reset: false, Verbose: false, LogFormat: "text",
+		SentinelMaster: "mymaster", SentinelHost: "localhost", SentinelPort: 26379,
 	}
 	got := *cfg
-	got.redis = nil // worked out from the rest; TestRedisOptions covers it
-	if got != want {
+	got.redis, got.addrs = nil, nil // worked out from the rest; TestRedisOptions covers them
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -8,13 +8,18 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // Redis returns the options for connecting to Redis; Load has checked them. Timeouts and
-// retries are the caller's.
+// retries are the caller's. With Sentinel or Cluster, Addr is unused: see Addrs.
 func (c *Config) Redis() *redis.Options { return c.redis }
+
+// Addrs are the host:port addresses of the sentinels (with UseSentinel) or of the cluster
+// seed nodes (with Cluster); nil otherwise.
+func (c *Config) Addrs() []string { return c.addrs }
 
 // connection works out and checks the Redis options: address, credentials, database and
 // TLS, from CRONLOCK_URL when set. A certificate file that cannot be read is an error.
@@ -24,6 +29,16 @@ func (c *Config) connection() error {
 		Username: c.Username,
 		Password: c.Auth,
 		DB:       c.DB,
+	}
+	var err error
+	switch {
+	case c.UseSentinel:
+		c.addrs, err = hostList("CRONLOCK_SENTINEL_HOST", c.SentinelHost, c.SentinelPort)
+	case c.Cluster:
+		c.addrs, err = hostList("CRONLOCK_HOST", c.Host, c.Port)
+	}
+	if err != nil {
+		return err
 	}
 	useTLS := c.TLS
 	if c.URL != "" {
@@ -85,4 +100,25 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// hostList reads a comma-separated list of host[:port] ("[v6]:port" for IPv6 with a port),
+// giving each entry without a port the default one.
+func hostList(name, list string, port int) ([]string, error) {
+	var addrs []string
+	for _, entry := range strings.Split(list, ",") {
+		entry = strings.TrimSpace(entry)
+		host, p := entry, strconv.Itoa(port)
+		if strings.HasPrefix(entry, "[") || strings.Count(entry, ":") == 1 {
+			var err error
+			if host, p, err = net.SplitHostPort(entry); err != nil {
+				return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port], got %q", entry)}
+			}
+		}
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || host == "" {
+			return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port] with ports 1 to 65535, got %q", entry)}
+		}
+		addrs = append(addrs, net.JoinHostPort(host, p))
+	}
+	return addrs, nil
 }
