@@ -130,10 +130,17 @@ func timedOut(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout()
 }
 
-// authHint tells what to do about a refused password, or is "" for any other error.
-func authHint(err error) string {
+// hint tells what to do about a refused password or an unknown Sentinel master, or is ""
+// for any other error.
+func hint(err error) string {
 	msg := err.Error()
+	// go-redis reports every failure to get the master from the sentinels this way.
+	sentinels := strings.Contains(msg, "all sentinels specified in configuration are unreachable")
 	switch {
+	case sentinels && (strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")):
+		return "; the sentinels refused the password: check CRONLOCK_SENTINEL_AUTH"
+	case sentinels && strings.Contains(msg, "redis: nil"):
+		return "; the sentinels answered but do not know that master: check CRONLOCK_SENTINEL_MASTER"
 	case strings.Contains(msg, "WRONGPASS"):
 		return "; Redis refused the password: check CRONLOCK_USERNAME and CRONLOCK_AUTH"
 	case strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "unauthenticated"):

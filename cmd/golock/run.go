@@ -114,7 +114,7 @@ func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Sc
 		return err
 	})
 	if err != nil {
-		log.Error("cannot reset the lock at "+address(cfg)+authHint(err), "err", err)
+		log.Error("cannot reset the lock at "+address(cfg)+hint(err), "err", err)
 		return exitFailed
 	}
 	if found {
@@ -260,7 +260,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	case ctx.Err() != nil:
 		return nil, sent, exitFailed
 	case err != nil:
-		j.log.Error("cannot take the lock at "+address(j.cfg)+authHint(err), "err", err)
+		j.log.Error("cannot take the lock at "+address(j.cfg)+hint(err), "err", err)
 		return nil, sent, exitFailed
 	}
 	if j.cfg.MinReplicas > 0 {

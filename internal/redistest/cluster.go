@@ -1,0 +1,170 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// clusterSlots is the number of Redis Cluster hash slots.
+const clusterSlots = 16384
+
+// busOffset is how far above a node's port Redis Cluster puts its bus port.
+const busOffset = 10000
+
+// Cluster is a Redis Cluster of masters without replicas; its nodes are stopped at the
+// test's end.
+type Cluster struct {
+	// Nodes are the masters; Nodes[i] serves the i-th of len(Nodes) equal ranges of slots
+	// (SlotNode tells which one serves a slot).
+	Nodes []*Server
+
+	t testing.TB
+}
+
+// StartCluster starts masters redis-server nodes in cluster mode (opts, e.g. WithPassword,
+// apply to each), gives each an equal range of the 16384 slots, joins them (CLUSTER MEET)
+// and returns once every node reports cluster_state:ok and knows every other node.
+func StartCluster(t testing.TB, masters int, opts ...Option) *Cluster {
+	t.Helper()
+	if masters < 1 {
+		t.Fatalf("redistest: StartCluster needs at least one node, got %d", masters)
+	}
+	cl := &Cluster{t: t}
+	for range masters {
+		cl.Nodes = append(cl.Nodes, startClusterNode(t, opts))
+	}
+	ctx := context.Background()
+	for i, n := range cl.Nodes {
+		c := redis.NewClient(n.options())
+		lo, hi := cl.slotRange(i)
+		err := c.Do(ctx, "cluster", "addslotsrange", lo, hi).Err()
+		if err == nil {
+			// Distinct epochs, as redis-cli --cluster create sets them: no collision to settle.
+			err = c.Do(ctx, "cluster", "set-config-epoch", i+1).Err()
+		}
+		if err == nil && i > 0 {
+			err = c.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(cl.Nodes[0].Port)).Err()
+		}
+		c.Close()
+		if err != nil {
+			t.Fatalf("redistest: cluster node %s: %v", n.Addr(), err)
+		}
+	}
+	for _, n := range cl.Nodes {
+		c := redis.NewClient(n.options())
+		var info string
+		ok := poll(30*time.Second, func() bool {
+			info = c.ClusterInfo(ctx).Val()
+			return infoField(info, "cluster_state") == "ok" &&
+				infoField(info, "cluster_known_nodes") == strconv.Itoa(masters)
+		})
+		c.Close()
+		if !ok {
+			t.Fatalf("redistest: cluster node %s is not ready:\n%s", n.Addr(), info)
+		}
+	}
+	return cl
+}
+
+// startClusterNode starts one cluster-enabled node on a port whose bus port is free too.
+func startClusterNode(t testing.TB, opts []Option) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	var err error
+	for range 5 { // a free port can be taken between finding it and binding it
+		s := &Server{t: t}
+		for _, o := range opts {
+			o(s)
+		}
+		s.Port = FreeClusterPort(t)
+		s.args = append(s.args, "--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(dir, fmt.Sprintf("nodes-%d.conf", s.Port)),
+			"--cluster-node-timeout", "2000")
+		if s.Password != "" {
+			s.args = append(s.args, "--masterauth", s.Password)
+		}
+		if err = s.start(); err == nil {
+			t.Cleanup(s.Kill)
+			return s
+		}
+	}
+	t.Fatalf("redistest: cannot start a cluster node: %v", err)
+	return nil
+}
+
+// slotRange is the range of slots, lo to hi inclusive, that Nodes[i] serves.
+func (cl *Cluster) slotRange(i int) (lo, hi int) {
+	n := len(cl.Nodes)
+	return i * clusterSlots / n, (i+1)*clusterSlots/n - 1
+}
+
+// SlotNode returns the node that serves slot.
+func (cl *Cluster) SlotNode(slot int) *Server {
+	for i, n := range cl.Nodes {
+		if lo, hi := cl.slotRange(i); lo <= slot && slot <= hi {
+			return n
+		}
+	}
+	cl.t.Fatalf("redistest: slot %d is out of range", slot)
+	return nil
+}
+
+// Env returns CRONLOCK_CLUSTER=yes, CRONLOCK_HOST listing every node as 127.0.0.1:port
+// and, with a password, CRONLOCK_AUTH.
+func (cl *Cluster) Env() []string {
+	env := []string{"CRONLOCK_CLUSTER=yes", "CRONLOCK_HOST=" + strings.Join(cl.addrs(), ",")}
+	if pw := cl.Nodes[0].Password; pw != "" {
+		env = append(env, "CRONLOCK_AUTH="+pw)
+	}
+	return env
+}
+
+func (cl *Cluster) addrs() []string {
+	addrs := make([]string, len(cl.Nodes))
+	for i, n := range cl.Nodes {
+		addrs[i] = n.Addr()
+	}
+	return addrs
+}
+
+// Client returns a cluster client of the nodes, closed at the test's end.
+func (cl *Cluster) Client() *redis.ClusterClient {
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.addrs(), Password: cl.Nodes[0].Password,
+		DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
+	cl.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// FreeClusterPort returns a port on 127.0.0.1 that was free a moment ago, as was the
+// cluster bus port 10000 above it (which must not pass 65535).
+func FreeClusterPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("redistest: no free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if port+busOffset > 65535 {
+			l.Close()
+			continue
+		}
+		bus, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+busOffset)))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		bus.Close()
+		return port
+	}
+	t.Fatal("redistest: no free port whose cluster bus port is free too")
+	return 0
+}
