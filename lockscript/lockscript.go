@@ -178,7 +178,7 @@ func Release(ctx context.Context, c redis.Scripter, l *Lock, ran bool) (time.Dur
 	if ran {
 		flag = "1"
 	}
-	reply, err := releaseScript.Run(ctx, c, []string{l.Name}, l.Owner, flag, Channel(l.Name)).Slice()
+	reply, err := releaseScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name)}, l.Owner, flag, Channel(l.Name)).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
 	}

@@ -683,8 +683,8 @@ func TestExtendLost(t *testing.T) {
 	if n := c.Exists(ctx, gone.Name).Val(); n != 0 {
 		t.Errorf("%s written back after another owner held it", gone.Name)
 	}
-	if n := fenceCounter(t, c, gone.Name); n != between.Fence {
-		t.Errorf("fence counter %d, want the later owner's %d", n, between.Fence)
+	if n := fenceCounter(t, c, gone.Name); n != between.Fence+1 { // +1: its release
+		t.Errorf("fence counter %d, want the later owner's %d + 1", n, between.Fence)
 	}
 
 	// A value golock did not write is not ours either: lost, and left alone.
@@ -778,6 +778,14 @@ func TestReleaseWithinGrace(t *testing.T) {
 	if again, err := lockscript.Release(t.Context(), c, l, true); err != nil || again <= 0 || again > left {
 		t.Errorf("second release: %v, %v", again, err)
 	}
+	// A renewal that reaches Redis after the release (it was on its way) must not stretch
+	// the grace hold to a full lease.
+	if _, err := lockscript.Extend(t.Context(), c, l); !errors.Is(err, lockscript.ErrExpired) {
+		t.Errorf("extend after release: %v, want ErrExpired", err)
+	}
+	if d := pttl(t, c, name); d > left {
+		t.Errorf("PTTL %v after a late extend, want at most the grace left, %v", d, left)
+	}
 }
 
 func TestReleaseDeletes(t *testing.T) {
@@ -802,8 +810,15 @@ func TestReleaseDeletes(t *testing.T) {
 		if n := c.Exists(ctx, tc.l.Name).Val(); n != 0 {
 			t.Errorf("%s still there after release", tc.l.Name)
 		}
-		if n := fenceCounter(t, c, tc.l.Name); n != fence {
-			t.Errorf("%s: release changed the fence counter", tc.l.Name)
+		// Moved one past, so that a late renewal of ours cannot write the lock back.
+		if n := fenceCounter(t, c, tc.l.Name); n != fence+1 {
+			t.Errorf("%s: fence counter %d after release, want %d", tc.l.Name, n, fence+1)
+		}
+		if _, err := lockscript.Extend(ctx, c, tc.l); !errors.Is(err, lockscript.ErrLost) {
+			t.Errorf("%s: a late extend after release: %v, want ErrLost", tc.l.Name, err)
+		}
+		if n := c.Exists(ctx, tc.l.Name).Val(); n != 0 {
+			t.Errorf("%s written back by a late extend", tc.l.Name)
 		}
 	}
 	// A lock already gone is not an error.

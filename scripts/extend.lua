@@ -11,7 +11,8 @@
 --   {"re-established", ttl_ms, until_deadline_ms}   NAME was missing; written again, same owner
 --   {"lost", owner, host, pid}                      someone else holds NAME ("" when not golock),
 --                                                   or held it since us (the fence counter is past ours)
---   {"expired"}                                     past the deadline; the key is left to expire
+--   {"expired"}                                     past the deadline, or already released;
+--                                                   the key is left to expire
 --
 -- The TTL is min(deadline - now, max(lease, grace - now)), by Redis TIME.
 
@@ -43,11 +44,13 @@ if kind == 'none' then
 elseif kind ~= 'hash' then
   return {'lost', '', '', ''}
 else
-  local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'deadline_ms')
+  local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'deadline_ms',
+    'released_ms')
   if r[1] ~= ARGV[1] then return {'lost', r[1] or '', r[2] or '', r[3] or ''} end
   grace = tonumber(r[4])
   deadline = tonumber(r[5])
-  if now_ms >= deadline then return {'expired'} end
+  -- Released (a late renewal): the grace hold must end when it was set to.
+  if now_ms >= deadline or r[6] then return {'expired'} end
 end
 
 local ttl = math.min(deadline - now_ms, math.max(lease, grace - now_ms))

@@ -1,6 +1,8 @@
 -- release: let go of our lock, keeping it until its grace time has passed.
 --
 -- KEYS[1]  NAME, the lock record (a hash)
+-- KEYS[2]  the fence counter of NAME, moved past our fence when NAME is gone, so that a
+--          renewal of ours still on its way (extend) cannot write the lock back
 -- ARGV[1]  owner token
 -- ARGV[2]  "1" when the command ran, "0" when it could not start (then no grace hold)
 -- ARGV[3]  channel to publish the hand-off on, for golocks waiting on NAME
@@ -14,8 +16,16 @@
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
+local function retire()
+  local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+  redis.call('SET', KEYS[2], string.format('%.0f', prev + 1))
+end
+
 local kind = redis.call('TYPE', KEYS[1]).ok
-if kind == 'none' then return {'missing'} end
+if kind == 'none' then
+  retire()
+  return {'missing'}
+end
 if kind ~= 'hash' then return {'not-owner', '', '', ''} end
 
 local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms')
@@ -28,5 +38,6 @@ if ARGV[2] == '1' and now_ms < grace then
   return {'held-grace', grace - now_ms}
 end
 redis.call('DEL', KEYS[1])
+retire()
 redis.call('PUBLISH', ARGV[3], 'released')
 return {'released'}
