@@ -24,12 +24,13 @@ var (
 	extendScript  = redis.NewScript(scripts.Extend)
 	releaseScript = redis.NewScript(scripts.Release)
 	resetScript   = redis.NewScript(scripts.Reset)
+	inspectScript = redis.NewScript(scripts.Inspect)
 )
 
 // All is every script golock runs, for tests that load them into a server.
 var All = map[string]*redis.Script{
 	"acquire": acquireScript, "extend": extendScript,
-	"release": releaseScript, "reset": resetScript,
+	"release": releaseScript, "reset": resetScript, "inspect": inspectScript,
 }
 
 var (
@@ -169,16 +170,30 @@ func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
 	return Extension{}, fmt.Errorf("lockscript: extend %s: unexpected reply %v", l.Name, reply)
 }
 
-// Release lets go of l. When the command ran, the lock stays until its grace time and the
-// returned duration says how much longer; when it did not, the lock is deleted at once.
-// Release never touches another owner's lock: then it returns a *HeldError wrapping
-// ErrNotOwner. A lock already gone is not an error.
-func Release(ctx context.Context, c redis.Scripter, l *Lock, ran bool) (time.Duration, error) {
+// Outcome is how a job ended, for Release.
+type Outcome struct {
+	Ran  bool // the command started; false means it could not (then Code is 126 or 127)
+	Code int  // its exit code; -1 when it was never tried, which leaves no last-run record
+}
+
+// NotTried is the Outcome of a lock given back before its command was tried.
+var NotTried = Outcome{Code: -1}
+
+// LastRunTTL is how long the record of a lock's last run is kept.
+const LastRunTTL = 30 * 24 * time.Hour
+
+// Release lets go of l and records the run as the lock's last. When the command ran, the
+// lock stays until its grace time and the returned duration says how much longer; when it
+// did not, the lock is deleted at once. Release never touches another owner's lock: then
+// it returns a *HeldError wrapping ErrNotOwner. A lock already gone is not an error.
+func Release(ctx context.Context, c redis.Scripter, l *Lock, o Outcome) (time.Duration, error) {
 	flag := "0"
-	if ran {
+	if o.Ran {
 		flag = "1"
 	}
-	reply, err := releaseScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name)}, l.Owner, flag, Channel(l.Name)).Slice()
+	reply, err := releaseScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name), LastRunKey(l.Name)},
+		l.Owner, flag, Channel(l.Name), o.Code, l.Host, l.PID, l.Fence, l.AcquiredMS,
+		ms(LastRunTTL)).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
 	}

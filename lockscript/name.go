@@ -25,6 +25,11 @@ func FenceKey(name string) string {
 	return sameSlot(name, ".fence")
 }
 
+// LastRunKey is the key of the record of name's last run, in name's cluster slot.
+func LastRunKey(name string) string {
+	return sameSlot(name, ".last")
+}
+
 // Channel is where release and reset announce that name is free, for waiting golocks.
 func Channel(name string) string {
 	return sameSlot(name, ".released")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,8 +119,17 @@ func heldError(t *testing.T, err, want error) *lockscript.HeldError {
 func TestScriptsLoad(t *testing.T) {
 	t.Parallel()
 	c := redistest.Start(t).Client()
-	if len(lockscript.All) != 4 {
-		t.Errorf("lockscript.All holds %d scripts, want acquire, extend, release, reset", len(lockscript.All))
+	files, err := filepath.Glob("../scripts/*.lua")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts found: %v", err)
+	}
+	for _, f := range files {
+		if name := strings.TrimSuffix(filepath.Base(f), ".lua"); lockscript.All[name] == nil {
+			t.Errorf("scripts/%s.lua is not in lockscript.All, so no test loads it", name)
+		}
+	}
+	if len(lockscript.All) != len(files) {
+		t.Errorf("lockscript.All holds %d scripts, scripts/ %d", len(lockscript.All), len(files))
 	}
 	for name, script := range lockscript.All {
 		sha, err := script.Load(t.Context(), c).Result()
@@ -302,7 +312,7 @@ func TestAcquireHeld(t *testing.T) {
 
 	// A lock whose job ended but is held for its grace is still held, and says so.
 	graced := acquire(t, c, "cronlock.graced", params("a", 5*time.Second, time.Minute, time.Second))
-	if _, err := lockscript.Release(t.Context(), c, graced, true); err != nil {
+	if _, err := lockscript.Release(t.Context(), c, graced, lockscript.Outcome{Ran: true}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = lockscript.Acquire(t.Context(), c, "cronlock.graced", params("b", 0, time.Minute, time.Second))
@@ -638,7 +648,7 @@ func TestExtendMissing(t *testing.T) {
 	}
 
 	// Once ours is released, the next lock's fence is past ours although Redis lost the counter.
-	if _, err := lockscript.Release(ctx, c, l, false); err != nil {
+	if _, err := lockscript.Release(ctx, c, l, lockscript.Outcome{Ran: false}); err != nil {
 		t.Fatal(err)
 	}
 	if next := acquire(t, c, name, params("b", 0, time.Minute, time.Second)); next.Fence <= l.Fence {
@@ -675,7 +685,7 @@ func TestExtendLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	between := acquire(t, c, gone.Name, params("b", 0, time.Minute, time.Second))
-	if _, err := lockscript.Release(ctx, c, between, false); err != nil {
+	if _, err := lockscript.Release(ctx, c, between, lockscript.Outcome{Ran: false}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = lockscript.Extend(ctx, c, gone)
@@ -754,7 +764,7 @@ func TestReleaseWithinGrace(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 
 	before := redisMS(t, c)
-	left, err := lockscript.Release(t.Context(), c, l, true)
+	left, err := lockscript.Release(t.Context(), c, l, lockscript.Outcome{Ran: true})
 	after := redisMS(t, c)
 	if err != nil {
 		t.Fatal(err)
@@ -775,7 +785,7 @@ func TestReleaseWithinGrace(t *testing.T) {
 		t.Errorf("PTTL %v, want about the grace left, %v", d, left)
 	}
 	// Releasing again (a retry whose first reply was lost) changes nothing for the worse.
-	if again, err := lockscript.Release(t.Context(), c, l, true); err != nil || again <= 0 || again > left {
+	if again, err := lockscript.Release(t.Context(), c, l, lockscript.Outcome{Ran: true}); err != nil || again <= 0 || again > left {
 		t.Errorf("second release: %v, %v", again, err)
 	}
 	// A renewal that reaches Redis after the release (it was on its way) must not stretch
@@ -803,7 +813,7 @@ func TestReleaseDeletes(t *testing.T) {
 		ran bool
 	}{{afterGrace, true}, {notRan, false}} {
 		fence := fenceCounter(t, c, tc.l.Name)
-		left, err := lockscript.Release(ctx, c, tc.l, tc.ran)
+		left, err := lockscript.Release(ctx, c, tc.l, lockscript.Outcome{Ran: tc.ran})
 		if err != nil || left != 0 {
 			t.Errorf("%s: Release = %v, %v, want 0, nil", tc.l.Name, left, err)
 		}
@@ -822,7 +832,7 @@ func TestReleaseDeletes(t *testing.T) {
 		}
 	}
 	// A lock already gone is not an error.
-	if left, err := lockscript.Release(ctx, c, notRan, true); err != nil || left != 0 {
+	if left, err := lockscript.Release(ctx, c, notRan, lockscript.Outcome{Ran: true}); err != nil || left != 0 {
 		t.Errorf("release of a missing lock: %v, %v", left, err)
 	}
 }
@@ -841,7 +851,7 @@ func TestReleaseNotOwner(t *testing.T) {
 	before := snap(t, c, name)
 
 	for _, ran := range []bool{true, false} {
-		_, err := lockscript.Release(ctx, c, ours, ran)
+		_, err := lockscript.Release(ctx, c, ours, lockscript.Outcome{Ran: ran})
 		held := heldError(t, err, lockscript.ErrNotOwner)
 		if h := held.Holder; h.Owner != "b" || h.Host != "host-b" || h.PID != "4242" || h.Kind != "golock" {
 			t.Errorf("holder %+v, want owner b", h)
@@ -863,7 +873,7 @@ func TestReleaseNotOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := snap(t, c, l.Name)
-		_, err := lockscript.Release(ctx, c, &l, false)
+		_, err := lockscript.Release(ctx, c, &l, lockscript.Outcome{Ran: false})
 		heldError(t, err, lockscript.ErrNotOwner)
 		checkUntouched(t, c, l.Name, before)
 	}
@@ -901,13 +911,13 @@ func TestReleasePublishes(t *testing.T) {
 	}
 
 	graced := acquire(t, c, name, params("a", 5*time.Second, time.Minute, time.Second))
-	if _, err := lockscript.Release(ctx, c, graced, true); err != nil {
+	if _, err := lockscript.Release(ctx, c, graced, lockscript.Outcome{Ran: true}); err != nil {
 		t.Fatal(err)
 	}
 	expect("a release held for grace", false)
 	other := *graced
 	other.Owner = "b"
-	if _, err := lockscript.Release(ctx, c, &other, false); !errors.Is(err, lockscript.ErrNotOwner) {
+	if _, err := lockscript.Release(ctx, c, &other, lockscript.Outcome{Ran: false}); !errors.Is(err, lockscript.ErrNotOwner) {
 		t.Fatal(err)
 	}
 	expect("a refused release", false)
@@ -917,7 +927,7 @@ func TestReleasePublishes(t *testing.T) {
 	expect("reset", true)
 
 	l := acquire(t, c, name, params("a", 0, time.Minute, time.Second))
-	if _, err := lockscript.Release(ctx, c, l, true); err != nil {
+	if _, err := lockscript.Release(ctx, c, l, lockscript.Outcome{Ran: true}); err != nil {
 		t.Fatal(err)
 	}
 	expect("a release that deletes", true)
@@ -983,7 +993,7 @@ func TestFenceIncreases(t *testing.T) {
 			t.Fatalf("cycle %d: fence %d is behind Redis TIME in µs (%d000)", i, l.Fence, before)
 		}
 		last = l.Fence
-		if _, err := lockscript.Release(ctx, c, l, i%2 == 0); err != nil { // no grace: deleted either way
+		if _, err := lockscript.Release(ctx, c, l, lockscript.Outcome{Ran: i%2 == 0}); err != nil { // no grace: deleted either way
 			t.Fatal(err)
 		}
 	}

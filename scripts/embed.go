@@ -13,4 +13,6 @@ var (
 	Release string
 	//go:embed reset.lua
 	Reset string
+	//go:embed inspect.lua
+	Inspect string
 )

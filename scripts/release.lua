@@ -1,11 +1,16 @@
--- release: let go of our lock, keeping it until its grace time has passed.
+-- release: let go of our lock, keeping it until its grace time has passed, and record
+-- this run as NAME's last.
 --
 -- KEYS[1]  NAME, the lock record (a hash)
 -- KEYS[2]  the fence counter of NAME, moved past our fence when NAME is gone, so that a
 --          renewal of ours still on its way (extend) cannot write the lock back
+-- KEYS[3]  NAME's last-run record (a hash), written whatever the reply
 -- ARGV[1]  owner token
 -- ARGV[2]  "1" when the command ran, "0" when it could not start (then no grace hold)
 -- ARGV[3]  channel to publish the hand-off on, for golocks waiting on NAME
+-- ARGV[4]  the command's exit code, -1 when it was never tried (no last-run record)
+-- ARGV[5]  host                      ARGV[6] pid    ARGV[7] fence
+-- ARGV[8]  acquired_ms               ARGV[9] how long to keep the last-run record, ms
 --
 -- Replies:
 --   {"released"}                       NAME deleted
@@ -15,6 +20,12 @@
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+if ARGV[4] ~= '-1' then
+  redis.call('HSET', KEYS[3], 'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7],
+    'started_ms', ARGV[8], 'ended_ms', string.format('%.0f', now_ms), 'exit', ARGV[4], 'ran', ARGV[2])
+  redis.call('PEXPIRE', KEYS[3], ARGV[9])
+end
 
 local function retire()
   local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0

@@ -32,12 +32,14 @@ const (
 
 const usage = `usage: golock [--] COMMAND [ARG...]
        golock --key COMMAND [ARG...]
+       golock --status [--json] COMMAND [ARG...]
+       golock --list [--json]
        golock --help | --version
 Runs COMMAND under a lock in Redis; settings are CRONLOCK_* variables (see README).
 `
 
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmdArgs, mode := parseArgs(args)
+	cmdArgs, mode, asJSON := parseArgs(args)
 	switch {
 	case mode == "help":
 		fmt.Fprint(stdout, usage)
@@ -45,7 +47,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	case mode == "version":
 		fmt.Fprintln(stdout, "golock", version)
 		return 0
-	case mode == "bad" || len(cmdArgs) == 0:
+	case mode == "bad" || len(cmdArgs) == 0 && mode != "list" || len(cmdArgs) > 0 && mode == "list":
 		fmt.Fprint(stderr, usage)
 		return exitFailed
 	}
@@ -75,6 +77,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 
 	client := newClient(cfg)
 	defer client.Close()
+	if mode == "status" || mode == "list" {
+		return status(ctx, cfg, log, client, []string{name}, mode == "list", asJSON, stdout)
+	}
 	if cfg.Reset {
 		return reset(ctx, cfg, log, client, name)
 	}
@@ -83,27 +88,38 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return j.run(ctx)
 }
 
-// parseArgs splits golock's own options from the command. mode is "", "help",
-// "version", "key" or "bad".
-func parseArgs(args []string) (cmd []string, mode string) {
+// parseArgs splits golock's own options from the command. mode is "" (run it), "help",
+// "version", "key", "status", "list" or "bad"; asJSON is --json.
+func parseArgs(args []string) (cmd []string, mode string, asJSON bool) {
 	for i, a := range args {
 		switch a {
 		case "--":
-			return args[i+1:], mode
+			cmd = args[i+1:]
 		case "-h", "--help":
-			return nil, "help"
+			return nil, "help", false
 		case "--version":
-			return nil, "version"
-		case "--key":
-			mode = "key"
+			return nil, "version", false
+		case "--key", "--status", "--list":
+			if mode != "" {
+				return nil, "bad", false
+			}
+			mode = strings.TrimPrefix(a, "--")
+		case "--json":
+			asJSON = true
 		default:
 			if strings.HasPrefix(a, "-") {
-				return nil, "bad"
+				return nil, "bad", false
 			}
-			return args[i:], mode
+			cmd = args[i:]
+		}
+		if cmd != nil {
+			break
 		}
 	}
-	return nil, mode
+	if asJSON && mode != "status" && mode != "list" {
+		return nil, "bad", false
+	}
+	return cmd, mode, asJSON
 }
 
 func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Scripter, name string) int {
@@ -147,7 +163,7 @@ func (j *job) run(ctx context.Context) int {
 	lock, sent, code := j.acquire(preCtx)
 	if sig := stopWatch(); lock != nil && sig != nil {
 		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
-		j.release(ctx, lock, false)
+		j.release(ctx, lock, lockscript.NotTried)
 		return exitFailed
 	}
 	if lock == nil {
@@ -201,7 +217,7 @@ func (j *job) run(ctx context.Context) int {
 	// A lock another owner took is not ours to release (the script would touch nothing),
 	// and the line about the loss has named the new holder already.
 	if loss == nil || !errors.Is(loss.Err, heartbeat.ErrLost) || !res.Stopped && j.cfg.OnLost != "keep" {
-		j.release(ctx, lock, res.Started)
+		j.release(ctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code})
 	}
 
 	switch {
@@ -268,7 +284,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		if err != nil || n < int64(j.cfg.MinReplicas) {
 			j.log.Error(fmt.Sprintf("only %d of CRONLOCK_MIN_REPLICAS=%d replicas acknowledged the lock in time; not running",
 				n, j.cfg.MinReplicas), "err", err)
-			j.release(ctx, lock, false)
+			j.release(ctx, lock, lockscript.NotTried)
 			return nil, sent, exitFailed
 		}
 	}
@@ -309,9 +325,9 @@ func (j *job) renewer(lock *lockscript.Lock) func(context.Context) (heartbeat.Le
 
 // release lets go of the lock. A failure is said, never swallowed: it means the lock
 // passed to someone else, or will only free when its lease runs out.
-func (j *job) release(ctx context.Context, lock *lockscript.Lock, ran bool) {
+func (j *job) release(ctx context.Context, lock *lockscript.Lock, o lockscript.Outcome) {
 	err := retry(ctx, j.cfg, j.log, "release", func(ctx context.Context) error {
-		_, err := lockscript.Release(ctx, j.client, lock, ran)
+		_, err := lockscript.Release(ctx, j.client, lock, o)
 		return err
 	})
 	var held *lockscript.HeldError

@@ -1,0 +1,146 @@
+package lockscript
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Status is what Inspect finds at a lock: its holder, if any, and its last run.
+type Status struct {
+	Name   string
+	Holder *Holder  // nil when the lock is free
+	Last   *LastRun // nil when no run has been recorded
+}
+
+// LastRun is the record release leaves of a lock's last run.
+type LastRun struct {
+	Host     string
+	PID      string
+	Fence    int64
+	Started  time.Time     // acquisition, by Redis's clock
+	Duration time.Duration // from acquisition to release
+	Code     int           // exit code
+	Ran      bool          // false: the command could not start (Code 126 or 127)
+}
+
+// Inspect reads who holds name and its last run, in one round trip, changing nothing.
+func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error) {
+	reply, err := inspectScript.Run(ctx, c, []string{name, LastRunKey(name)}).Slice()
+	if err != nil {
+		return Status{}, fmt.Errorf("lockscript: inspect %s: %w", name, err)
+	}
+	r := replyOf(reply)
+	st := Status{Name: name}
+	nowMS := r.int(2)
+	value := fields(r, 3)
+	switch kind := r.str(0); kind {
+	case "none":
+	case "hash":
+		h := Holder{Kind: "golock", Owner: value["owner"], Host: value["host"], PID: value["pid"],
+			TTL: r.dur(1), Released: value["released_ms"] != ""}
+		h.Fence, _ = strconv.ParseInt(value["fence"], 10, 64)
+		if acquired, err := strconv.ParseInt(value["acquired_ms"], 10, 64); err == nil {
+			h.Age = time.Duration(nowMS-acquired) * time.Millisecond
+		}
+		st.Holder = &h
+	case "string":
+		st.Holder = &Holder{Kind: "cronlock", TTL: r.dur(1)}
+		if _, err := strconv.ParseUint(value[""], 10, 64); err != nil {
+			st.Holder.Kind = "string"
+		}
+	default:
+		st.Holder = &Holder{Kind: kind, TTL: r.dur(1)}
+	}
+	if last := fields(r, 4); len(last) > 0 {
+		l := &LastRun{Host: last["host"], PID: last["pid"], Ran: last["ran"] == "1"}
+		l.Fence, _ = strconv.ParseInt(last["fence"], 10, 64)
+		l.Code, _ = strconv.Atoi(last["exit"])
+		started, _ := strconv.ParseInt(last["started_ms"], 10, 64)
+		ended, _ := strconv.ParseInt(last["ended_ms"], 10, 64)
+		l.Started = time.UnixMilli(started)
+		l.Duration = time.Duration(ended-started) * time.Millisecond
+		st.Last = l
+	}
+	return st, nil
+}
+
+// fields reads element i of r, a flat field/value list, as a map; a list of one string
+// (a string lock's value) reads as {"": value}.
+func fields(r reply, i int) map[string]string {
+	m := map[string]string{}
+	if i >= len(r) {
+		return m
+	}
+	list, _ := r[i].([]any)
+	if len(list) == 1 {
+		m[""] = replyOf(list).str(0)
+		return m
+	}
+	for j := 0; j+1 < len(list); j += 2 {
+		kv := replyOf(list[j : j+2])
+		m[kv.str(0)] = kv.str(1)
+	}
+	return m
+}
+
+// List returns the name of every lock under prefix, found with SCAN (never KEYS) on every
+// master of a cluster. Fence counters and last-run records are left out.
+func List(ctx context.Context, c redis.UniversalClient, prefix string) ([]string, error) {
+	var (
+		mu    sync.Mutex // a cluster's masters are scanned at once
+		names []string
+	)
+	scan := func(ctx context.Context, node redis.Cmdable) error {
+		iter := node.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if key := iter.Val(); !isCompanion(key) {
+				mu.Lock()
+				names = append(names, key)
+				mu.Unlock()
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return scan(ctx, node)
+		})
+	} else {
+		err = scan(ctx, c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lockscript: list %s*: %w", prefix, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// isCompanion reports whether key is a fence counter or last-run record of some lock.
+func isCompanion(key string) bool {
+	for _, suffix := range []string{".fence", ".last"} {
+		if base, ok := strings.CutSuffix(key, suffix); ok && sameSlot(base, suffix) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// escapeGlob quotes the characters SCAN MATCH treats as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,100 @@
+package lockscript_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/golock/golock/internal/redistest"
+	"github.com/golock/golock/lockscript"
+)
+
+func TestInspect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := redistest.Start(t).Client()
+
+	st, err := lockscript.Inspect(ctx, c, "cronlock.free")
+	if err != nil || st.Holder != nil || st.Last != nil || st.Name != "cronlock.free" {
+		t.Fatalf("a free lock: %+v, %v", st, err)
+	}
+
+	l := acquire(t, c, "cronlock.inspected", params("a", time.Minute, time.Hour, 10*time.Second))
+	time.Sleep(20 * time.Millisecond)
+	st, err = lockscript.Inspect(ctx, c, l.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := st.Holder
+	if h == nil || h.Kind != "golock" || h.Owner != "a" || h.Host != l.Host || h.Fence != l.Fence ||
+		h.Released || h.Age < 20*time.Millisecond || h.Age > 5*time.Second || h.TTL <= 55*time.Second {
+		t.Errorf("held: %+v", h)
+	}
+	if st.Last != nil {
+		t.Errorf("last run %+v before any release", st.Last)
+	}
+
+	// The release records the run: host, pid, fence, start, duration, exit code.
+	time.Sleep(30 * time.Millisecond)
+	if _, err := lockscript.Release(ctx, c, l, lockscript.Outcome{Ran: true, Code: 7}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = lockscript.Inspect(ctx, c, l.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Holder == nil || !st.Holder.Released {
+		t.Errorf("after release within grace: %+v, want held for grace", st.Holder)
+	}
+	last := st.Last
+	if last == nil || last.Host != l.Host || last.Fence != l.Fence || last.Code != 7 || !last.Ran ||
+		last.Started.UnixMilli() != l.AcquiredMS || last.Duration < 50*time.Millisecond || last.Duration > 5*time.Second {
+		t.Errorf("last run %+v, want host %s fence %d exit 7 started %d", last, l.Host, l.Fence, l.AcquiredMS)
+	}
+	if ttl := pttl(t, c, lockscript.LastRunKey(l.Name)); ttl < lockscript.LastRunTTL-time.Minute {
+		t.Errorf("last-run record TTL %v, want about %v", ttl, lockscript.LastRunTTL)
+	}
+
+	// A lock given back before its command was tried leaves the last run as it was.
+	l2 := acquire(t, c, l.Name+".2", params("b", 0, time.Hour, 10*time.Second))
+	if _, err := lockscript.Release(ctx, c, l2, lockscript.NotTried); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := lockscript.Inspect(ctx, c, l2.Name); st.Last != nil || st.Holder != nil {
+		t.Errorf("after NotTried: %+v, want free with no last run", st)
+	}
+
+	// cronlock's string lock, and a foreign value.
+	c.Set(ctx, "cronlock.legacy", time.Now().Add(time.Hour).Unix(), time.Hour)
+	c.RPush(ctx, "cronlock.list", "x")
+	for name, kind := range map[string]string{"cronlock.legacy": "cronlock", "cronlock.list": "list"} {
+		st, err := lockscript.Inspect(ctx, c, name)
+		if err != nil || st.Holder == nil || st.Holder.Kind != kind {
+			t.Errorf("%s: %+v, %v; want kind %s", name, st.Holder, err, kind)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := redistest.Start(t).Client()
+	want := []string{"app.a", "app.b", "app.{tag}c"}
+	for _, name := range want {
+		l := acquire(t, c, name, params("o", time.Minute, time.Hour, 10*time.Second))
+		if _, err := lockscript.Release(ctx, c, l, lockscript.Outcome{Ran: true}); err != nil {
+			t.Fatal(err) // leaves the lock held for grace, and fence and last-run keys beside it
+		}
+	}
+	acquire(t, c, "other.x", params("o", time.Minute, time.Hour, 10*time.Second))
+	c.Set(ctx, "app*", "a glob character in a key", 0)
+
+	got, err := lockscript.List(ctx, c, "app.")
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("List(app.) = %q, %v; want %q (no fence counters or last-run records)", got, err, want)
+	}
+	if got, err := lockscript.List(ctx, c, "app*"); err != nil || !slices.Equal(got, []string{"app*"}) {
+		t.Errorf("List(app*) = %q, %v; want only the key named app* (the prefix is not a pattern)", got, err)
+	}
+}
