@@ -151,6 +151,8 @@ type job struct {
 	environ        []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// lossTold is set once a line has said that another owner took the lock.
+	lossTold bool
 }
 
 func (j *job) run(ctx context.Context) int {
@@ -214,11 +216,10 @@ func (j *job) run(ctx context.Context) int {
 	if err != nil {
 		j.log.Error(err.Error())
 	}
-	// A lock another owner took is not ours to release (the script would touch nothing),
-	// and the line about the loss has named the new holder already.
-	if loss == nil || !errors.Is(loss.Err, heartbeat.ErrLost) || !res.Stopped && j.cfg.OnLost != "keep" {
-		j.release(ctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code})
-	}
+	// When another owner took the lock, the line about the loss has named it already:
+	// release (which touches nothing of theirs) need not say so again.
+	j.lossTold = loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep")
+	j.release(ctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code})
 
 	switch {
 	case res.TimedOut:
@@ -333,8 +334,10 @@ func (j *job) release(ctx context.Context, lock *lockscript.Lock, o lockscript.O
 	var held *lockscript.HeldError
 	switch {
 	case errors.As(err, &held):
-		j.log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
-			"holder", held.Holder.String())
+		if !j.lossTold {
+			j.log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
+				"holder", held.Holder.String())
+		}
 	case err != nil:
 		j.log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.cfg.Lease.Seconds()), "err", err)
 	}

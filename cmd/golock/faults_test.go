@@ -1,0 +1,901 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sys/unix"
+
+	"github.com/golock/golock/internal/redistest"
+)
+
+// The fault tests run the golock binary against a real redis-server and break things for
+// real: the server killed, restarted empty or stopped with SIGSTOP, the connection cut or
+// blackholed by a proxy, the lock stolen, golock itself SIGKILLed. Leases are short so
+// that each fault plays out in a few seconds.
+
+// faultJob is a job for golock: sh -c faultScript job DIR CODE [MODE]. It records in DIR/job
+// "pid owner fence" (its CRONLOCK_OWNER and CRONLOCK_FENCE), runs until DIR/finish appears,
+// then exits CODE. On SIGTERM it writes the time (unix ns) to DIR/term and exits 143.
+// MODE "ignore-term" ignores SIGTERM instead; "grandchild" also starts `sleep 60` in the
+// background, its pid in DIR/gpid.
+func faultJob(dir string, code int, mode string) []string {
+	return []string{"sh", "-c", faultScript, "job", dir, strconv.Itoa(code), mode}
+}
+
+const faultScript = `d=$1
+if [ "$3" = ignore-term ]; then
+  trap '' TERM
+else
+  trap 'date +%s%N > "$d/term.tmp"; mv "$d/term.tmp" "$d/term"; exit 143' TERM
+fi
+if [ "$3" = grandchild ]; then
+  sleep 60 &
+  echo $! > "$d/gpid.tmp" && mv "$d/gpid.tmp" "$d/gpid"
+fi
+echo $$ "$CRONLOCK_OWNER" "$CRONLOCK_FENCE" > "$d/job.tmp" && mv "$d/job.tmp" "$d/job"
+while [ ! -e "$d/finish" ]; do sleep 0.05; done
+exit "$2"`
+
+// jobInfo is what a faultJob recorded about itself.
+type jobInfo struct {
+	pid   int
+	owner string
+	fence int64
+}
+
+// waitJob waits for the faultJob in dir to start and returns what it recorded.
+func waitJob(t *testing.T, dir string) jobInfo {
+	t.Helper()
+	f := strings.Fields(waitForFile(t, filepath.Join(dir, "job"), 10*time.Second))
+	if len(f) != 3 {
+		t.Fatalf("job recorded %q, want pid owner fence", f)
+	}
+	pid, err1 := strconv.Atoi(f[0])
+	fence, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("job recorded %q: %v", f, err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	return jobInfo{pid: pid, owner: f[1], fence: fence}
+}
+
+func finishJob(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "finish"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitForFile waits up to d for path to hold a whole line and returns it, trimmed.
+func waitForFile(t *testing.T, path string, d time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if b, err := os.ReadFile(path); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			return strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not written within %v", path, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// processGone reports whether pid has ended. A zombie has: it only waits to be reaped, and
+// orphans can wait for ever where PID 1 does not reap, as in some containers.
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// watchGone polls pid every millisecond from now on; the channel gets the time it was
+// first seen gone, or is closed without one after d.
+func watchGone(pid int, d time.Duration) <-chan time.Time {
+	c := make(chan time.Time, 1)
+	go func() {
+		defer close(c)
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			if processGone(pid) {
+				c <- time.Now()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return c
+}
+
+// faultGolock is a golock process started by a fault test. Its stderr goes to a file, so
+// the test can watch it while golock runs.
+type faultGolock struct {
+	cmd     *exec.Cmd
+	stdout  bytes.Buffer
+	errFile string
+	start   time.Time
+	done    chan struct{} // closed when golock has exited
+	end     time.Time
+	code    int
+}
+
+// startFaultGolock starts golock with env (see baseEnv) and args; it is killed at the
+// test's end if still running.
+func startFaultGolock(t *testing.T, env []string, args ...string) *faultGolock {
+	t.Helper()
+	g := &faultGolock{errFile: filepath.Join(t.TempDir(), "stderr"), done: make(chan struct{})}
+	errf, err := os.Create(g.errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errf.Close()
+	g.cmd = exec.Command(golockBin, args...)
+	g.cmd.Env = env
+	g.cmd.Stdout, g.cmd.Stderr = &g.stdout, errf
+	g.start = time.Now()
+	if err := g.cmd.Start(); err != nil {
+		t.Fatalf("cannot start golock: %v", err)
+	}
+	go func() {
+		err := g.cmd.Wait()
+		g.end = time.Now()
+		g.code = -1
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			g.code = 0
+		case errors.As(err, &exit):
+			g.code = exit.ExitCode()
+		}
+		close(g.done)
+	}()
+	t.Cleanup(func() {
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	})
+	return g
+}
+
+// stderr is what golock has written to stderr so far.
+func (g *faultGolock) stderr() string {
+	b, _ := os.ReadFile(g.errFile)
+	return string(b)
+}
+
+// wait waits up to d for golock to exit and returns how it ended.
+func (g *faultGolock) wait(t *testing.T, d time.Duration) result {
+	t.Helper()
+	select {
+	case <-g.done:
+	case <-time.After(d):
+		t.Fatalf("golock still running after %v; stderr so far:\n%s", d, g.stderr())
+	}
+	return result{code: g.code, stdout: g.stdout.String(), stderr: g.stderr(), took: g.end.Sub(g.start)}
+}
+
+// waitStderr waits up to d for golock's stderr to hold n lines containing s.
+func (g *faultGolock) waitStderr(t *testing.T, s string, n int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for strings.Count(g.stderr(), s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("golock's stderr has not %d× %q after %v:\n%s", n, s, d, g.stderr())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// golockLines returns golock's own lines in stderr, which the job shares.
+func golockLines(stderr string) []string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "golock: ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// linesWith returns the lines of out that contain s.
+func linesWith(out, s string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// expiry returns the unix time at which name expires in Redis: when its lease ends.
+func expiry(t *testing.T, c *redis.Client, name string) time.Time {
+	t.Helper()
+	ms, err := c.Do(context.Background(), "PEXPIRETIME", name).Int64()
+	if err != nil {
+		t.Fatalf("PEXPIRETIME %s: %v", name, err)
+	}
+	if ms < 0 {
+		t.Fatalf("PEXPIRETIME %s = %d: no lock with a lease", name, ms)
+	}
+	return time.UnixMilli(ms)
+}
+
+// nextRenewal waits for the heartbeat to renew name (its expiry moves) and returns the new
+// end of the lease in Redis, which holds unless a later renewal moves it again.
+func nextRenewal(t *testing.T, c *redis.Client, name string) time.Time {
+	t.Helper()
+	was := expiry(t, c, name)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if now := expiry(t, c, name); !now.Equal(was) {
+			// Let the reply reach golock before the test breaks anything: a renewal that
+			// Redis ran but golock never heard of is another fault.
+			time.Sleep(20 * time.Millisecond)
+			return now
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%s not renewed within 10s", name)
+	return time.Time{}
+}
+
+// lockFreeWithin waits up to d for name to vanish from Redis; it returns when it did.
+func lockFreeWithin(t *testing.T, c *redis.Client, name string, d time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		n, err := c.Exists(context.Background(), name).Result()
+		if err == nil && n == 0 {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still held %v later (err %v)", name, d, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func ownerOf(t *testing.T, c *redis.Client, name string) string {
+	t.Helper()
+	owner, err := c.HGet(context.Background(), name, "owner").Result()
+	if err != nil {
+		t.Fatalf("HGET %s owner: %v", name, err)
+	}
+	return owner
+}
+
+// faultEnv is golock's environment for the fault tests: short leases, no grace hold, and
+// Redis waits bounded to half a second, one retry. Later settings in extra win.
+func faultEnv(key string, redisEnv []string, extra ...string) []string {
+	env := baseEnv(redisEnv...)
+	env = append(env, "CRONLOCK_KEY="+key, "CRONLOCK_GRACE=0", "CRONLOCK_LEASE=1.5",
+		"CRONLOCK_REDIS_TIMEOUT=0.5", "CRONLOCK_RECONNECT_ATTEMPTS=1", "CRONLOCK_RECONNECT_BACKOFF=0.1")
+	return append(env, extra...)
+}
+
+// TestFaultRedisPausedAtStart: a Redis that accepts connections but never answers gives 201
+// within REDIS_TIMEOUT × (ATTEMPTS + 1) plus the backoff, and nothing runs.
+func TestFaultRedisPausedAtStart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	srv.Pause()
+	t.Cleanup(srv.Resume)
+	ran := filepath.Join(t.TempDir(), "ran")
+	env := faultEnv("fault-paused-start", srv.Env(),
+		"CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.25")
+	r := runGolock(t, env, "touch", ran)
+	// 3 attempts of 0.5 s each, and waits of 0 and 0.25 s between them.
+	const bound = 3*500*time.Millisecond + 250*time.Millisecond
+	t.Logf("golock gave up after %v (bound %v)", r.took.Round(time.Millisecond), bound)
+	if r.code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	if r.took < 3*500*time.Millisecond-50*time.Millisecond || r.took > bound+time.Second {
+		t.Errorf("golock took %v, want about %v", r.took, bound)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the command ran without the lock")
+	}
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 ||
+		!strings.Contains(lines[0], "cannot take the lock at "+srv.Addr()) {
+		t.Errorf("stderr is not one line naming the server:\n%s", r.stderr)
+	}
+}
+
+// TestFaultRedisPausedMidJob stops Redis with SIGSTOP while the job runs: renewals go
+// unanswered, so the job must be gone before its lease could end in Redis, and golock
+// must exit 201 without waiting on Redis for longer than REDIS_TIMEOUT at a time.
+func TestFaultRedisPausedMidJob(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	dir := t.TempDir()
+	const name = "cronlock.fault-paused-mid-job"
+	g := startFaultGolock(t, faultEnv("fault-paused-mid-job", srv.Env()), faultJob(dir, 0, "")...)
+	job := waitJob(t, dir)
+
+	leaseEnd := nextRenewal(t, c, name)
+	srv.Pause()
+	t.Cleanup(srv.Resume)
+	died := watchGone(job.pid, 10*time.Second)
+	r := g.wait(t, 10*time.Second)
+	death, ok := <-died
+	if !ok {
+		t.Fatal("the job outlived golock")
+	}
+	margin := leaseEnd.Sub(death)
+	termed := "never (killed outright)"
+	if b, err := os.ReadFile(filepath.Join(dir, "term")); err == nil {
+		ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		termed = leaseEnd.Sub(time.Unix(0, ns)).Round(time.Millisecond).String() + " before the lease end"
+	}
+	t.Logf("Redis paused: the job was gone %v before its lease could end in Redis (SIGTERM: %s); golock exited %v after the lease end",
+		margin.Round(time.Millisecond), termed, g.end.Sub(leaseEnd).Round(time.Millisecond))
+	if margin <= 0 {
+		t.Errorf("the job was gone %v after its lease ended in Redis", -margin)
+	}
+	if r.code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	// Releasing against the stopped server: 2 attempts of 0.5 s and 0.1 s between them,
+	// after the renewal in flight has timed out (0.5 s).
+	if late := g.end.Sub(leaseEnd); late > 3*time.Second {
+		t.Errorf("golock exited %v after the lease ended: some wait on Redis was not bounded", late)
+	}
+	checkLostLine(t, r.stderr, name, "")
+	if n := len(linesWith(r.stderr, "cannot renew")); n > 1 {
+		t.Errorf("%d warnings for one outage:\n%s", n, r.stderr)
+	}
+}
+
+// checkLostLine checks golock's stderr for the one line that says the lock was lost and
+// the job killed, naming the lock and, when holder is not empty, the new holder.
+func checkLostLine(t *testing.T, stderr, name, holder string) {
+	t.Helper()
+	lines := linesWith(stderr, "job killed")
+	if len(lines) != 1 {
+		t.Fatalf("want one line saying the job was killed, got:\n%s", stderr)
+	}
+	if !strings.Contains(lines[0], name) {
+		t.Errorf("the line does not name the lock %s: %s", name, lines[0])
+	}
+	if holder != "" && !strings.Contains(lines[0], holder) {
+		t.Errorf("the line does not name the new holder %s: %s", holder, lines[0])
+	}
+}
+
+// TestFaultRedisRestartedEmpty kills Redis and starts it again without its data while the
+// job runs: the next heartbeat writes the lock again under the same owner, a competitor
+// after that gets 200, and the job ends with its own code.
+func TestFaultRedisRestartedEmpty(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	const key, name = "fault-restart", "cronlock.fault-restart"
+	// Two renewals may fail while the server comes back; the lock is lost only after 2.5 s.
+	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_KILL_GRACE=0.5")
+	g := startFaultGolock(t, env, faultJob(dir, 5, "")...)
+	job := waitJob(t, dir)
+
+	srv.Restart()
+	c := srv.Client()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		owner, err := c.HGet(context.Background(), name, "owner").Result()
+		if err == nil {
+			if owner != job.owner {
+				t.Fatalf("after the restart the lock is owned by %s, not by the job's %s", owner, job.owner)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lock was not written again within 5s of the restart (%v); golock's stderr:\n%s", err, g.stderr())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if fence, _ := c.HGet(context.Background(), name, "fence").Int64(); fence != job.fence {
+		t.Errorf("the lock came back with fence %d, want the job's %d", fence, job.fence)
+	}
+	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != exitHeld {
+		t.Errorf("competitor after the restart: exit %d, want %d; stderr:\n%s", r.code, exitHeld, r.stderr)
+	}
+	finishJob(t, dir)
+	r := g.wait(t, 10*time.Second)
+	if r.code != 5 {
+		t.Errorf("exit code %d, want the job's 5; stderr:\n%s", r.code, r.stderr)
+	}
+	if n := len(linesWith(r.stderr, "vanished")); n != 1 {
+		t.Errorf("want one line saying the lock vanished and was written again, got:\n%s", r.stderr)
+	}
+	// The fence goes on increasing after the data loss.
+	next := runGolock(t, faultEnv(key, srv.Env()), "sh", "-c", `echo "$CRONLOCK_FENCE"`)
+	if fence, err := strconv.ParseInt(strings.TrimSpace(next.stdout), 10, 64); err != nil || fence <= job.fence {
+		t.Errorf("next run's fence %q (exit %d), want more than %d", next.stdout, next.code, job.fence)
+	}
+}
+
+// TestFaultProxyDropThenBlackhole cuts the connection between golock and Redis with a TCP
+// proxy: dropped connections are made again without losing the lock; a short blackhole is
+// one warning and one recovery line; a long one ends the job before its lease can end.
+func TestFaultProxyDropThenBlackhole(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	proxy := redistest.NewProxy(t, srv.Addr())
+	dir := t.TempDir()
+	const key, name = "fault-proxy", "cronlock.fault-proxy"
+	// Renewals every second; a renewal may fail once and the next one still saves the lock:
+	// it is given up 2.5 s after the last one confirmed.
+	env := faultEnv(key, proxy.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_KILL_GRACE=0.5", "CRONLOCK_REDIS_TIMEOUT=0.3")
+	g := startFaultGolock(t, env, faultJob(dir, 0, "")...)
+	job := waitJob(t, dir)
+
+	// Drop: the next renewals connect again.
+	proxy.Drop()
+	nextRenewal(t, c, name)
+	nextRenewal(t, c, name)
+	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != exitHeld {
+		t.Errorf("competitor after the drop: exit %d, want %d", r.code, exitHeld)
+	}
+
+	// A blackhole shorter than the lease: one warning, then one line on recovery.
+	warned := len(linesWith(g.stderr(), "cannot renew"))
+	nextRenewal(t, c, name)
+	proxy.Blackhole()
+	g.waitStderr(t, "cannot renew", warned+1, 3*time.Second)
+	proxy.Heal()
+	g.waitStderr(t, "renewed again", 1, 3*time.Second)
+	if processGone(job.pid) {
+		t.Fatalf("the job ended during a short outage; stderr:\n%s", g.stderr())
+	}
+
+	// A blackhole for good: the job must be gone before the lease ends in Redis.
+	leaseEnd := nextRenewal(t, c, name)
+	proxy.Blackhole()
+	died := watchGone(job.pid, 10*time.Second)
+	r := g.wait(t, 10*time.Second)
+	death, ok := <-died
+	if !ok {
+		t.Fatal("the job outlived golock")
+	}
+	lockFreeWithin(t, c, name, 5*time.Second) // Redis is alive: the lease really runs out
+	margin := leaseEnd.Sub(death)
+	t.Logf("blackhole: the job was gone %v before its lease ended in Redis; golock exited %v after the lease end",
+		margin.Round(time.Millisecond), g.end.Sub(leaseEnd).Round(time.Millisecond))
+	if margin <= 0 {
+		t.Errorf("the job was gone %v after its lease ended in Redis", -margin)
+	}
+	if r.code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	checkLostLine(t, r.stderr, name, "")
+	if n := len(linesWith(r.stderr, "renewed again")); n != 1 {
+		t.Errorf("%d recovery lines, want 1:\n%s", n, r.stderr)
+	}
+	// One warning per outage however many renewals failed during it.
+	if n := len(linesWith(r.stderr, "cannot renew")); n != warned+2 {
+		t.Errorf("%d renewal warnings for %d outages:\n%s", n, warned+2, r.stderr)
+	}
+}
+
+// TestFaultLostKillsAtLeaseEnd: a job that ignores SIGTERM is killed with SIGKILL when the
+// lease ends.
+func TestFaultLostKillsAtLeaseEnd(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	proxy := redistest.NewProxy(t, srv.Addr())
+	dir := t.TempDir()
+	const name = "cronlock.fault-ignore-term"
+	g := startFaultGolock(t, faultEnv("fault-ignore-term", proxy.Env()), faultJob(dir, 0, "ignore-term")...)
+	job := waitJob(t, dir)
+	leaseEnd := nextRenewal(t, c, name)
+	proxy.Blackhole()
+	died := watchGone(job.pid, 10*time.Second)
+	r := g.wait(t, 10*time.Second)
+	death, ok := <-died
+	if !ok {
+		t.Fatal("the job outlived golock")
+	}
+	// golock measures the lease from when it sent the renewal, a little before Redis ran it.
+	t.Logf("SIGTERM ignored: the job was gone %v after its lease ended in Redis (negative: before)",
+		death.Sub(leaseEnd).Round(time.Millisecond))
+	// SIGTERM came 0.5 s (KILL_GRACE) before the end; SIGKILL must wait for the end.
+	if d := death.Sub(leaseEnd); d < -400*time.Millisecond || d > 200*time.Millisecond {
+		t.Errorf("the job was gone %v after the lease end, want about 0 (SIGKILL at the lease end)", d)
+	}
+	if r.code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	checkLostLine(t, r.stderr, name, "")
+}
+
+// TestFaultLockStolen deletes the lock while the job runs and lets a second golock take it.
+func TestFaultLockStolen(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	// steal starts a golock whose job exits 7 when told, then deletes its lock (right after
+	// a renewal) and starts a second golock, the thief, that takes it.
+	steal := func(t *testing.T, key string, env ...string) (first *faultGolock, dir string, thief jobInfo, thiefDir string, stolen time.Time) {
+		t.Helper()
+		dir, thiefDir = t.TempDir(), t.TempDir()
+		first = startFaultGolock(t, faultEnv(key, srv.Env(), env...), faultJob(dir, 7, "")...)
+		waitJob(t, dir)
+		nextRenewal(t, c, "cronlock."+key)
+		stolen = time.Now()
+		if err := c.Del(context.Background(), "cronlock."+key).Err(); err != nil {
+			t.Fatal(err)
+		}
+		second := startFaultGolock(t, faultEnv(key, srv.Env()), faultJob(thiefDir, 0, "")...)
+		thief = waitJob(t, thiefDir)
+		t.Cleanup(func() {
+			finishJob(t, thiefDir)
+			second.wait(t, 10*time.Second)
+		})
+		return first, dir, thief, thiefDir, stolen
+	}
+
+	t.Run("kill", func(t *testing.T) {
+		t.Parallel()
+		const key, name = "fault-stolen-kill", "cronlock.fault-stolen-kill"
+		first, dir, thief, _, stolen := steal(t, key, "CRONLOCK_ON_LOST=kill")
+		job := waitJob(t, dir)
+		died := watchGone(job.pid, 10*time.Second)
+		r := first.wait(t, 10*time.Second)
+		death, ok := <-died
+		if !ok {
+			t.Fatal("the job outlived golock")
+		}
+		t.Logf("the job was gone %v after its lock was stolen", death.Sub(stolen).Round(time.Millisecond))
+		if d := death.Sub(stolen); d > 1500*time.Millisecond {
+			t.Errorf("the job ran on for %v after losing its lock, longer than the lease", d)
+		}
+		if r.code != exitFailed {
+			t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+		}
+		checkLostLine(t, r.stderr, name, "pid "+strconv.Itoa(thiefPID(t, c, name)))
+		if lines := golockLines(r.stderr); len(lines) != 1 {
+			t.Errorf("want one line from golock, got:\n%s", r.stderr)
+		}
+		if owner := ownerOf(t, c, name); owner != thief.owner {
+			t.Errorf("the lock is owned by %s, want the new holder %s", owner, thief.owner)
+		}
+	})
+
+	t.Run("keep", func(t *testing.T) {
+		t.Parallel()
+		const key, name = "fault-stolen-keep", "cronlock.fault-stolen-keep"
+		first, dir, thief, _, _ := steal(t, key, "CRONLOCK_ON_LOST=keep")
+		job := waitJob(t, dir)
+		first.waitStderr(t, "runs on", 1, 5*time.Second)
+		if processGone(job.pid) {
+			t.Fatal("CRONLOCK_ON_LOST=keep, but the job was stopped")
+		}
+		finishJob(t, dir)
+		r := first.wait(t, 10*time.Second)
+		if r.code != 7 {
+			t.Errorf("exit code %d, want the job's 7; stderr:\n%s", r.code, r.stderr)
+		}
+		if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "warning:") {
+			t.Errorf("want one warning line, got:\n%s", r.stderr)
+		}
+		if owner := ownerOf(t, c, name); owner != thief.owner {
+			t.Errorf("the lock is owned by %s after the first job's release, want the new holder %s untouched", owner, thief.owner)
+		}
+		if ttl := c.PTTL(context.Background(), name).Val(); ttl <= 0 {
+			t.Errorf("the new holder's lock has TTL %v", ttl)
+		}
+	})
+
+	// The job ends before the heartbeat has noticed: release finds the thief's lock,
+	// leaves it alone and says who holds it.
+	t.Run("job ends first", func(t *testing.T) {
+		t.Parallel()
+		const key, name = "fault-stolen-unnoticed", "cronlock.fault-stolen-unnoticed"
+		// Renewals every second: the job ends long before the next one.
+		first, dir, thief, _, _ := steal(t, key, "CRONLOCK_LEASE=3")
+		finishJob(t, dir)
+		r := first.wait(t, 10*time.Second)
+		if r.code != 7 {
+			t.Errorf("exit code %d, want the job's 7; stderr:\n%s", r.code, r.stderr)
+		}
+		holder := "pid " + strconv.Itoa(thiefPID(t, c, name))
+		if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "left untouched") ||
+			!strings.Contains(lines[0], holder) || !strings.Contains(lines[0], name) {
+			t.Errorf("want one line saying the lock, held by %s, was left untouched; got:\n%s", holder, r.stderr)
+		}
+		if owner := ownerOf(t, c, name); owner != thief.owner {
+			t.Errorf("the lock is owned by %s after the first job's release, want the new holder %s untouched", owner, thief.owner)
+		}
+	})
+}
+
+// thiefPID is the pid recorded in name's lock.
+func thiefPID(t *testing.T, c *redis.Client, name string) int {
+	t.Helper()
+	pid, err := c.HGet(context.Background(), name, "pid").Int()
+	if err != nil {
+		t.Fatalf("HGET %s pid: %v", name, err)
+	}
+	return pid
+}
+
+// TestFaultGolockKilled SIGKILLs golock itself: its job dies with it at once (parent-death
+// signal) and the lock frees itself within LEASE.
+func TestFaultGolockKilled(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	dir := t.TempDir()
+	const key, name = "fault-golock-killed", "cronlock.fault-golock-killed"
+	g := startFaultGolock(t, faultEnv(key, srv.Env()), faultJob(dir, 0, "grandchild")...)
+	job := waitJob(t, dir)
+	grandchild, _ := strconv.Atoi(waitForFile(t, filepath.Join(dir, "gpid"), time.Second))
+	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+
+	died := watchGone(job.pid, 5*time.Second)
+	killed := time.Now()
+	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	death, ok := <-died
+	if !ok || death.Sub(killed) > time.Second {
+		t.Fatalf("the job outlived golock's SIGKILL by more than a second")
+	}
+	freed := lockFreeWithin(t, c, name, 3*time.Second)
+	t.Logf("golock SIGKILLed: the job was gone %v later, the lock free %v later",
+		death.Sub(killed).Round(time.Millisecond), freed.Sub(killed).Round(time.Millisecond))
+	if d := freed.Sub(killed); d > 1500*time.Millisecond+100*time.Millisecond {
+		t.Errorf("the lock freed %v after golock died, want within LEASE (1.5s)", d)
+	}
+	// The parent-death signal reaches only golock's own child, not the job's children.
+	t.Logf("the job's own background child %d after golock's SIGKILL: gone=%v", grandchild, processGone(grandchild))
+	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != 0 {
+		t.Errorf("the next run: exit %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestFaultTimeoutKillsTree: CRONLOCK_TIMEOUT kills the whole tree, grandchildren behind sh -c
+// included, and exits 202 with one line naming the command and the timeout.
+func TestFaultTimeoutKillsTree(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	dir := t.TempDir()
+	const name = "cronlock.fault-timeout"
+	g := startFaultGolock(t, faultEnv("fault-timeout", srv.Env(), "CRONLOCK_TIMEOUT=1"), faultJob(dir, 0, "grandchild")...)
+	job := waitJob(t, dir)
+	grandchild, _ := strconv.Atoi(waitForFile(t, filepath.Join(dir, "gpid"), time.Second))
+	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+	r := g.wait(t, 10*time.Second)
+	if r.code != exitTimeout {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitTimeout, r.stderr)
+	}
+	if r.took < time.Second || r.took > 3*time.Second {
+		t.Errorf("golock took %v with CRONLOCK_TIMEOUT=1", r.took)
+	}
+	if lines := golockLines(r.stderr); len(lines) != 1 ||
+		!strings.Contains(lines[0], `"sh -c d=$1\n`) || !strings.Contains(lines[0], "CRONLOCK_TIMEOUT=1") {
+		t.Errorf("want one line naming the command and the timeout, got:\n%s", r.stderr)
+	}
+	for _, pid := range []int{job.pid, grandchild} {
+		if gone, ok := <-watchGone(pid, time.Second); !ok {
+			t.Errorf("process %d of the job still alive after the timeout", pid)
+		} else {
+			t.Logf("process %d gone %v after golock exited", pid, gone.Sub(g.end).Round(time.Millisecond))
+		}
+	}
+	if n, _ := c.Exists(context.Background(), name).Result(); n != 0 {
+		t.Error("the lock was not released after the timeout")
+	}
+}
+
+// TestFaultSignalsForwarded sends each forwarded signal to golock: it reaches the job's
+// process group, golock waits for the job, releases, and exits with the job's code
+// (128+N when the job dies of the signal).
+func TestFaultSignalsForwarded(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	signals := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP,
+		syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+	for _, sig := range signals {
+		name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
+		t.Run(name+" trapped", func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			key := "fault-signal-trapped-" + name
+			// The job takes its time after the signal: golock must wait for it.
+			script := fmt.Sprintf(`trap 'echo %s > "$1/got"; sleep 0.3; exit 3' %s
+echo $$ > "$1/pid"
+while :; do sleep 0.05; done`, name, name)
+			g := startFaultGolock(t, faultEnv(key, srv.Env()), "sh", "-c", script, "job", dir)
+			waitForFile(t, filepath.Join(dir, "pid"), 10*time.Second)
+			sent := time.Now()
+			if err := g.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			r := g.wait(t, 10*time.Second)
+			if r.code != 3 {
+				t.Errorf("exit code %d, want the job's 3; stderr:\n%s", r.code, r.stderr)
+			}
+			if got := waitForFile(t, filepath.Join(dir, "got"), time.Second); got != name {
+				t.Errorf("the job got %s, want %s", got, name)
+			}
+			if d := g.end.Sub(sent); d < 300*time.Millisecond {
+				t.Errorf("golock exited %v after the signal, before its job ended", d)
+			}
+			if n, _ := c.Exists(context.Background(), "cronlock."+key).Result(); n != 0 {
+				t.Error("the lock was not released")
+			}
+			if lines := golockLines(r.stderr); len(lines) != 0 {
+				t.Errorf("golock said: %s", lines)
+			}
+		})
+		t.Run(name+" untrapped", func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			key := "fault-signal-untrapped-" + name
+			g := startFaultGolock(t, faultEnv(key, srv.Env()), "sh", "-c", `echo $$ > "$1/pid"; exec sleep 60`, "job", dir)
+			waitForFile(t, filepath.Join(dir, "pid"), 10*time.Second)
+			if err := g.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			r := g.wait(t, 10*time.Second)
+			if r.code != 128+int(sig) {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, 128+int(sig), r.stderr)
+			}
+			if n, _ := c.Exists(context.Background(), "cronlock."+key).Result(); n != 0 {
+				t.Error("the lock was not released")
+			}
+		})
+	}
+}
+
+// TestFaultLongJobKeepsLock runs a job for several leases: the heartbeat keeps the lock,
+// a competitor in the middle gets 200, and golock says nothing.
+func TestFaultLongJobKeepsLock(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	dir := t.TempDir()
+	const key, name = "fault-long-job", "cronlock.fault-long-job"
+	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=1")
+	g := startFaultGolock(t, env, faultJob(dir, 0, "")...)
+	waitJob(t, dir)
+	for range 7 { // renewals every third of a second: past two leases
+		nextRenewal(t, c, name)
+	}
+	if r := runGolock(t, env, "true"); r.code != exitHeld {
+		t.Errorf("competitor in the middle: exit %d, want %d", r.code, exitHeld)
+	}
+	for range 5 {
+		nextRenewal(t, c, name)
+	}
+	finishJob(t, dir)
+	r := g.wait(t, 10*time.Second)
+	t.Logf("the job ran %v under a lease of 1s", r.took.Round(time.Millisecond))
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("exit code %d, stderr %q; want 0 and silence", r.code, r.stderr)
+	}
+	if n, _ := c.Exists(context.Background(), name).Result(); n != 0 {
+		t.Error("the lock was not released")
+	}
+}
+
+// TestFaultForegroundTerminal runs golock from a real pseudo-terminal, under a shell as
+// cron's or a user's would be: the job's process group is the terminal's foreground group,
+// so it reads the terminal, and the shell has the terminal back afterwards.
+func TestFaultForegroundTerminal(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	master, slave := openFaultPTY(t)
+	job := `ps -o pgid=,tpgid= -p $$; read line; echo "got:$line"`
+	script := `"$GOLOCK" sh -c "$JOB"; echo "code=$?"; echo "shell: $(ps -o pgid=,tpgid= -p $$)"`
+	sh := exec.Command("sh", "-c", script)
+	sh.Env = append(faultEnv("fault-terminal", srv.Env()), "GOLOCK="+golockBin, "JOB="+job)
+	sh.Stdin, sh.Stdout, sh.Stderr = slave, slave, slave
+	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	exited := make(chan struct{})
+	go func() { _ = sh.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = sh.Process.Kill(); <-exited })
+
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		s := bufio.NewScanner(master)
+		for s.Scan() {
+			lines <- strings.TrimRight(s.Text(), "\r")
+		}
+	}()
+	next := func() string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the terminal closed early")
+			}
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing on the terminal for 10s")
+		}
+		return ""
+	}
+	f := strings.Fields(next())
+	if len(f) != 2 || f[0] != f[1] {
+		t.Fatalf("the job's pgid and the terminal's foreground group: %q, want two equal numbers", f)
+	}
+	if f[0] == strconv.Itoa(sh.Process.Pid) {
+		t.Errorf("the job runs in golock's process group %s", f[0])
+	}
+	if _, err := io.WriteString(master, "hello\n"); err != nil {
+		t.Fatal(err)
+	}
+	var got, code, shell string
+	for shell == "" {
+		switch l := next(); {
+		case strings.HasPrefix(l, "got:"):
+			got = l
+		case strings.HasPrefix(l, "code="):
+			code = l
+		case strings.HasPrefix(l, "shell:"):
+			shell = l
+		}
+	}
+	if got != "got:hello" || code != "code=0" {
+		t.Errorf("the job read %q and golock ended with %q; want got:hello and code=0", got, code)
+	}
+	pid := strconv.Itoa(sh.Process.Pid)
+	if f := strings.Fields(strings.TrimPrefix(shell, "shell:")); len(f) != 2 || f[0] != pid || f[1] != pid {
+		t.Errorf("after golock: %q, want the shell's group %s in the foreground", shell, pid)
+	}
+}
+
+// openFaultPTY opens a pseudo-terminal pair; both ends are closed at the test's end.
+func openFaultPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open pts: %v", err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	return master, slave
+}

@@ -1,0 +1,586 @@
+package supervisor_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/golock/golock/supervisor"
+)
+
+// helperEnv makes the test binary act as a helper process instead of running the tests
+// (as os/exec's tests do): its value names what the helper does, see helperMain.
+const helperEnv = "SUPERVISOR_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(helperMain(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// helperMain is the helper process: it supervises a job as golock does and reports on
+// stdout.
+//
+//	pdeath      run `sleep 60` (its pid written to $PIDFILE) and wait: the test kills us.
+//	churn       run `sleep 1` while other goroutines end their locked OS threads; print the code.
+//	foreground  run $JOB with our terminal; then print our pgrp and the terminal's
+//	            foreground group.
+func helperMain(mode string) int {
+	job := supervisor.Job{Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	switch mode {
+	case "pdeath":
+		job.Args = []string{"sh", "-c", `echo $$ > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE" && exec sleep 60`}
+	case "churn":
+		// A goroutine that ends while locked to its thread ends the thread too. If the child
+		// had been started from such a thread, its parent-death signal would kill it now.
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				done := make(chan struct{})
+				go func() {
+					runtime.LockOSThread()
+					close(done)
+				}()
+				<-done
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		defer close(stop)
+		job.Args = []string{"sleep", "1"}
+	case "foreground":
+		job.Args = []string{"sh", "-c", os.Getenv("JOB")}
+	default:
+		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
+		return 2
+	}
+	res, err := supervisor.Run(job)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	fmt.Printf("code=%d\n", res.Code)
+	if mode == "foreground" {
+		tpgid, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+		fmt.Printf("after: pgrp=%d tpgid=%d err=%v\n", syscall.Getpgrp(), tpgid, err)
+	}
+	return 0
+}
+
+// helper prepares the test binary as a helper process in mode.
+func helper(mode string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0])
+	// Under the race detector a process lingers a second at exit unless told otherwise.
+	cmd.Env = append(append(os.Environ(), helperEnv+"="+mode,
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")), env...)
+	return cmd
+}
+
+// sh is a job running script with sh -c.
+func sh(script string) supervisor.Job {
+	return supervisor.Job{Args: []string{"sh", "-c", script}, Env: os.Environ()}
+}
+
+// outcome is what Run returned, for Run called in a goroutine.
+type outcome struct {
+	res  supervisor.Result
+	err  error
+	took time.Duration
+}
+
+// runAsync runs job in a goroutine; the result comes on the channel.
+func runAsync(job supervisor.Job) <-chan outcome {
+	c := make(chan outcome, 1)
+	go func() {
+		start := time.Now()
+		res, err := supervisor.Run(job)
+		c <- outcome{res, err, time.Since(start)}
+	}()
+	return c
+}
+
+// await waits for an outcome, failing the test after d.
+func await(t *testing.T, c <-chan outcome, d time.Duration) outcome {
+	t.Helper()
+	select {
+	case o := <-c:
+		return o
+	case <-time.After(d):
+		t.Fatalf("supervisor.Run still running after %v", d)
+		return outcome{}
+	}
+}
+
+// waitFile waits up to 10 s for path to exist and returns its trimmed contents.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
+			return strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not written within 10s", filepath.Base(path))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	s := waitFile(t, path)
+	pid, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%s holds %q, not a pid", filepath.Base(path), s)
+	}
+	return pid
+}
+
+// gone reports whether pid has ended. A zombie has ended: it only waits to be reaped,
+// and orphans may wait for ever where PID 1 does not reap (as in some containers).
+func gone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// waitGone fails the test unless pid ends within d; it returns how long that took.
+func waitGone(t *testing.T, pid int, d time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !gone(pid) {
+		if time.Since(start) > d {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("process %d still alive %v later", pid, d)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		script string
+		code   int
+	}{
+		{"exit 0", 0},
+		{"exit 3", 3},
+		{"exit 199", 199},
+		{"kill -s INT $$", 128 + int(syscall.SIGINT)},
+		{"kill -s TERM $$", 128 + int(syscall.SIGTERM)},
+		{"kill -s KILL $$", 128 + int(syscall.SIGKILL)},
+		{"kill -s USR1 $$", 128 + int(syscall.SIGUSR1)},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			t.Parallel()
+			res, err := supervisor.Run(sh(tc.script))
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if res.Code != tc.code || !res.Started || res.TimedOut || res.Stopped {
+				t.Errorf("Result = %+v, want Code %d, Started only", res, tc.code)
+			}
+		})
+	}
+}
+
+func TestRunStartFailures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\nexit 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"not in PATH", []string{"golock-test-no-such-command"}, 127},
+		{"no such path", []string{filepath.Join(dir, "missing")}, 127},
+		{"not executable", []string{notExec}, 126},
+		{"a directory", []string{dir}, 126},
+		{"no command", nil, 127},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := supervisor.Run(supervisor.Job{Args: tc.args})
+			if err == nil {
+				t.Fatalf("Run(%q) = %+v and no error, want a start failure", tc.args, res)
+			}
+			if res.Code != tc.code || res.Started {
+				t.Errorf("Run(%q) = %+v, want Code %d, not started", tc.args, res, tc.code)
+			}
+			if len(tc.args) > 0 && !strings.Contains(err.Error(), tc.args[0]) {
+				t.Errorf("error %q does not name the command", err)
+			}
+		})
+	}
+}
+
+func TestRunOwnProcessGroup(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	job := sh("ps -o pid=,pgid= -p $$")
+	job.Stdout = &out
+	if res, err := supervisor.Run(job); err != nil || res.Code != 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	f := strings.Fields(out.String())
+	if len(f) != 2 {
+		t.Fatalf("ps printed %q", out.String())
+	}
+	if f[0] != f[1] {
+		t.Errorf("child pid %s, pgid %s: the child does not lead its own process group", f[0], f[1])
+	}
+	if f[1] == strconv.Itoa(syscall.Getpgrp()) {
+		t.Errorf("child is in the test's process group %s", f[1])
+	}
+}
+
+func TestRunPassesStdio(t *testing.T) {
+	t.Parallel()
+	t.Run("readers and writers", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		job := sh("cat; echo oops >&2")
+		job.Stdin, job.Stdout, job.Stderr = strings.NewReader("hello\nworld\n"), &out, &errb
+		if res, err := supervisor.Run(job); err != nil || res.Code != 0 {
+			t.Fatalf("Run = %+v, %v", res, err)
+		}
+		if out.String() != "hello\nworld\n" || errb.String() != "oops\n" {
+			t.Errorf("stdout %q, stderr %q", out.String(), errb.String())
+		}
+	})
+	t.Run("files", func(t *testing.T) {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "in")
+		if err := os.WriteFile(in, []byte("from a file\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fin, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fin.Close()
+		fout, err := os.Create(filepath.Join(dir, "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fout.Close()
+		job := sh("cat")
+		job.Stdin, job.Stdout = fin, fout
+		if res, err := supervisor.Run(job); err != nil || res.Code != 0 {
+			t.Fatalf("Run = %+v, %v", res, err)
+		}
+		if b, _ := os.ReadFile(fout.Name()); string(b) != "from a file\n" {
+			t.Errorf("stdout file holds %q", b)
+		}
+	})
+	t.Run("nil is /dev/null", func(t *testing.T) {
+		res, err := supervisor.Run(sh(`[ -z "$(cat)" ] && echo nowhere`))
+		if err != nil || res.Code != 0 {
+			t.Fatalf("Run = %+v, %v", res, err)
+		}
+	})
+}
+
+func TestRunTimeoutKillsGrandchildren(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gpid := filepath.Join(dir, "gpid")
+	// The grandchild ignores SIGTERM and sits behind a shell that waits for it.
+	job := sh(`sh -c 'trap "" TERM; echo $$ > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 60' sh "` + gpid + `" & wait`)
+	job.Timeout = time.Second
+	start := time.Now()
+	res, err := supervisor.Run(job)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !res.TimedOut || res.Code != 128+int(syscall.SIGKILL) {
+		t.Errorf("Result = %+v, want TimedOut and Code %d", res, 128+int(syscall.SIGKILL))
+	}
+	if took < job.Timeout || took > job.Timeout+2*time.Second {
+		t.Errorf("Run took %v with a %v timeout", took, job.Timeout)
+	}
+	pid := readPID(t, gpid)
+	t.Logf("grandchild %d gone %v after Run returned", pid, waitGone(t, pid, time.Second))
+}
+
+func TestRunForwardsSignals(t *testing.T) {
+	t.Parallel()
+	for i, sig := range supervisor.Forwarded {
+		sig := sig.(syscall.Signal)
+		name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			got, ready := filepath.Join(dir, "got"), filepath.Join(dir, "ready")
+			// A grandchild (a subshell in a pipeline, whose signals are not ignored as an
+			// async command's INT and QUIT are) records the signal: it reached the group,
+			// not just the child. The child then exits with a code of its own, which must
+			// come back.
+			code := 10 + i
+			script := fmt.Sprintf(`trap 'wait; exit %d' %s
+( trap 'echo %s > "%s"; exit 0' %s; echo ok > "%s"; while :; do sleep 0.05; done ) | cat`,
+				code, name, name, got, name, ready)
+			sigs := make(chan os.Signal, 1)
+			job := sh(script)
+			job.Signals = sigs
+			job.Timeout = 8 * time.Second // before await gives up: a clear failure
+			c := runAsync(job)
+			waitFile(t, ready)
+			sigs <- sig
+			o := await(t, c, 10*time.Second)
+			if o.err != nil || o.res.Code != code || o.res.TimedOut || o.res.Stopped {
+				t.Fatalf("Run = %+v, %v; want Code %d", o.res, o.err, code)
+			}
+			if s := waitFile(t, got); s != name {
+				t.Errorf("the job's trap recorded %q, want %s", s, name)
+			}
+		})
+	}
+	// A job that does not catch the signal dies of it: 128+N.
+	for _, sig := range supervisor.Forwarded {
+		sig := sig.(syscall.Signal)
+		t.Run("untrapped "+unix.SignalName(sig), func(t *testing.T) {
+			t.Parallel()
+			ready := filepath.Join(t.TempDir(), "ready")
+			sigs := make(chan os.Signal, 1)
+			job := sh(`echo ok > "` + ready + `"; exec sleep 60`)
+			job.Signals = sigs
+			c := runAsync(job)
+			waitFile(t, ready)
+			sigs <- sig
+			o := await(t, c, 10*time.Second)
+			if o.err != nil || o.res.Code != 128+int(sig) {
+				t.Errorf("Run = %+v, %v; want Code %d", o.res, o.err, 128+int(sig))
+			}
+		})
+	}
+}
+
+func TestRunStop(t *testing.T) {
+	t.Parallel()
+	t.Run("SIGTERM ends a job that obeys it at once", func(t *testing.T) {
+		t.Parallel()
+		ready := filepath.Join(t.TempDir(), "ready")
+		stop := make(chan supervisor.Stop, 1)
+		job := sh(`echo ok > "` + ready + `"; exec sleep 60`)
+		job.Stop = stop
+		c := runAsync(job)
+		waitFile(t, ready)
+		sent := time.Now()
+		stop <- supervisor.Stop{Kill: sent.Add(5 * time.Second)}
+		o := await(t, c, 10*time.Second)
+		took := time.Since(sent)
+		if o.err != nil || !o.res.Stopped || o.res.Code != 128+int(syscall.SIGTERM) {
+			t.Errorf("Run = %+v, %v; want Stopped and Code %d", o.res, o.err, 128+int(syscall.SIGTERM))
+		}
+		if took > 2*time.Second {
+			t.Errorf("the job took %v to end after SIGTERM", took)
+		}
+	})
+	t.Run("SIGKILL at Stop.Kill ends a job that ignores SIGTERM", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		ready, gpid := filepath.Join(dir, "ready"), filepath.Join(dir, "gpid")
+		stop := make(chan supervisor.Stop, 1)
+		job := sh(`trap "" TERM; sleep 60 & echo $! > "` + gpid + `"; echo ok > "` + ready + `"; wait`)
+		job.Stop = stop
+		c := runAsync(job)
+		waitFile(t, ready)
+		grandchild := readPID(t, gpid)
+		const grace = 700 * time.Millisecond
+		kill := time.Now().Add(grace)
+		stop <- supervisor.Stop{Kill: kill}
+		o := await(t, c, 10*time.Second)
+		late := time.Since(kill)
+		if o.err != nil || !o.res.Stopped || o.res.Code != 128+int(syscall.SIGKILL) {
+			t.Errorf("Run = %+v, %v; want Stopped and Code %d", o.res, o.err, 128+int(syscall.SIGKILL))
+		}
+		if late < -50*time.Millisecond || late > time.Second {
+			t.Errorf("Run returned %v after Stop.Kill, want about 0", late)
+		}
+		t.Logf("Run returned %v after Stop.Kill", late.Round(time.Millisecond))
+		waitGone(t, grandchild, time.Second)
+	})
+	t.Run("Stop.Kill already past", func(t *testing.T) {
+		t.Parallel()
+		ready := filepath.Join(t.TempDir(), "ready")
+		stop := make(chan supervisor.Stop, 1)
+		job := sh(`trap "" TERM; echo ok > "` + ready + `"; while :; do sleep 0.05; done`)
+		job.Stop = stop
+		c := runAsync(job)
+		waitFile(t, ready)
+		stop <- supervisor.Stop{Kill: time.Now().Add(-time.Second)}
+		o := await(t, c, 5*time.Second)
+		if !o.res.Stopped || o.res.Code != 128+int(syscall.SIGKILL) {
+			t.Errorf("Run = %+v, want Stopped and Code %d", o.res, 128+int(syscall.SIGKILL))
+		}
+	})
+}
+
+// TestRunParentDeath kills the supervising process with SIGKILL: its job must die with it.
+func TestRunParentDeath(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	h := helper("pdeath", "PIDFILE="+pidFile)
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = h.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
+	pid := readPID(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if gone(pid) {
+		t.Fatalf("job %d ended before its supervisor was killed", pid)
+	}
+	if err := h.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	t.Logf("job gone %v after its supervisor died", waitGone(t, pid, time.Second))
+}
+
+// TestRunParentDeathSignalSurvivesThreadChurn checks that the parent-death signal is tied
+// to a thread that lives as long as the job: threads of the supervisor that end must not
+// take the job with them.
+func TestRunParentDeathSignalSurvivesThreadChurn(t *testing.T) {
+	t.Parallel()
+	out, err := helper("churn").Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "code=0" {
+		t.Errorf("sleep 1 under thread churn ended with %s, want code=0", got)
+	}
+}
+
+// TestRunForegroundTerminal runs a supervisor in a real pseudo-terminal: the job's process
+// group must be the terminal's foreground group (so it can read the terminal and gets ^C),
+// and the supervisor must get the terminal back when the job ends.
+func TestRunForegroundTerminal(t *testing.T) {
+	t.Parallel()
+	master, slave := openPTY(t)
+	h := helper("foreground",
+		`JOB=ps -o pgid=,tpgid= -p $$; read line; echo "got:$line"`)
+	h.Stdin, h.Stdout, h.Stderr = slave, slave, slave
+	h.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = h.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
+
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		s := bufio.NewScanner(master)
+		for s.Scan() {
+			lines <- strings.TrimRight(s.Text(), "\r")
+		}
+	}()
+	next := func() string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the terminal closed early")
+			}
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing on the terminal for 10s")
+		}
+		return ""
+	}
+
+	f := strings.Fields(next())
+	if len(f) != 2 || f[0] != f[1] {
+		t.Fatalf("job's pgid and the terminal's foreground group: %q, want two equal numbers", f)
+	}
+	if f[0] == strconv.Itoa(h.Process.Pid) {
+		t.Errorf("the job runs in its supervisor's process group %s", f[0])
+	}
+	// A background job reading the terminal would be stopped by SIGTTIN and hang here.
+	if _, err := io.WriteString(master, "hello\n"); err != nil {
+		t.Fatal(err)
+	}
+	var got, after string
+	for after == "" {
+		switch l := next(); {
+		case strings.HasPrefix(l, "got:"):
+			got = l
+		case strings.HasPrefix(l, "after:"):
+			after = l
+		}
+	}
+	if got != "got:hello" {
+		t.Errorf("the job read %q from the terminal, want got:hello", got)
+	}
+	want := fmt.Sprintf("after: pgrp=%d tpgid=%d err=<nil>", h.Process.Pid, h.Process.Pid)
+	if after != want {
+		t.Errorf("after the job: %q, want %q (the supervisor has the terminal back)", after, want)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("helper: %v", waitErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("helper still running 10s after its job ended")
+	}
+}
+
+// openPTY opens a pseudo-terminal pair; both ends are closed at the test's end.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open pts: %v", err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	return master, slave
+}
