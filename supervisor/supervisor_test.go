@@ -246,7 +246,7 @@ func TestRunStartFailures(t *testing.T) {
 func TestRunOwnProcessGroup(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	job := sh("ps -o pid=,pgid= -p $$")
+	job := sh("cut -d' ' -f1,5 /proc/$$/stat") // pid, pgrp: no procps needed
 	job.Stdout = &out
 	if res, err := supervisor.Run(job); err != nil || res.Code != 0 {
 		t.Fatalf("Run = %+v, %v", res, err)
@@ -490,7 +490,7 @@ func TestRunForegroundTerminal(t *testing.T) {
 	t.Parallel()
 	master, slave := openPTY(t)
 	h := helper("foreground",
-		`JOB=ps -o pgid=,tpgid= -p $$; read line; echo "got:$line"`)
+		`JOB=cut -d" " -f5,8 /proc/$$/stat; read line; echo "got:$line"`)
 	h.Stdin, h.Stdout, h.Stderr = slave, slave, slave
 	h.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := h.Start(); err != nil {

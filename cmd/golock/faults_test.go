@@ -811,8 +811,8 @@ func TestFaultForegroundTerminal(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	master, slave := openFaultPTY(t)
-	job := `ps -o pgid=,tpgid= -p $$; read line; echo "got:$line"`
-	script := `"$GOLOCK" sh -c "$JOB"; echo "code=$?"; echo "shell: $(ps -o pgid=,tpgid= -p $$)"`
+	job := `cut -d" " -f5,8 /proc/$$/stat; read line; echo "got:$line"` // pgrp, tpgid
+	script := `"$GOLOCK" sh -c "$JOB"; echo "code=$?"; echo "shell: $(cut -d" " -f5,8 /proc/$$/stat)"`
 	sh := exec.Command("sh", "-c", script)
 	sh.Env = append(faultEnv("fault-terminal", srv.Env()), "GOLOCK="+golockBin, "JOB="+job)
 	sh.Stdin, sh.Stdout, sh.Stderr = slave, slave, slave
