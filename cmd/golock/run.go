@@ -23,6 +23,9 @@ import (
 	"github.com/golock/golock/supervisor"
 )
 
+// killMargin is how long before the lease ends a job that ignored SIGTERM gets SIGKILL.
+const killMargin = 100 * time.Millisecond
+
 // Exit codes, as cronlock's.
 const (
 	exitHeld    = 200 // held elsewhere, WAIT ran out, or a reset succeeded
@@ -197,7 +200,9 @@ func (j *job) run(ctx context.Context) int {
 			j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
 			return
 		}
-		stop <- supervisor.Stop{Kill: loss.End}
+		// SIGKILL a moment before the lease ends, not at it: the kill takes a few
+		// milliseconds, and a competitor may take the lock the instant it ends.
+		stop <- supervisor.Stop{Kill: loss.End.Add(-min(killMargin, j.cfg.KillGrace/2))}
 	}()
 
 	res, err := supervisor.Run(supervisor.Job{

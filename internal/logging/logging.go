@@ -43,7 +43,8 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		b.WriteString("debug: ")
 	}
-	b.WriteString(r.Message)
+	// One event, one line: a message never breaks the line (attribute values are quoted).
+	b.WriteString(strings.ReplaceAll(r.Message, "\n", `\n`))
 	write := func(a slog.Attr) bool {
 		fmt.Fprintf(&b, " %s=%s", a.Key, quote(a.Value.String()))
 		return true
