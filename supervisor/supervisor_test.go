@@ -1,11 +1,9 @@
 package supervisor_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/internal/ptytest"
 	"github.com/golock/golock/supervisor"
 )
 
@@ -488,41 +487,10 @@ func TestRunParentDeathSignalSurvivesThreadChurn(t *testing.T) {
 // and the supervisor must get the terminal back when the job ends.
 func TestRunForegroundTerminal(t *testing.T) {
 	t.Parallel()
-	master, slave := openPTY(t)
 	h := helper("foreground",
 		`JOB=cut -d" " -f5,8 /proc/$$/stat; read line; echo "got:$line"`)
-	h.Stdin, h.Stdout, h.Stderr = slave, slave, slave
-	h.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := h.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = h.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
-
-	lines := make(chan string, 16)
-	go func() {
-		defer close(lines)
-		s := bufio.NewScanner(master)
-		for s.Scan() {
-			lines <- strings.TrimRight(s.Text(), "\r")
-		}
-	}()
-	next := func() string {
-		t.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("the terminal closed early")
-			}
-			return l
-		case <-time.After(10 * time.Second):
-			t.Fatal("nothing on the terminal for 10s")
-		}
-		return ""
-	}
+	term := ptytest.Start(t, h)
+	next := func() string { return term.Next(t) }
 
 	f := strings.Fields(next())
 	if len(f) != 2 || f[0] != f[1] {
@@ -532,9 +500,7 @@ func TestRunForegroundTerminal(t *testing.T) {
 		t.Errorf("the job runs in its supervisor's process group %s", f[0])
 	}
 	// A background job reading the terminal would be stopped by SIGTTIN and hang here.
-	if _, err := io.WriteString(master, "hello\n"); err != nil {
-		t.Fatal(err)
-	}
+	term.Type(t, "hello\n")
 	var got, after string
 	for after == "" {
 		switch l := next(); {
@@ -551,36 +517,7 @@ func TestRunForegroundTerminal(t *testing.T) {
 	if after != want {
 		t.Errorf("after the job: %q, want %q (the supervisor has the terminal back)", after, want)
 	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Errorf("helper: %v", waitErr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("helper still running 10s after its job ended")
+	if err := term.Wait(t, 10*time.Second); err != nil {
+		t.Errorf("helper: %v", err)
 	}
-}
-
-// openPTY opens a pseudo-terminal pair; both ends are closed at the test's end.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { master.Close() })
-	fd := int(master.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("ptsname: %v", err)
-	}
-	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open pts: %v", err)
-	}
-	t.Cleanup(func() { slave.Close() })
-	return master, slave
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/internal/ptytest"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -811,42 +810,12 @@ func TestFaultLongJobKeepsLock(t *testing.T) {
 func TestFaultForegroundTerminal(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	master, slave := openFaultPTY(t)
 	job := `cut -d" " -f5,8 /proc/$$/stat; read line; echo "got:$line"` // pgrp, tpgid
 	script := `"$GOLOCK" sh -c "$JOB"; echo "code=$?"; echo "shell: $(cut -d" " -f5,8 /proc/$$/stat)"`
 	sh := exec.Command("sh", "-c", script)
 	sh.Env = append(faultEnv("fault-terminal", srv.Env()), "GOLOCK="+golockBin, "JOB="+job)
-	sh.Stdin, sh.Stdout, sh.Stderr = slave, slave, slave
-	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	exited := make(chan struct{})
-	go func() { _ = sh.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = sh.Process.Kill(); <-exited })
-
-	lines := make(chan string, 16)
-	go func() {
-		defer close(lines)
-		s := bufio.NewScanner(master)
-		for s.Scan() {
-			lines <- strings.TrimRight(s.Text(), "\r")
-		}
-	}()
-	next := func() string {
-		t.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("the terminal closed early")
-			}
-			return l
-		case <-time.After(10 * time.Second):
-			t.Fatal("nothing on the terminal for 10s")
-		}
-		return ""
-	}
+	term := ptytest.Start(t, sh)
+	next := func() string { return term.Next(t) }
 	f := strings.Fields(next())
 	if len(f) != 2 || f[0] != f[1] {
 		t.Fatalf("the job's pgid and the terminal's foreground group: %q, want two equal numbers", f)
@@ -854,9 +823,7 @@ func TestFaultForegroundTerminal(t *testing.T) {
 	if f[0] == strconv.Itoa(sh.Process.Pid) {
 		t.Errorf("the job runs in golock's process group %s", f[0])
 	}
-	if _, err := io.WriteString(master, "hello\n"); err != nil {
-		t.Fatal(err)
-	}
+	term.Type(t, "hello\n")
 	var got, code, shell string
 	for shell == "" {
 		switch l := next(); {
@@ -875,28 +842,4 @@ func TestFaultForegroundTerminal(t *testing.T) {
 	if f := strings.Fields(strings.TrimPrefix(shell, "shell:")); len(f) != 2 || f[0] != pid || f[1] != pid {
 		t.Errorf("after golock: %q, want the shell's group %s in the foreground", shell, pid)
 	}
-}
-
-// openFaultPTY opens a pseudo-terminal pair; both ends are closed at the test's end.
-func openFaultPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { master.Close() })
-	fd := int(master.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("ptsname: %v", err)
-	}
-	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open pts: %v", err)
-	}
-	t.Cleanup(func() { slave.Close() })
-	return master, slave
 }
