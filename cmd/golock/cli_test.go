@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -957,6 +958,33 @@ func TestCLIWait(t *testing.T) {
 		}
 		if r.stderr != "" {
 			t.Errorf("stderr %q, want nothing", r.stderr)
+		}
+	})
+	t.Run("signal ends it", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.Start(t)
+		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
+		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
+		marker := cliPath(t, "ran")
+		cmd, wait := cliStart(t, append(env, "CRONLOCK_WAIT=30"), "touch", marker)
+		// Once it waits, it is subscribed to the lock's channel.
+		channel := lockscript.Channel("cronlock.wait")
+		if !cliPoll(10*time.Second, func() bool {
+			n := srv.Client().PubSubNumSub(context.Background(), channel).Val()[channel]
+			return n == 1
+		}) {
+			t.Fatal("the waiter never subscribed to the lock's channel")
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		r := wait()
+		cliWantCode(t, r, 200)
+		if cliExists(marker) {
+			t.Error("the waiter ran its job after a signal")
+		}
+		if r.took > 10*time.Second {
+			t.Errorf("the wait went on %v after the signal, want it ended at once", r.took)
 		}
 	})
 }
