@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -52,9 +53,16 @@ type Result struct {
 	Started  bool // the command started; false means Code is 126 or 127
 	TimedOut bool // killed by Timeout
 	Stopped  bool // ended by a Stop request
+	// Unguarded says why no watchdog could be started (see Run); nil when one was.
+	Unguarded error
 }
 
 // Run runs job to its end. Its error is non-nil only when the command could not start.
+//
+// If the supervisor dies, even of SIGKILL, the kernel kills the job's first process
+// (parent-death signal), and a watchdog kills the rest of its process group: a small shell
+// in a group of its own that waits on a pipe from the supervisor and, when the pipe closes
+// without the word that the job ended, sends SIGKILL to the job's group.
 func Run(job Job) (Result, error) {
 	if len(job.Args) == 0 {
 		return Result{Code: 127}, errors.New("supervisor: no command")
@@ -87,7 +95,35 @@ func Run(job Job) (Result, error) {
 	if err := <-started; err != nil {
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
-	return supervise(cmd.Process.Pid, job, exited, cmd), nil
+	done, guardErr := guard(cmd.Process.Pid)
+	res := supervise(cmd.Process.Pid, job, exited, cmd)
+	done()
+	res.Unguarded = guardErr
+	return res, nil
+}
+
+// watchdog SIGKILLs process group $1 unless it reads "done" before its stdin closes.
+const watchdog = `IFS= read -r word; [ "$word" = done ] || kill -s KILL -- "-$1"`
+
+// guard starts the watchdog of process group pgid; done tells it the job has ended.
+func guard(pgid int) (done func(), err error) {
+	r, w, err := os.Pipe() // close-on-exec: only the watchdog gets an end, the read end
+	if err != nil {
+		return func() {}, fmt.Errorf("supervisor: watchdog: %w", err)
+	}
+	defer r.Close()
+	cmd := exec.Command("/bin/sh", "-c", watchdog, "golock-watchdog", strconv.Itoa(pgid))
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // out of reach of the job's signals
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return func() {}, fmt.Errorf("supervisor: watchdog: %w", err)
+	}
+	go func() { _ = cmd.Wait() }()
+	return func() {
+		_, _ = io.WriteString(w, "done\n")
+		w.Close()
+	}, nil
 }
 
 // supervise is the one place where the child's exit, forwarded signals, the timeout and

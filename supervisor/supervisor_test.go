@@ -42,7 +42,9 @@ func helperMain(mode string) int {
 	job := supervisor.Job{Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	switch mode {
 	case "pdeath":
-		job.Args = []string{"sh", "-c", `echo $$ > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE" && exec sleep 60`}
+		// A background grandchild, then the job itself: both must die with the supervisor.
+		job.Args = []string{"sh", "-c", `sleep 60 & echo $! > "$PIDFILE.g" &&
+			echo $$ > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE" && exec sleep 60`}
 	case "churn":
 		// A goroutine that ends while locked to its thread ends the thread too. If the child
 		// had been started from such a thread, its parent-death signal would kill it now.
@@ -457,15 +459,36 @@ func TestRunParentDeath(t *testing.T) {
 	go func() { _ = h.Wait(); close(exited) }()
 	t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
 	pid := readPID(t, pidFile)
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
-	if gone(pid) {
-		t.Fatalf("job %d ended before its supervisor was killed", pid)
+	grandchild := readPID(t, pidFile+".g")
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL); _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+	if gone(pid) || gone(grandchild) {
+		t.Fatalf("job %d or its child %d ended before their supervisor was killed", pid, grandchild)
 	}
 	if err := h.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-exited
-	t.Logf("job gone %v after its supervisor died", waitGone(t, pid, time.Second))
+	t.Logf("job gone %v after its supervisor died (parent-death signal)", waitGone(t, pid, time.Second))
+	t.Logf("its background child gone %v after (watchdog)", waitGone(t, grandchild, time.Second))
+}
+
+// TestRunWatchdogStandsDown: when the job ends normally, the watchdog is told so and leaves
+// whatever the job left running in the background alone, as a plain shell would.
+func TestRunWatchdogStandsDown(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job := sh(`sleep 30 & echo $! > "$1"`)
+	job.Args = append(job.Args, "job", pidFile)
+	res, err := supervisor.Run(job)
+	if err != nil || res.Code != 0 || res.Unguarded != nil {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	bg := readPID(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(bg, syscall.SIGKILL) })
+	time.Sleep(300 * time.Millisecond) // time for a watchdog that misread the pipe to strike
+	if gone(bg) {
+		t.Error("the watchdog killed the job's background process after a normal end")
+	}
 }
 
 // TestRunParentDeathSignalSurvivesThreadChurn checks that the parent-death signal is tied

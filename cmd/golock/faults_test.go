@@ -655,6 +655,7 @@ func TestFaultGolockKilled(t *testing.T) {
 	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
 
 	died := watchGone(job.pid, 5*time.Second)
+	grandchildDied := watchGone(grandchild, 5*time.Second)
 	killed := time.Now()
 	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -669,8 +670,12 @@ func TestFaultGolockKilled(t *testing.T) {
 	if d := freed.Sub(killed); d > 1500*time.Millisecond+100*time.Millisecond {
 		t.Errorf("the lock freed %v after golock died, want within LEASE (1.5s)", d)
 	}
-	// The parent-death signal reaches only golock's own child, not the job's children.
-	t.Logf("the job's own background child %d after golock's SIGKILL: gone=%v", grandchild, processGone(grandchild))
+	// The parent-death signal reaches golock's own child; the watchdog, the rest of its group.
+	if gone, ok := <-grandchildDied; !ok || gone.Sub(killed) > time.Second {
+		t.Errorf("the job's own background child %d outlived golock's SIGKILL by more than a second", grandchild)
+	} else {
+		t.Logf("the job's background child was gone %v after golock's SIGKILL", gone.Sub(killed).Round(time.Millisecond))
+	}
 	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != 0 {
 		t.Errorf("the next run: exit %d, want 0; stderr:\n%s", r.code, r.stderr)
 	}

@@ -221,6 +221,9 @@ func (j *job) run(ctx context.Context) int {
 	if err != nil {
 		j.log.Error(err.Error())
 	}
+	if res.Unguarded != nil {
+		j.log.Warn("had no watchdog: had golock been killed, the job's children could have outlived it", "err", res.Unguarded)
+	}
 	// When another owner took the lock, the line about the loss has named it already:
 	// release (which touches nothing of theirs) need not say so again.
 	j.lossTold = loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep")
