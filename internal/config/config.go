@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -165,8 +167,15 @@ func (c *Config) check() error {
 		return &Problem{"CRONLOCK_LOG_FORMAT", fmt.Sprintf("must be text or json, got %q", c.LogFormat)}
 	case c.Prefix == "" && c.Key == "":
 		return &Problem{"CRONLOCK_PREFIX", "must not be empty when CRONLOCK_KEY is empty"}
+	case strings.ContainsAny(c.Host, "/@"):
+		// Perhaps a URL, password and all: do not echo it.
+		return &Problem{"CRONLOCK_HOST", "must be a host name or address, not a URL (use CRONLOCK_URL for redis:// URLs)"}
 	case strings.ContainsAny(c.Host, " \t\r\n") || c.Host == "":
 		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be a host name or address, got %q", c.Host)}
+	case !c.Cluster && strings.Contains(c.Host, ":") && net.ParseIP(c.Host) == nil:
+		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be a host name or address without a port (the port is CRONLOCK_PORT), got %q", c.Host)}
+	case strings.ContainsAny(c.SentinelHost, "/@"):
+		return &Problem{"CRONLOCK_SENTINEL_HOST", "must be a comma-separated list of host[:port], not a URL"}
 	case strings.Contains(c.Host, ",") && !c.Cluster:
 		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be one host (a list needs CRONLOCK_CLUSTER=yes), got %q", c.Host)}
 	case c.SentinelPort < 1 || c.SentinelPort > 65535:
@@ -196,14 +205,29 @@ func readFile(path string, explicit bool) (map[string]string, []string, error) {
 		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("%s: %v", path, err)}
 	}
 	var warnings []string
-	if _, hasAuth := vars["CRONLOCK_AUTH"]; hasAuth {
+	if secret := secretIn(vars); secret != "" {
 		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o044 != 0 {
 			warnings = append(warnings, fmt.Sprintf(
-				"config file %s holds CRONLOCK_AUTH and is readable by others (mode %04o); chmod 600 it",
-				path, fi.Mode().Perm()))
+				"config file %s holds %s and is readable by others (mode %04o); chmod 600 it",
+				path, secret, fi.Mode().Perm()))
 		}
 	}
 	return vars, warnings, nil
+}
+
+// secretIn names the variable of vars that holds a password, or is "" when none does.
+func secretIn(vars map[string]string) string {
+	for _, name := range []string{"CRONLOCK_AUTH", "CRONLOCK_SENTINEL_AUTH"} {
+		if vars[name] != "" {
+			return name
+		}
+	}
+	if u, err := url.Parse(vars["CRONLOCK_URL"]); err == nil && u.User != nil {
+		if _, set := u.User.Password(); set {
+			return "a password in CRONLOCK_URL"
+		}
+	}
+	return ""
 }
 
 // Known is every CRONLOCK_ variable golock reads or accepts.

@@ -51,7 +51,16 @@ func (c *Config) connection() error {
 		if o, err = redis.ParseURL(c.URL); err != nil {
 			return &Problem{"CRONLOCK_URL", "is not a usable Redis URL: " + want}
 		}
+		if o.Network != "unix" {
+			if _, port, err := net.SplitHostPort(o.Addr); err != nil || !validPort(port) {
+				return &Problem{"CRONLOCK_URL", "has a port outside 1 to 65535: " + want}
+			}
+		}
 		useTLS = u.Scheme == "rediss"
+	}
+	if tlsFile := c.TLSCACert + c.TLSCert + c.TLSKey + c.TLSServerName; tlsFile != "" && !useTLS {
+		// Certificates given but no TLS asked for: most likely a forgotten CRONLOCK_TLS=yes.
+		return &Problem{"CRONLOCK_TLS", "is off, but CRONLOCK_TLS_* settings are given: set CRONLOCK_TLS=yes (or use a rediss:// URL), or remove them"}
 	}
 	if useTLS {
 		tc, err := c.tlsConfig()
@@ -109,16 +118,21 @@ func hostList(name, list string, port int) ([]string, error) {
 	for _, entry := range strings.Split(list, ",") {
 		entry = strings.TrimSpace(entry)
 		host, p := entry, strconv.Itoa(port)
-		if strings.HasPrefix(entry, "[") || strings.Count(entry, ":") == 1 {
+		if strings.HasPrefix(entry, "[") || net.ParseIP(entry) == nil && strings.Contains(entry, ":") {
 			var err error
 			if host, p, err = net.SplitHostPort(entry); err != nil {
 				return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port], got %q", entry)}
 			}
 		}
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || host == "" {
+		if !validPort(p) || host == "" || strings.Contains(host, ":") && net.ParseIP(host) == nil {
 			return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port] with ports 1 to 65535, got %q", entry)}
 		}
 		addrs = append(addrs, net.JoinHostPort(host, p))
 	}
 	return addrs, nil
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }

@@ -22,6 +22,7 @@ func TestRedisOptions(t *testing.T) {
 		{"host port db auth", []string{"CRONLOCK_HOST=redis.internal", "CRONLOCK_PORT=6380",
 			"CRONLOCK_DB=2", "CRONLOCK_USERNAME=cron", "CRONLOCK_AUTH=pw"}, "redis.internal:6380", 2, "cron", "pw", false},
 		{"ipv6 host", []string{"CRONLOCK_HOST=::1"}, "[::1]:6379", 0, "", "", false},
+		{"unix socket url", []string{"CRONLOCK_URL=unix:///run/redis.sock?db=2"}, "/run/redis.sock", 2, "", "", false},
 		{"tls", []string{"CRONLOCK_TLS=yes", "CRONLOCK_TLS_CA_CERT=" + certs.CA}, "localhost:6379", 0, "", "", true},
 		{"url overrides", []string{"CRONLOCK_HOST=ignored", "CRONLOCK_DB=5", "CRONLOCK_AUTH=ignored",
 			"CRONLOCK_URL=redis://u:p@10.0.0.1:7000/3"}, "10.0.0.1:7000", 3, "u", "p", false},
@@ -64,6 +65,16 @@ func TestRedisOptionsRejectBadSettings(t *testing.T) {
 		{[]string{"CRONLOCK_URL=redis://user:secretpw@host:notaport"}, "CRONLOCK_URL"},
 		{[]string{"CRONLOCK_URL=redis://:secretpw@host/notadb"}, "CRONLOCK_URL"},
 		{[]string{"CRONLOCK_URL=rediss://host", "CRONLOCK_TLS_CA_CERT=/nonexistent"}, "CRONLOCK_TLS_CA_CERT"},
+		{[]string{"CRONLOCK_URL=redis://:secretpw@host:99999"}, "CRONLOCK_URL"},
+		{[]string{"CRONLOCK_URL=redis://:secretpw@host:0"}, "CRONLOCK_URL"},
+		{[]string{"CRONLOCK_HOST=redis://:secretpw@localhost"}, "CRONLOCK_HOST"},
+		{[]string{"CRONLOCK_HOST=user:secretpw@localhost", "CRONLOCK_CLUSTER=yes"}, "CRONLOCK_HOST"},
+		{[]string{"CRONLOCK_HOST=localhost:6380"}, "CRONLOCK_HOST"},
+		{[]string{"CRONLOCK_USE_SENTINEL=yes", "CRONLOCK_SENTINEL_HOST=redis://:secretpw@s1"}, "CRONLOCK_SENTINEL_HOST"},
+		{[]string{"CRONLOCK_USE_SENTINEL=yes", "CRONLOCK_SENTINEL_HOST=a:b:c"}, "CRONLOCK_SENTINEL_HOST"},
+		{[]string{"CRONLOCK_CLUSTER=yes", "CRONLOCK_HOST=n1:7000,n2:x"}, "CRONLOCK_HOST"},
+		{[]string{"CRONLOCK_TLS_CA_CERT=" + certs.CA}, "CRONLOCK_TLS"},
+		{[]string{"CRONLOCK_URL=redis://host", "CRONLOCK_TLS_CERT=" + certs.ClientCert, "CRONLOCK_TLS_KEY=" + certs.ClientKey}, "CRONLOCK_TLS"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.environ, " "), func(t *testing.T) {
@@ -79,5 +90,26 @@ func TestRedisOptionsRejectBadSettings(t *testing.T) {
 				t.Errorf("error %q shows the password", msg)
 			}
 		})
+	}
+}
+
+func TestSentinelAndClusterAddrs(t *testing.T) {
+	cfg, _ := load(t, noFile, "CRONLOCK_USE_SENTINEL=yes", "CRONLOCK_SENTINEL_HOST=s1, s2:26380 ,::1,[::1]:26381",
+		"CRONLOCK_SENTINEL_PORT=26390")
+	want := []string{"s1:26390", "s2:26380", "[::1]:26390", "[::1]:26381"}
+	if got := cfg.Addrs(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("sentinels %q, want %q", got, want)
+	}
+	cfg, _ = load(t, noFile, "CRONLOCK_CLUSTER=yes", "CRONLOCK_HOST=n1,n2:7001", "CRONLOCK_PORT=7000")
+	if got := cfg.Addrs(); strings.Join(got, " ") != "n1:7000 n2:7001" {
+		t.Errorf("cluster seeds %q", got)
+	}
+}
+
+func TestURLPasswordInReadableFile(t *testing.T) {
+	path := writeFile(t, "CRONLOCK_URL=redis://:secretpw@redis.internal\n", 0o644)
+	_, warnings := load(t, "CRONLOCK_CONFIG="+path)
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "CRONLOCK_URL") || strings.Contains(warnings[0], "secretpw") {
+		t.Errorf("warnings %q, want one naming the password in CRONLOCK_URL, without it", warnings)
 	}
 }
