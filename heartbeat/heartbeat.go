@@ -43,6 +43,10 @@ type Config struct {
 	// Log gets one warning when renewals start failing, one info line when they recover.
 	// Nil discards.
 	Log *slog.Logger
+	// KeepGoing goes on renewing after a Loss for unconfirmed renewals, for a job that runs
+	// on regardless (CRONLOCK_ON_LOST=keep): the lease may still be ours, or be written
+	// again. False stops at the first Loss.
+	KeepGoing bool
 }
 
 // Loss reports that the lease is gone or may soon be.
@@ -164,8 +168,13 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			if err == nil {
 				err = errors.New("no renewal confirmed in time")
 			}
-			h.lost <- Loss{Err: err, End: end}
-			return
+			select {
+			case h.lost <- Loss{Err: err, End: end}:
+			default: // reported before (KeepGoing): one Loss is all there is
+			}
+			if !cfg.KeepGoing {
+				return
+			}
 		case <-lapseAt.C:
 			cfg.Log.Warn("lock reached its deadline (CRONLOCK_RELEASE) and lapses; the job runs on unlocked")
 			return

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -623,5 +624,33 @@ func TestRealLock(t *testing.T) {
 	hb.Stop()
 	if got := owner(); got != "b" {
 		t.Errorf("owner %q after the Loss, want b left alone", got)
+	}
+}
+
+// TestKeepGoingAfterLoss: with KeepGoing (CRONLOCK_ON_LOST=keep) a Loss for unconfirmed
+// renewals does not end the renewals: once Redis answers again the lease is kept.
+func TestKeepGoingAfterLoss(t *testing.T) {
+	t.Parallel()
+	var healed atomic.Bool
+	r := &renewer{do: func(ctx context.Context, n int) (heartbeat.Lease, error) {
+		if !healed.Load() {
+			return heartbeat.Lease{}, errRefused
+		}
+		return heartbeat.Lease{TTL: 300 * time.Millisecond, UntilDeadline: time.Hour}, nil
+	}}
+	for _, keepGoing := range []bool{false, true} {
+		healed.Store(false)
+		before := r.count()
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 50 * time.Millisecond,
+			KillGrace: 100 * time.Millisecond, KeepGoing: keepGoing},
+			heartbeat.Lease{TTL: 300 * time.Millisecond, UntilDeadline: time.Hour}, time.Now())
+		waitLoss(t, hb, 5*time.Second)
+		healed.Store(true)
+		n := r.count()
+		time.Sleep(300 * time.Millisecond) // six intervals
+		if renewed := r.count() - n; keepGoing && renewed < 3 || !keepGoing && renewed != 0 {
+			t.Errorf("KeepGoing=%v: %d renewals after the Loss (of %d in all)", keepGoing, renewed, r.count()-before)
+		}
+		hb.Stop()
 	}
 }

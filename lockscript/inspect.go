@@ -43,6 +43,10 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 	switch kind := r.str(0); kind {
 	case "none":
 	case "hash":
+		if value["owner"] == "" {
+			st.Holder = &Holder{Kind: "hash", TTL: r.dur(1)} // not golock's
+			break
+		}
 		h := Holder{Kind: "golock", Owner: value["owner"], Host: value["host"], PID: value["pid"],
 			TTL: r.dur(1), Released: value["released_ms"] != ""}
 		h.Fence, _ = strconv.ParseInt(value["fence"], 10, 64)

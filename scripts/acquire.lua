@@ -23,10 +23,15 @@ local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'hash' then
   local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'acquired_ms', 'fence',
     'grace_ms', 'deadline_ms')
+  if not r[1] then
+    return {'held-foreign', 'hash', redis.call('PTTL', KEYS[1])} -- a hash golock did not write
+  end
   if r[1] == ARGV[1] then
-    -- Our own earlier attempt went through but its reply was lost: it is ours.
-    return {'acquired', tonumber(r[5]), tonumber(r[4]), tonumber(r[6]), tonumber(r[7]),
-      redis.call('PTTL', KEYS[1])}
+    -- Our own earlier attempt went through but its reply was lost: it is ours. Set the TTL
+    -- again, a write, so that a WAIT on this connection counts the replicas that have it.
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+    return {'acquired', tonumber(r[5]), tonumber(r[4]), tonumber(r[6]), tonumber(r[7]), ttl}
   end
   local released = redis.call('HGET', KEYS[1], 'released_ms') or ''
   return {'held', r[1] or '', r[2] or '', r[3] or '', now_ms - (tonumber(r[4]) or now_ms),

@@ -109,7 +109,8 @@ func retryable(err error) bool {
 	case errors.Is(err, context.Canceled):
 		return false
 	case errors.As(err, &rerr):
-		for _, busy := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"} {
+		// READONLY: a replica answered (a failover under way); the client finds the master.
+		for _, busy := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"} {
 			if strings.HasPrefix(rerr.Error(), busy) {
 				return true
 			}

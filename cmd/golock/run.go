@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 
 	cfg, warnings, err := config.Load(environ)
 	format, verbose := "text", false
+	if slices.Contains(environ, "CRONLOCK_LOG_FORMAT=json") {
+		format = "json" // for a line about settings that could not be read
+	}
 	if cfg != nil {
 		format, verbose = cfg.LogFormat, cfg.Verbose
 	}
@@ -76,13 +80,12 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stdout, name)
 		return 0
 	}
-	log = log.With("lock", name)
-
 	client := newClient(cfg)
 	defer client.Close()
 	if mode == "status" || mode == "list" {
 		return status(ctx, cfg, log, client, []string{name}, mode == "list", asJSON, stdout)
 	}
+	log = log.With("lock", name)
 	if cfg.Reset {
 		return reset(ctx, cfg, log, client, name)
 	}
@@ -154,8 +157,6 @@ type job struct {
 	environ        []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	// lossTold is set once a line has said that another owner took the lock.
-	lossTold bool
 }
 
 func (j *job) run(ctx context.Context) int {
@@ -174,13 +175,22 @@ func (j *job) run(ctx context.Context) int {
 	if lock == nil {
 		return code
 	}
+	// Acquiring (or waiting for replicas) may have taken so long that the lease is nearly
+	// over: then the job must not start at all.
+	if left := time.Until(sent.Add(lock.TTL)); left <= j.cfg.KillGrace {
+		j.log.Error(fmt.Sprintf("taking the lock took so long that only %v of its lease was left; not running",
+			left.Round(time.Millisecond)))
+		j.release(ctx, lock, lockscript.NotTried)
+		return exitFailed
+	}
 
 	hb := heartbeat.Start(ctx, heartbeat.Config{
 		Renew:     j.renewer(lock),
 		Interval:  j.cfg.Lease / 3,
-		Timeout:   j.cfg.RedisTimeout,
+		Timeout:   min(j.cfg.RedisTimeout, j.cfg.Lease/3), // a stuck renewal must not eat the lease
 		KillGrace: j.cfg.KillGrace,
 		Log:       j.log,
+		KeepGoing: j.cfg.OnLost == "keep",
 	}, heartbeat.Lease{TTL: lock.TTL, UntilDeadline: time.Duration(lock.DeadlineMS-lock.AcquiredMS) * time.Millisecond}, sent)
 
 	// The watcher turns a lost lock into a stop request (or, with keep, a warning); it
@@ -226,8 +236,8 @@ func (j *job) run(ctx context.Context) int {
 	}
 	// When another owner took the lock, the line about the loss has named it already:
 	// release (which touches nothing of theirs) need not say so again.
-	j.lossTold = loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep")
-	j.release(ctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code})
+	told := loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep")
+	j.releaseTold(ctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code}, told)
 
 	switch {
 	case res.TimedOut:
@@ -258,20 +268,33 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 			pinned.Close()
 		}
 	}()
-	var conn redis.Scripter = j.client
-	err := retry(ctx, j.cfg, j.log, "acquire", func(ctx context.Context) (err error) {
-		if j.cfg.MinReplicas > 0 && pinned == nil {
-			if pinned, err = j.pin(ctx); err != nil {
-				return err
+	// try asks for the lock, retrying a Redis that cannot be reached. A signal (or the end
+	// of CRONLOCK_WAIT) stops the retries and the waits between them, never a request under
+	// way: its reply says whether the lock was taken, so that run can give it back.
+	try := func(ctx context.Context) error {
+		return retry(ctx, j.cfg, j.log, "acquire", func(ctx context.Context) (err error) {
+			ctx = context.WithoutCancel(ctx) // still bounded by CRONLOCK_REDIS_TIMEOUT
+			var conn redis.Scripter = j.client
+			if j.cfg.MinReplicas > 0 {
+				if pinned == nil {
+					if pinned, err = j.pin(ctx); err != nil {
+						return err
+					}
+				}
+				conn = pinned
 			}
-			conn = pinned
-		}
-		sent = time.Now()
-		lock, err = lockscript.Acquire(ctx, conn, j.name, params)
-		return err
-	})
+			sent = time.Now()
+			lock, err = lockscript.Acquire(ctx, conn, j.name, params)
+			if err != nil && pinned != nil && !errors.Is(err, lockscript.ErrHeld) {
+				pinned.Close() // a connection that failed mid-command is of no more use
+				pinned = nil
+			}
+			return err
+		})
+	}
+	err := try(ctx)
 	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Wait > 0 {
-		lock, sent, err = j.wait(ctx, conn, params)
+		err = j.wait(ctx, try)
 	}
 	var held *lockscript.HeldError
 	switch {
@@ -282,14 +305,19 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		}
 		j.log.Debug("lock held elsewhere; not running", "holder", held.Holder.String())
 		return nil, sent, exitHeld
-	case ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil:
+		j.log.Warn("interrupted before the job started; nothing ran")
 		return nil, sent, exitFailed
 	case err != nil:
 		j.log.Error("cannot take the lock at "+address(j.cfg)+hint(err), "err", err)
 		return nil, sent, exitFailed
 	}
 	if j.cfg.MinReplicas > 0 {
-		n, err := pinned.Wait(ctx, j.cfg.MinReplicas, j.cfg.RedisTimeout).Result()
+		// The server gives up a moment before our own bound, so its answer still arrives.
+		wctx, cancel := context.WithTimeout(ctx, j.cfg.RedisTimeout)
+		n, err := pinned.Wait(wctx, j.cfg.MinReplicas,
+			max(time.Millisecond, j.cfg.RedisTimeout-min(j.cfg.RedisTimeout/10, 100*time.Millisecond))).Result()
+		cancel()
 		if err != nil || n < int64(j.cfg.MinReplicas) {
 			j.log.Error(fmt.Sprintf("only %d of CRONLOCK_MIN_REPLICAS=%d replicas acknowledged the lock in time; not running",
 				n, j.cfg.MinReplicas), "err", err)
@@ -335,6 +363,12 @@ func (j *job) renewer(lock *lockscript.Lock) func(context.Context) (heartbeat.Le
 // release lets go of the lock. A failure is said, never swallowed: it means the lock
 // passed to someone else, or will only free when its lease runs out.
 func (j *job) release(ctx context.Context, lock *lockscript.Lock, o lockscript.Outcome) {
+	j.releaseTold(ctx, lock, o, false)
+}
+
+// releaseTold is release, quiet about another owner holding the lock when told is set:
+// a line has said so already.
+func (j *job) releaseTold(ctx context.Context, lock *lockscript.Lock, o lockscript.Outcome, told bool) {
 	err := retry(ctx, j.cfg, j.log, "release", func(ctx context.Context) error {
 		_, err := lockscript.Release(ctx, j.client, lock, o)
 		return err
@@ -342,7 +376,7 @@ func (j *job) release(ctx context.Context, lock *lockscript.Lock, o lockscript.O
 	var held *lockscript.HeldError
 	switch {
 	case errors.As(err, &held):
-		if !j.lossTold {
+		if !told {
 			j.log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
 				"holder", held.Holder.String())
 		}

@@ -67,12 +67,12 @@ func statusLine(st lockscript.Status) string {
 		b.WriteString("free")
 	case h.Kind == "golock":
 		fmt.Fprintf(&b, "held by %s pid %s, owner %s, fence %d, age %s, ttl %s",
-			h.Host, h.PID, h.Owner, h.Fence, secs(h.Age), secs(h.TTL))
+			h.Host, h.PID, h.Owner, h.Fence, secs(h.Age), ttl(h.TTL))
 		if h.Released {
 			b.WriteString(", job ended, held for grace")
 		}
 	case h.Kind == "cronlock":
-		fmt.Fprintf(&b, "held by cronlock, ttl %s", secs(h.TTL))
+		fmt.Fprintf(&b, "held by cronlock, ttl %s", ttl(h.TTL))
 	default:
 		fmt.Fprintf(&b, "held by a foreign %s value (golock leaves it alone; CRONLOCK_RESET=yes clears it)", h.Kind)
 	}
@@ -130,6 +130,14 @@ func toJSON(st lockscript.Status) statusJSON {
 			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran}
 	}
 	return out
+}
+
+// ttl says how long a key has left; Redis's -1 means it has no expiry.
+func ttl(d time.Duration) string {
+	if d < 0 {
+		return "none"
+	}
+	return secs(d)
 }
 
 func secs(d time.Duration) string {

@@ -5,39 +5,36 @@ import (
 	"errors"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/golock/golock/lockscript"
 )
 
 // pollEvery is the fallback when no release message arrives: a grace hold simply expires.
 const pollEvery = time.Second
 
-// wait retries a held lock until it is free or CRONLOCK_WAIT runs out. Release and reset
-// publish on the lock's channel, so a waiter starts as soon as the lock is free; a slow
-// poll catches locks that expire on their own.
-func (j *job) wait(ctx context.Context, conn redis.Scripter, p lockscript.Params) (*lockscript.Lock, time.Time, error) {
+// wait retries a held lock with try until it is free or CRONLOCK_WAIT runs out. Release
+// and reset publish on the lock's channel, so a waiter starts as soon as the lock is free;
+// a slow poll catches locks that expire on their own.
+func (j *job) wait(ctx context.Context, try func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, j.cfg.Wait)
 	defer cancel()
 	sub := j.client.Subscribe(ctx, lockscript.Channel(j.name))
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil { // the subscription is live from here on
-		return nil, time.Time{}, err
+		return err
 	}
 	msgs := sub.Channel()
 	j.log.Debug("lock held; waiting", "for", j.cfg.Wait.String())
 	var last error // the last "held" reply: what the wait ends with when it runs out
 	for {
-		sent := time.Now()
-		lock, err := lockscript.Acquire(ctx, conn, j.name, p)
+		err := try(ctx)
 		var held *lockscript.HeldError
 		switch {
 		case errors.As(err, &held):
 			last = err
 		case err != nil && ctx.Err() != nil && last != nil:
-			return nil, sent, last // cut short by WAIT or a signal mid-request
+			return last // WAIT ran out, or a signal came, between retries
 		default:
-			return lock, sent, err
+			return err
 		}
 		next := pollEvery
 		if ttl := held.Holder.TTL; ttl > 0 && ttl < next {
@@ -45,7 +42,7 @@ func (j *job) wait(ctx context.Context, conn redis.Scripter, p lockscript.Params
 		}
 		select {
 		case <-ctx.Done():
-			return nil, sent, last
+			return last
 		case <-msgs:
 		case <-time.After(next):
 		}

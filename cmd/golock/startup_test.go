@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golock/golock/internal/redistest"
+	"github.com/golock/golock/lockscript"
+)
+
+// TestSlowAcquireDoesNotStartJob: when the acquire's reply comes so late that the lease is
+// nearly over, the job must not start at all (it would be killed at once, or outlive the
+// lease). Redis is paused while golock asks, and resumed after more than the lease.
+func TestSlowAcquireDoesNotStartJob(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	marker := cliPath(t, "ran")
+	env := faultEnv("slow-acquire", srv.Env(), "CRONLOCK_LEASE=0.3", "CRONLOCK_KILL_GRACE=0.1",
+		"CRONLOCK_REDIS_TIMEOUT=5", "CRONLOCK_RECONNECT_ATTEMPTS=0")
+	srv.Pause()
+	g := startFaultGolock(t, env, "touch", marker)
+	time.Sleep(600 * time.Millisecond) // longer than the lease
+	srv.Resume()
+	r := g.wait(t, 10*time.Second)
+	if r.code != exitFailed || cliExists(marker) {
+		t.Errorf("exit %d, job ran: %v; want 201 and no job\n%s", r.code, cliExists(marker), r.stderr)
+	}
+	if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "not running") {
+		t.Errorf("want one line saying the job did not run, got:\n%s", r.stderr)
+	}
+	if n := srv.Client().Exists(context.Background(), "cronlock.slow-acquire").Val(); n != 0 {
+		t.Error("the lock was not given back")
+	}
+}
+
+// TestSignalDuringAcquireGivesLockBack: a signal that comes while the acquire request is
+// under way ends golock (nothing runs), and the lock that request takes is given back: the
+// request is not abandoned, or the lock it takes would stay behind.
+func TestSignalDuringAcquireGivesLockBack(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	marker := cliPath(t, "ran")
+	env := faultEnv("signal-acquire", srv.Env(), "CRONLOCK_REDIS_TIMEOUT=5", "CRONLOCK_GRACE=60")
+	// Loaded scripts: golock's first EVALSHA takes the lock, rather than failing NOSCRIPT.
+	for _, script := range lockscript.All {
+		if err := script.Load(context.Background(), srv.Client()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Pause()
+	g := startFaultGolock(t, env, "touch", marker)
+	time.Sleep(300 * time.Millisecond) // the acquire is waiting on the paused server
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	srv.Resume() // the acquire runs now, then the give-back
+	r := g.wait(t, 10*time.Second)
+	if r.code != exitFailed || cliExists(marker) {
+		t.Errorf("exit %d, job ran: %v; want 201 and no job\n%s", r.code, cliExists(marker), r.stderr)
+	}
+	if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "interrupted") {
+		t.Errorf("want one line saying it was interrupted, got:\n%s", r.stderr)
+	}
+	if n := srv.Client().Exists(context.Background(), "cronlock.signal-acquire").Val(); n != 0 {
+		t.Errorf("the lock the request took was left behind (it would block the job for GRACE); stderr:\n%s", r.stderr)
+	}
+}
