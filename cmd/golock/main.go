@@ -5,8 +5,10 @@
 //
 // Usage:
 //
-//	golock [--] COMMAND [ARG...]   run COMMAND under its lock
-//	golock --key COMMAND [ARG...]  print the lock's name
+//	golock [--] COMMAND [ARG...]              run COMMAND under its lock
+//	golock --key COMMAND [ARG...]             print the lock's name
+//	golock --status [--json] COMMAND [ARG...] who holds the lock, and its last run
+//	golock --list [--json]                    every lock under CRONLOCK_PREFIX
 //	golock --help | --version
 //
 // golock takes the lock named CRONLOCK_PREFIX + CRONLOCK_KEY (by default the MD5 of the
