@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,6 +72,7 @@ func Run(job Job) (Result, error) {
 	cmd.Env = job.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = job.Stdin, job.Stdout, job.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	becomeSubreaper() // before the job starts, so that none of its orphans goes to init
 	tty := foregroundTTY()
 	if tty >= 0 {
 		cmd.SysProcAttr.Foreground = true
@@ -137,15 +139,28 @@ func supervise(pgid int, job Job, exited <-chan error, cmd *exec.Cmd) Result {
 		timeout = t.C
 	}
 	signals, stop := job.Signals, job.Stop
+	var drain <-chan time.Time // ticks once the first process has gone but its group has not
 	for {
 		select {
 		case <-exited:
+			exited = nil
+			res.Code = exitCode(cmd.ProcessState)
 			if res.Stopped || res.TimedOut {
 				// Nothing of the job may outlive the lock: take any stragglers with it.
 				_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			}
-			res.Code = exitCode(cmd.ProcessState)
-			return res
+			if groupGone(pgid) {
+				return res
+			}
+			// What the job left running in its group (cmd &) is the job still, holding the
+			// lock as flock(1) would, and still subject to the timeout, signals and stops.
+			t := time.NewTicker(20 * time.Millisecond)
+			defer t.Stop()
+			drain = t.C
+		case <-drain:
+			if groupGone(pgid) {
+				return res
+			}
 		case sig := <-signals:
 			_ = syscall.Kill(-pgid, sig.(syscall.Signal))
 		case <-timeout:
@@ -163,6 +178,28 @@ func supervise(pgid int, job Job, exited <-chan error, cmd *exec.Cmd) Result {
 		}
 	}
 }
+
+// groupGone reaps whatever has ended in process group pgid and reports whether nothing of
+// it is left. Orphans of the group are ours to reap: Run makes us their subreaper. Where
+// that is not allowed, a group whose first process has ended counts as gone.
+func groupGone(pgid int) bool {
+	if !becomeSubreaper() {
+		return true
+	}
+	for {
+		var ws syscall.WaitStatus
+		if pid, err := syscall.Wait4(-pgid, &ws, syscall.WNOHANG, nil); pid <= 0 || err != nil {
+			break
+		}
+	}
+	return errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
+}
+
+// becomeSubreaper has orphaned descendants reparented to this process rather than to init,
+// so that groupGone can reap them (a zombie would count as alive), and reports success.
+var becomeSubreaper = sync.OnceValue(func() bool {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == nil
+})
 
 func exitCode(ps *os.ProcessState) int {
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -472,22 +472,31 @@ func TestRunParentDeath(t *testing.T) {
 	t.Logf("its background child gone %v after (watchdog)", waitGone(t, grandchild, time.Second))
 }
 
-// TestRunWatchdogStandsDown: when the job ends normally, the watchdog is told so and leaves
-// whatever the job left running in the background alone, as a plain shell would.
-func TestRunWatchdogStandsDown(t *testing.T) {
-	t.Parallel()
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	job := sh(`sleep 30 & echo $! > "$1"`)
-	job.Args = append(job.Args, "job", pidFile)
-	res, err := supervisor.Run(job)
+// TestRunWatchdogEnds: after a normal end the watchdog is told so and exits (and is reaped):
+// no watchdog outlives its job. Not parallel, so that no other Run's watchdog is about.
+func TestRunWatchdogEnds(t *testing.T) {
+	res, err := supervisor.Run(sh("true"))
 	if err != nil || res.Code != 0 || res.Unguarded != nil {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	bg := readPID(t, pidFile)
-	t.Cleanup(func() { _ = syscall.Kill(bg, syscall.SIGKILL) })
-	time.Sleep(300 * time.Millisecond) // time for a watchdog that misread the pipe to strike
-	if gone(bg) {
-		t.Error("the watchdog killed the job's background process after a normal end")
+	watchdogs := func() (n int) {
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, d := range dirs {
+			cmdline, _ := os.ReadFile(d + "/cmdline")
+			status, _ := os.ReadFile(d + "/status")
+			if strings.Contains(string(cmdline), "golock-watchdog") &&
+				strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(os.Getpid())+"\n") {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for watchdogs() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog is still there 2s after its job ended")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -542,5 +551,34 @@ func TestRunForegroundTerminal(t *testing.T) {
 	}
 	if err := term.Wait(t, 10*time.Second); err != nil {
 		t.Errorf("helper: %v", err)
+	}
+}
+
+// TestRunWaitsForTheWholeGroup: what the job leaves running in its process group is the
+// job still: Run returns when the last of it has ended, with the first process's code, and
+// the timeout still reaches it.
+func TestRunWaitsForTheWholeGroup(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job := sh(`sleep 0.6 & echo $! > "$1"; exit 3`)
+	job.Args = append(job.Args, "job", pidFile)
+	start := time.Now()
+	res, err := supervisor.Run(job)
+	took := time.Since(start)
+	if err != nil || res.Code != 3 {
+		t.Fatalf("Run = %+v, %v; want code 3", res, err)
+	}
+	if bg := readPID(t, pidFile); !gone(bg) {
+		t.Errorf("Run returned while the job's background process %d still ran", bg)
+	}
+	if took < 550*time.Millisecond {
+		t.Errorf("Run returned after %v, before the background sleep 0.6 ended", took)
+	}
+
+	job = sh(`sleep 30 & exit 0`)
+	job.Timeout = 300 * time.Millisecond
+	res, err = supervisor.Run(job)
+	if err != nil || !res.TimedOut {
+		t.Errorf("Run = %+v, %v; want the timeout to end the background sleep", res, err)
 	}
 }

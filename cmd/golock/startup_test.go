@@ -69,3 +69,24 @@ func TestSignalDuringAcquireGivesLockBack(t *testing.T) {
 		t.Errorf("the lock the request took was left behind (it would block the job for GRACE); stderr:\n%s", r.stderr)
 	}
 }
+
+// TestBackgroundProcessesKeepTheLock: a job that leaves a process running in the
+// background (cmd &) holds the lock until that ends too, as flock(1) would; a competitor
+// meanwhile gets 200.
+func TestBackgroundProcessesKeepTheLock(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	env := faultEnv("background", srv.Env())
+	_, wait := cliStart(t, env, "sh", "-c", "sleep 1.2 & exit 0")
+	time.Sleep(500 * time.Millisecond) // the job's first process is long gone
+	if r := runGolock(t, env, "true"); r.code != exitHeld {
+		t.Errorf("a competitor while the background sleep runs: exit %d, want 200\n%s", r.code, r.stderr)
+	}
+	r := wait()
+	if r.code != 0 || r.took < 1100*time.Millisecond || r.stderr != "" {
+		t.Errorf("exit %d after %v, stderr %q; want 0 after the background sleep, silently", r.code, r.took, r.stderr)
+	}
+	if r := runGolock(t, env, "true"); r.code != 0 {
+		t.Errorf("a run after it: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+}
