@@ -36,7 +36,7 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 	if err != nil {
 		return Status{}, fmt.Errorf("lockscript: inspect %s: %w", name, err)
 	}
-	r := replyOf(reply)
+	r := answer(reply)
 	st := Status{Name: name}
 	nowMS := r.int(2)
 	value := fields(r, 3)
@@ -77,18 +77,18 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 
 // fields reads element i of r, a flat field/value list, as a map; a list of one string
 // (a string lock's value) reads as {"": value}.
-func fields(r reply, i int) map[string]string {
+func fields(r answer, i int) map[string]string {
 	m := map[string]string{}
 	if i >= len(r) {
 		return m
 	}
 	list, _ := r[i].([]any)
 	if len(list) == 1 {
-		m[""] = replyOf(list).str(0)
+		m[""] = answer(list).str(0)
 		return m
 	}
 	for j := 0; j+1 < len(list); j += 2 {
-		kv := replyOf(list[j : j+2])
+		kv := answer(list[j : j+2])
 		m[kv.str(0)] = kv.str(1)
 	}
 	return m

@@ -123,7 +123,7 @@ func Acquire(ctx context.Context, c redis.Scripter, name string, p Params) (*Loc
 	if err != nil {
 		return nil, fmt.Errorf("lockscript: acquire %s: %w", name, err)
 	}
-	r := replyOf(reply)
+	r := answer(reply)
 	switch r.str(0) {
 	case "acquired":
 		return &Lock{Name: name, Params: p, Fence: r.int(1), AcquiredMS: r.int(2),
@@ -157,7 +157,7 @@ func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
 	if err != nil {
 		return Extension{}, fmt.Errorf("lockscript: extend %s: %w", l.Name, err)
 	}
-	r := replyOf(reply)
+	r := answer(reply)
 	switch r.str(0) {
 	case "extended", "re-established":
 		return Extension{TTL: r.dur(1), UntilDeadline: r.dur(2),
@@ -197,7 +197,7 @@ func Release(ctx context.Context, c redis.Scripter, l *Lock, o Outcome) (time.Du
 	if err != nil {
 		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
 	}
-	r := replyOf(reply)
+	r := answer(reply)
 	switch r.str(0) {
 	case "released", "missing":
 		return 0, nil
@@ -216,7 +216,7 @@ func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found 
 	if err != nil {
 		return Holder{}, false, fmt.Errorf("lockscript: reset %s: %w", name, err)
 	}
-	r := replyOf(reply)
+	r := answer(reply)
 	if r.str(0) != "reset" {
 		return Holder{}, false, nil
 	}
@@ -231,7 +231,7 @@ func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found 
 }
 
 // holderOf reads the {owner, host, pid} that extend and release reply from index i.
-func holderOf(r reply, i int) Holder {
+func holderOf(r answer, i int) Holder {
 	h := Holder{Owner: r.str(i), Host: r.str(i + 1), PID: r.str(i + 2)}
 	if h.Owner != "" {
 		h.Kind = "golock"
@@ -239,12 +239,10 @@ func holderOf(r reply, i int) Holder {
 	return h
 }
 
-// reply reads a script's array reply leniently: a missing or odd element reads as zero.
-type reply []any
+// answer is a script's array reply, read leniently: a missing or odd element reads as zero.
+type answer []any
 
-func replyOf(v []any) reply { return reply(v) }
-
-func (r reply) str(i int) string {
+func (r answer) str(i int) string {
 	if i >= len(r) {
 		return ""
 	}
@@ -257,12 +255,12 @@ func (r reply) str(i int) string {
 	return ""
 }
 
-func (r reply) int(i int) int64 {
+func (r answer) int(i int) int64 {
 	n, _ := strconv.ParseInt(r.str(i), 10, 64)
 	return n
 }
 
-func (r reply) dur(i int) time.Duration { return time.Duration(r.int(i)) * time.Millisecond }
+func (r answer) dur(i int) time.Duration { return time.Duration(r.int(i)) * time.Millisecond }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -248,7 +249,7 @@ func unknownVars(vars map[string]string) []string {
 	known := Known()
 	var warnings []string
 	for name := range vars {
-		if !strings.HasPrefix(name, "CRONLOCK_") || contains(known, name) {
+		if !strings.HasPrefix(name, "CRONLOCK_") || slices.Contains(known, name) {
 			continue
 		}
 		best, bestDist := "", math.MaxInt
@@ -261,15 +262,6 @@ func unknownVars(vars map[string]string) []string {
 	}
 	sort.Strings(warnings)
 	return warnings
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // distance is the Levenshtein edit distance between a and b.
