@@ -2,7 +2,6 @@ package supervisor_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/ptytest"
 	"github.com/golock/golock/supervisor"
 )
@@ -156,25 +156,11 @@ func readPID(t *testing.T, path string) int {
 	return pid
 }
 
-// gone reports whether pid has ended. A zombie has ended: it only waits to be reaped,
-// and orphans may wait for ever where PID 1 does not reap (as in some containers).
-func gone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
-}
-
 // waitGone fails the test unless pid ends within d; it returns how long that took.
 func waitGone(t *testing.T, pid int, d time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for !gone(pid) {
+	for !proctest.Gone(pid) {
 		if time.Since(start) > d {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("process %d still alive %v later", pid, d)
@@ -461,7 +447,7 @@ func TestRunParentDeath(t *testing.T) {
 	pid := readPID(t, pidFile)
 	grandchild := readPID(t, pidFile+".g")
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL); _ = syscall.Kill(grandchild, syscall.SIGKILL) })
-	if gone(pid) || gone(grandchild) {
+	if proctest.Gone(pid) || proctest.Gone(grandchild) {
 		t.Fatalf("job %d or its child %d ended before their supervisor was killed", pid, grandchild)
 	}
 	if err := h.Process.Signal(syscall.SIGKILL); err != nil {
@@ -568,7 +554,7 @@ func TestRunWaitsForTheWholeGroup(t *testing.T) {
 	if err != nil || res.Code != 3 {
 		t.Fatalf("Run = %+v, %v; want code 3", res, err)
 	}
-	if bg := readPID(t, pidFile); !gone(bg) {
+	if bg := readPID(t, pidFile); !proctest.Gone(bg) {
 		t.Errorf("Run returned while the job's background process %d still ran", bg)
 	}
 	if took < 550*time.Millisecond {

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/ptytest"
 	"github.com/golock/golock/internal/redistest"
 )
@@ -94,20 +95,6 @@ func waitForFile(t *testing.T, path string, d time.Duration) string {
 	}
 }
 
-// processGone reports whether pid has ended. A zombie has: it only waits to be reaped, and
-// orphans can wait for ever where PID 1 does not reap, as in some containers.
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
-}
-
 // watchGone polls pid every millisecond from now on; the channel gets the time it was
 // first seen gone, or is closed without one after d.
 func watchGone(pid int, d time.Duration) <-chan time.Time {
@@ -116,7 +103,7 @@ func watchGone(pid int, d time.Duration) <-chan time.Time {
 		defer close(c)
 		deadline := time.Now().Add(d)
 		for time.Now().Before(deadline) {
-			if processGone(pid) {
+			if proctest.Gone(pid) {
 				c <- time.Now()
 				return
 			}
@@ -464,7 +451,7 @@ func TestFaultProxyDropThenBlackhole(t *testing.T) {
 	g.waitStderr(t, "cannot renew", warned+1, 3*time.Second)
 	proxy.Heal()
 	g.waitStderr(t, "renewed again", 1, 3*time.Second)
-	if processGone(job.pid) {
+	if proctest.Gone(job.pid) {
 		t.Fatalf("the job ended during a short outage; stderr:\n%s", g.stderr())
 	}
 
@@ -589,7 +576,7 @@ func TestFaultLockStolen(t *testing.T) {
 		first, dir, thief, _, _ := steal(t, key, "CRONLOCK_ON_LOST=keep")
 		job := waitJob(t, dir)
 		first.waitStderr(t, "runs on", 1, 5*time.Second)
-		if processGone(job.pid) {
+		if proctest.Gone(job.pid) {
 			t.Fatal("CRONLOCK_ON_LOST=keep, but the job was stopped")
 		}
 		finishJob(t, dir)
