@@ -185,9 +185,11 @@ func (j *job) run(ctx context.Context) int {
 	}
 
 	hb := heartbeat.Start(ctx, heartbeat.Config{
-		Renew:     j.renewer(lock),
-		Interval:  j.cfg.Lease / 3,
-		Timeout:   min(j.cfg.RedisTimeout, j.cfg.Lease/3), // a stuck renewal must not eat the lease
+		Renew:    j.renewer(lock),
+		Interval: j.cfg.Lease / 3,
+		// A renewal stuck on a dead connection gives up halfway to the next tick, which then
+		// tries again on a new connection: it must not eat the lease.
+		Timeout:   min(j.cfg.RedisTimeout, j.cfg.Lease/6),
 		KillGrace: j.cfg.KillGrace,
 		Log:       j.log,
 		KeepGoing: j.cfg.OnLost == "keep",

@@ -90,3 +90,27 @@ func TestBackgroundProcessesKeepTheLock(t *testing.T) {
 		t.Errorf("a run after it: exit %d, want 0\n%s", r.code, r.stderr)
 	}
 }
+
+// TestStuckConnectionDoesNotCostTheLease: a renewal stuck on a connection that went dead
+// (its packets lost, no reset) gives up in time for the next tick to renew on a new
+// connection, so the job keeps its lock although CRONLOCK_REDIS_TIMEOUT is longer than
+// the lease.
+func TestStuckConnectionDoesNotCostTheLease(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	env := faultEnv("stuck-connection", proxy.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_KILL_GRACE=0.5",
+		"CRONLOCK_REDIS_TIMEOUT=10")
+	g := startFaultGolock(t, env, "sleep", "3.5")
+	if !cliPoll(5*time.Second, func() bool {
+		return srv.Client().Exists(context.Background(), "cronlock.stuck-connection").Val() == 1
+	}) {
+		t.Fatal("the lock never appeared")
+	}
+	time.Sleep(200 * time.Millisecond)
+	proxy.Freeze() // every connection golock has now goes dead; new ones work
+	r := g.wait(t, 20*time.Second)
+	if r.code != 0 {
+		t.Errorf("exit %d, want 0: the job should have kept its lock\n%s", r.code, r.stderr)
+	}
+}

@@ -18,6 +18,7 @@ type Proxy struct {
 	mu        sync.Mutex
 	conns     []net.Conn
 	blackhole bool
+	frozen    map[net.Conn]bool // connections that forward nothing (Freeze)
 }
 
 // NewProxy listens on a free port and forwards every connection to target; it is closed
@@ -55,6 +56,19 @@ func (p *Proxy) Blackhole() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.blackhole = true
+}
+
+// Freeze stops every connection open now from forwarding anything, while connections made
+// from now on work: a client stuck on a dead connection can recover on a new one.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen == nil {
+		p.frozen = map[net.Conn]bool{}
+	}
+	for _, c := range p.conns {
+		p.frozen[c] = true
+	}
 }
 
 // Heal ends a blackhole: bytes flow again on connections made from now on.
@@ -113,7 +127,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			hole := p.blackhole
+			hole := p.blackhole || p.frozen[src]
 			p.mu.Unlock()
 			if !hole {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
