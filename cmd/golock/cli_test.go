@@ -960,6 +960,26 @@ func TestCLIWait(t *testing.T) {
 			t.Errorf("stderr %q, want nothing", r.stderr)
 		}
 	})
+	t.Run("grace hold ends", func(t *testing.T) {
+		t.Parallel()
+		// A lock held only for grace expires without a message: the waiter, told the TTL in
+		// the held reply, wakes when it ends.
+		srv := redistest.Start(t)
+		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
+		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=2.5"), "true"), 0)
+		graceMS, err := srv.Client().HGet(context.Background(), "cronlock.wait", "grace_ms").Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		began := cliPath(t, "began")
+		r := runGolock(t, append(env, "CRONLOCK_WAIT=10"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
+		cliWantCode(t, r, 0)
+		delay := cliReadNanos(t, began).Sub(time.UnixMilli(graceMS))
+		t.Logf("the waiter's job began %v after the grace hold ended", delay.Round(time.Millisecond))
+		if delay < 0 || delay > 250*time.Millisecond {
+			t.Errorf("the waiter's job began %v after the grace hold ended, want within a few ms", delay)
+		}
+	})
 	t.Run("signal ends it", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.Start(t)
