@@ -98,7 +98,7 @@ func Run(job Job) (Result, error) {
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
 	done, guardErr := guard(cmd.Process.Pid)
-	res := supervise(cmd.Process.Pid, job, exited, cmd)
+	res := supervise(cmd, job, exited)
 	done()
 	res.Unguarded = guardErr
 	return res, nil
@@ -129,8 +129,9 @@ func guard(pgid int) (done func(), err error) {
 }
 
 // supervise is the one place where the child's exit, forwarded signals, the timeout and
-// a stop request meet.
-func supervise(pgid int, job Job, exited <-chan error, cmd *exec.Cmd) Result {
+// a stop request meet. The child leads the job's process group.
+func supervise(cmd *exec.Cmd, job Job, exited <-chan error) Result {
+	pgid := cmd.Process.Pid
 	res := Result{Started: true}
 	var timeout, kill <-chan time.Time
 	if job.Timeout > 0 {

@@ -52,21 +52,6 @@ func cliLines(s string) []string {
 	return lines
 }
 
-// cliPoll calls cond every 20 ms until it is true or timeout has passed; it reports
-// whether cond came true.
-func cliPoll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // cliWantCode fails the test unless r ended with code; it shows golock's output.
 func cliWantCode(t *testing.T, r result, code int) {
 	t.Helper()
@@ -365,7 +350,7 @@ func TestCLIGraceHoldsLock(t *testing.T) {
 		t.Fatal("a run during the grace hold ran its job")
 	}
 	var last result
-	ok := cliPoll(10*time.Second, func() bool {
+	ok := redistest.Poll(10*time.Second, func() bool {
 		last = runGolock(t, env, "touch", marker)
 		return last.code != 200
 	})
@@ -396,7 +381,7 @@ func TestCLILockRecord(t *testing.T) {
 		"job", envFile, goFile}
 	name := cliName(args...)
 	cmd, wait := cliStart(t, baseEnv(append(srv.Env(), "CRONLOCK_GRACE=2", "CRONLOCK_RELEASE=3600")...), args...)
-	if !cliPoll(10*time.Second, func() bool { return cliExists(envFile) }) {
+	if !redistest.Poll(10*time.Second, func() bool { return cliExists(envFile) }) {
 		r := wait()
 		t.Fatalf("the job did not start: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -749,7 +734,7 @@ func TestCLILateRedis(t *testing.T) {
 		cliStartRedis(t, port)
 		c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
 		defer c.Close()
-		up := cliPoll(5*time.Second, func() bool { return c.Ping(context.Background()).Err() == nil })
+		up := redistest.Poll(5*time.Second, func() bool { return c.Ping(context.Background()).Err() == nil })
 		r := wait()
 		if !up {
 			t.Fatal("redis-server did not come up")
@@ -922,7 +907,7 @@ func TestCLIWait(t *testing.T) {
 		started, ended, began := filepath.Join(dir, "started"), filepath.Join(dir, "ended"), filepath.Join(dir, "began")
 		env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_KEY=wait")...)
 		_, waitHolder := cliStart(t, env, "sh", "-c", `touch "$1"; sleep 1.5; date +%s%N > "$2"`, "job", started, ended)
-		if !cliPoll(10*time.Second, func() bool { return cliExists(started) }) {
+		if !redistest.Poll(10*time.Second, func() bool { return cliExists(started) }) {
 			t.Fatalf("the holder's job did not start: %+v", waitHolder())
 		}
 		_, waitWaiter := cliStart(t, append(env, "CRONLOCK_WAIT=5"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
@@ -989,7 +974,7 @@ func TestCLIWait(t *testing.T) {
 		cmd, wait := cliStart(t, append(env, "CRONLOCK_WAIT=30"), "touch", marker)
 		// Once it waits, it is subscribed to the lock's channel.
 		channel := lockscript.Channel("cronlock.wait")
-		if !cliPoll(10*time.Second, func() bool {
+		if !redistest.Poll(10*time.Second, func() bool {
 			n := srv.Client().PubSubNumSub(context.Background(), channel).Val()[channel]
 			return n == 1
 		}) {

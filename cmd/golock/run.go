@@ -51,7 +51,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	case mode == "version":
 		fmt.Fprintln(stdout, "golock", version)
 		return 0
-	case mode == "bad" || len(cmdArgs) == 0 && mode != "list" || len(cmdArgs) > 0 && mode == "list":
+	case mode == "bad" || (len(cmdArgs) > 0) == (mode == "list"): // a command, unless listing
 		fmt.Fprint(stderr, usage)
 		return exitFailed
 	}
@@ -82,8 +82,11 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	}
 	client := newClient(cfg)
 	defer client.Close()
-	if mode == "status" || mode == "list" {
-		return status(ctx, cfg, log, client, []string{name}, mode == "list", asJSON, stdout)
+	switch mode {
+	case "status":
+		return status(ctx, cfg, log, client, []string{name}, asJSON, stdout)
+	case "list":
+		return status(ctx, cfg, log, client, nil, asJSON, stdout)
 	}
 	log = log.With("lock", name)
 	if cfg.Reset {
@@ -271,11 +274,9 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		}
 	}()
 	// try asks for the lock, retrying a Redis that cannot be reached. A signal (or the end
-	// of CRONLOCK_WAIT) stops the retries and the waits between them, never a request under
-	// way: its reply says whether the lock was taken, so that run can give it back.
+	// of CRONLOCK_WAIT) stops the retries and the waits between them.
 	try := func(ctx context.Context) error {
 		return retry(ctx, j.cfg, j.log, "acquire", func(ctx context.Context) (err error) {
-			ctx = context.WithoutCancel(ctx) // still bounded by CRONLOCK_REDIS_TIMEOUT
 			var conn redis.Scripter = j.client
 			if j.cfg.MinReplicas > 0 {
 				if pinned == nil {

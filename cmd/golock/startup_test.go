@@ -102,7 +102,7 @@ func TestStuckConnectionDoesNotCostTheLease(t *testing.T) {
 	env := faultEnv("stuck-connection", proxy.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_KILL_GRACE=0.5",
 		"CRONLOCK_REDIS_TIMEOUT=10")
 	g := startFaultGolock(t, env, "sleep", "3.5")
-	if !cliPoll(5*time.Second, func() bool {
+	if !redistest.Poll(5*time.Second, func() bool {
 		return srv.Client().Exists(context.Background(), "cronlock.stuck-connection").Val() == 1
 	}) {
 		t.Fatal("the lock never appeared")

@@ -16,8 +16,9 @@ import (
 )
 
 // status prints who holds each named lock and its last run: one line each, or JSON. With
-// list, the names are every lock under CRONLOCK_PREFIX.
-func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, names []string, list, asJSON bool, stdout io.Writer) int {
+// no names it lists every lock under CRONLOCK_PREFIX.
+func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, names []string, asJSON bool, stdout io.Writer) int {
+	list := names == nil
 	var sts []lockscript.Status
 	err := retry(ctx, cfg, log, "inspect", func(ctx context.Context) (err error) {
 		if list {

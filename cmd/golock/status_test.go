@@ -24,7 +24,7 @@ func TestStatusAndList(t *testing.T) {
 	if r := runGolock(t, env, "sh", "-c", "exit 4"); r.code != 4 {
 		t.Fatalf("exit %d, want 4: %s", r.code, r.stderr)
 	}
-	if !cliPoll(5*time.Second, func() bool { return srv.Client().Exists(t.Context(), runningName).Val() == 1 }) {
+	if !redistest.Poll(5*time.Second, func() bool { return srv.Client().Exists(t.Context(), runningName).Val() == 1 }) {
 		t.Fatal("the running job's lock never appeared")
 	}
 

@@ -58,7 +58,7 @@ date +%s%N > "$3.tmp" && mv "$3.tmp" "$3"`, "job", j.started, j.finish, j.ended}
 func (j *topoJob) owner(t *testing.T, wait func() result) string {
 	t.Helper()
 	var owner string
-	ok := cliPoll(15*time.Second, func() bool {
+	ok := redistest.Poll(15*time.Second, func() bool {
 		b, err := os.ReadFile(j.started)
 		owner = strings.TrimSpace(string(b))
 		return err == nil
@@ -136,7 +136,7 @@ func topoHandOff(t *testing.T, env []string, servers []*redis.Client) {
 		}
 	}
 	channel := lockscript.Channel(name)
-	subscribed := cliPoll(10*time.Second, func() bool {
+	subscribed := redistest.Poll(10*time.Second, func() bool {
 		var n int64
 		for _, c := range servers {
 			n += c.PubSubNumSub(ctx, channel).Val()[channel]
@@ -369,7 +369,7 @@ func TestSentinelFailover(t *testing.T) {
 		if got := topoOwner(oldMaster, h.name); got != h.owner {
 			t.Fatalf("%s: owner on the master %q, want the job's %q", h.name, got, h.owner)
 		}
-		if !cliPoll(5*time.Second, func() bool { return topoOwner(newMaster, h.name) == h.owner }) {
+		if !redistest.Poll(5*time.Second, func() bool { return topoOwner(newMaster, h.name) == h.owner }) {
 			t.Fatalf("%s did not reach the replica", h.name)
 		}
 		locks = append(locks, h)
@@ -389,7 +389,7 @@ func TestSentinelFailover(t *testing.T) {
 	// expires later than any extension replicated before the failover could make it.
 	for _, h := range locks {
 		var state string
-		ok := cliPoll(5*time.Second, func() bool {
+		ok := redistest.Poll(5*time.Second, func() bool {
 			got := topoOwner(newMaster, h.name)
 			ttl := newMaster.PTTL(ctx, h.name).Val()
 			state = fmt.Sprintf("owner %q, TTL %v", got, ttl)
@@ -443,7 +443,7 @@ func TestSentinelMasterDown(t *testing.T) {
 	long := newTopoJob(t)
 	_, waitLong := cliStart(t, longEnv, long.args...)
 	owner := long.owner(t, waitLong)
-	if !cliPoll(5*time.Second, func() bool { return topoOwner(replica, "cronlock.master-down-long") == owner }) {
+	if !redistest.Poll(5*time.Second, func() bool { return topoOwner(replica, "cronlock.master-down-long") == owner }) {
 		t.Fatal("the lock did not reach the replica")
 	}
 
@@ -465,7 +465,7 @@ func TestSentinelMasterDown(t *testing.T) {
 	// Every extension made before the kill expires by killed+lease: a later expiry is a
 	// heartbeat that reached the new master.
 	var state string
-	ok := cliPoll(15*time.Second, func() bool {
+	ok := redistest.Poll(15*time.Second, func() bool {
 		got := topoOwner(replica, "cronlock.master-down-long")
 		ttl := replica.PTTL(ctx, "cronlock.master-down-long").Val()
 		state = fmt.Sprintf("owner %q, TTL %v", got, ttl)

@@ -61,7 +61,7 @@ func StartCluster(t testing.TB, masters int, opts ...Option) *Cluster {
 	for _, n := range cl.Nodes {
 		c := redis.NewClient(n.options())
 		var info string
-		ok := poll(30*time.Second, func() bool {
+		ok := Poll(30*time.Second, func() bool {
 			info = c.ClusterInfo(ctx).Val()
 			return infoField(info, "cluster_state") == "ok" &&
 				infoField(info, "cluster_known_nodes") == strconv.Itoa(masters)

@@ -33,7 +33,7 @@ func StartReplica(t testing.TB, master *Server) *Server {
 	r := Start(t, opts...)
 	c := r.Client()
 	var info string
-	ok := poll(15*time.Second, func() bool {
+	ok := Poll(15*time.Second, func() bool {
 		info = c.Info(ctx, "replication").Val()
 		return strings.Contains(info, "master_link_status:up")
 	})
@@ -60,19 +60,4 @@ func infoField(info, field string) string {
 		}
 	}
 	return ""
-}
-
-// poll calls cond every 20 ms until it is true or timeout has passed; it reports whether
-// cond came true.
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

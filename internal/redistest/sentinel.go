@@ -141,7 +141,7 @@ func (s *Sentinel) waitReady(n int) {
 	for i := range s.sentinels {
 		c := s.sentinelClient(i)
 		var state string
-		ok := poll(30*time.Second, func() bool {
+		ok := Poll(30*time.Second, func() bool {
 			master, err := c.Master(ctx, SentinelMaster).Result()
 			if err != nil {
 				state = err.Error()
@@ -225,7 +225,7 @@ func (s *Sentinel) Failover() {
 	c := s.sentinelClient(0)
 	defer c.Close()
 	var err error
-	ok := poll(15*time.Second, func() bool {
+	ok := Poll(15*time.Second, func() bool {
 		// NOGOODSLAVE or INPROG can come while the sentinel refreshes its view.
 		err = c.Failover(context.Background(), SentinelMaster).Err()
 		if err != nil {
@@ -248,7 +248,7 @@ func (s *Sentinel) AwaitFailover(timeout time.Duration) {
 	t.Helper()
 	want := s.Replica.Addr()
 	var state string
-	ok := poll(timeout, func() bool {
+	ok := Poll(timeout, func() bool {
 		for i := range s.sentinels {
 			addr, err := s.masterAddr(i)
 			if err != nil || addr != want {
