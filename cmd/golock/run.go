@@ -165,7 +165,7 @@ type job struct {
 func (j *job) run(ctx context.Context) int {
 	// Signals that come before the job starts end golock quietly; after, they go to the job.
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, supervisor.Forwarded...)
+	signal.Notify(sigs, supervisor.Notified()...) // not those ignored at start (nohup)
 	defer signal.Stop(sigs)
 	preCtx, stopWatch := watchSignals(ctx, sigs)
 
