@@ -65,8 +65,9 @@ func guard(pgid int) (*guardian, error) {
 	defer r.Close()
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"golock-watchdog"}
-	// Under the race detector a process lingers a second at exit unless told otherwise.
-	cmd.Env = []string{watchdogEnv + "=" + strconv.Itoa(pgid), "GORACE=atexit_sleep_ms=0"}
+	// One thread does (and starts faster); under the race detector a process lingers a
+	// second at exit unless told otherwise.
+	cmd.Env = []string{watchdogEnv + "=" + strconv.Itoa(pgid), "GOMAXPROCS=1", "GORACE=atexit_sleep_ms=0"}
 	cmd.Stdin = r
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := startChild(cmd); err != nil {
