@@ -81,6 +81,12 @@ type Result struct {
 //
 // If the supervisor dies, even of SIGKILL, the kernel kills the job's first process
 // (parent-death signal), and a watchdog kills the rest of its tree (see WatchdogMain).
+//
+// Orphans of the job come to the supervisor, a child subreaper. Run takes it that the
+// program starts no other children while it runs: while there is one job, every child of
+// the program that Run did not start is an orphan of that job (so a daemon that detached
+// in a blink is still found); with several jobs at once, only orphans in a job's process
+// group or seen in its tree before are told apart.
 func Run(job Job) (Result, error) {
 	if len(job.Args) == 0 {
 		return Result{Code: 127}, errors.New("supervisor: no command")
