@@ -248,7 +248,10 @@ func (j *job) run(ctx context.Context) int {
 		Stop:    stop,
 	})
 	close(jobDone)
-	hb.Stop()
+	// From here a signal ends golock's wind-down (the lease frees the lock on its own):
+	// neither a renewal still in flight nor a release waits on a stuck Redis past it.
+	rctx, stopWatch := watchSignals(ctx, sigs)
+	_ = interruptible(rctx, func() error { hb.Stop(); return nil })
 	<-watched
 	if err != nil {
 		j.log.Error(err.Error())
@@ -272,8 +275,6 @@ func (j *job) run(ctx context.Context) int {
 	// A lock known lost, or a Redis the heartbeat could not reach, gets one try: the lease
 	// frees the lock on its own, and cron's next tick must not find golock still here.
 	once := loss != nil || hb.Failing()
-	// A signal now ends the release: the lease frees the lock on its own.
-	rctx, stopWatch := watchSignals(ctx, sigs)
 	j.releaseAfter(rctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code}, told, once)
 	if sig := stopWatch(); sig != nil {
 		j.log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.cfg.Lease.Seconds()))
@@ -426,7 +427,10 @@ func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscr
 	defer cancel()
 	var err error
 	for {
-		_, err = lockscript.Release(ctx, j.client, lock, o)
+		err = interruptible(ctx, func() error {
+			_, err := lockscript.Release(ctx, j.client, lock, o)
+			return err
+		})
 		if err == nil || once || !retryable(err) || ctx.Err() != nil {
 			break
 		}
@@ -447,6 +451,19 @@ func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscr
 		// A signal: the caller says so.
 	case err != nil:
 		j.log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.cfg.Lease.Seconds()), "err", err)
+	}
+}
+
+// interruptible runs f and returns its error, or ctx's as soon as ctx is done: go-redis
+// bounds a command by its context's deadline but does not stop reading on a cancel.
+func interruptible(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

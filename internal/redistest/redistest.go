@@ -155,7 +155,15 @@ func (s *Server) Kill() {
 // data, as after a restart without persistence.
 func (s *Server) Restart() {
 	s.t.Helper()
+	s.RestartAfter(0)
+}
+
+// RestartAfter kills the server, leaves it down for d (connections refused), and starts it
+// again, empty, on the same port.
+func (s *Server) RestartAfter(d time.Duration) {
+	s.t.Helper()
 	s.Kill()
+	time.Sleep(d)
 	var err error
 	for range 50 { // the port may linger a moment
 		if err = s.start(); err == nil {
