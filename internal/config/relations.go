@@ -58,7 +58,7 @@ func (c *Config) relations(killGraceSet bool) error {
 			secs(MinKillGrace), secs(c.Lease), secs(c.Lease/2), secs(c.KillGrace))}
 	case c.Release <= c.KillGrace:
 		return &Problem{"CRONLOCK_RELEASE", fmt.Sprintf(
-			"must be more than CRONLOCK_KILL_GRACE (%v): a job starts only with more than KILL_GRACE of its lock left; got %v",
+			"must be more than CRONLOCK_KILL_GRACE (%v), got %v: a job starts only with more than KILL_GRACE of its lock left",
 			secs(c.KillGrace), secs(c.Release))}
 	}
 	return nil
