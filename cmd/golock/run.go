@@ -263,7 +263,7 @@ func (j *job) run(ctx context.Context) int {
 	exit := res.Code
 	switch {
 	case res.TimedOut:
-		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", oneLine(strings.Join(j.args, " ")), j.cfg.Timeout.Seconds()))
+		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", oneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
 		exit = exitTimeout
 	case res.Stopped:
 		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", loss.Err)
@@ -289,7 +289,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		Owner:   uuid.NewString(),
 		Host:    hostname(),
 		PID:     os.Getpid(),
-		Command: strings.Join(j.args, " "),
+		Command: commandLine(j.cfg, j.args),
 		Grace:   j.cfg.Grace,
 		Release: j.cfg.Release,
 		Lease:   j.cfg.Lease,
