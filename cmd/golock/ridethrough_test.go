@@ -368,7 +368,7 @@ func TestWaitRunsOutMidAcquire(t *testing.T) {
 	g := startFaultGolock(t, faultEnv(key, proxy.Env(), "CRONLOCK_WAIT=1.5", "CRONLOCK_LEASE=10",
 		"CRONLOCK_REDIS_TIMEOUT=5"), "touch", ran)
 	time.Sleep(400 * time.Millisecond) // the waiter is subscribed and waiting
-	proxy.DelayReplies(time.Second) // the acquire sent at 1 s is answered after WAIT ends
+	proxy.DelayReplies(time.Second)    // the acquire sent at 1 s is answered after WAIT ends
 	// Watch the lock pass from the first holder to the waiter, and on to nobody.
 	var taken time.Time
 	deadline := g.start.Add(15 * time.Second)
