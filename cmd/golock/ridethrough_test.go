@@ -404,3 +404,50 @@ func TestWaitRunsOutMidAcquire(t *testing.T) {
 		t.Errorf("a run after the waiter: exit %d, want 0; stderr:\n%s", next.code, next.stderr)
 	}
 }
+
+// TestClockStep: Redis's wall clock steps forward 10 s while the job runs (its lease of
+// 3 s ends at once in Redis). The next renewal sees Redis's clock against golock's
+// monotonic one: a warning, and under kill the job ends as for a lost lock; under keep it
+// runs on.
+func TestClockStep(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"kill", "keep"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			clk := redistest.NewClock(t)
+			srv := redistest.Start(t, redistest.WithClock(clk))
+			c := srv.Client()
+			dir := t.TempDir()
+			key := "ride-clock-" + mode
+			g := startFaultGolock(t, faultEnv(key, srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_ON_LOST="+mode),
+				faultJob(dir, 3, "")...)
+			job := waitJob(t, dir)
+			at := renewedAt(t, c, "cronlock."+key)
+			sleepUntil(at.Add(300 * time.Millisecond))
+			clk.Step(10 * time.Second)
+			stepped := time.Now()
+			g.waitStderr(t, "clock jumped forward", 1, 3*time.Second)
+			t.Logf("measured: step of Redis's clock reported %v after it happened: %s", time.Since(stepped).Round(time.Millisecond),
+				linesWith(g.stderr(), "clock jumped forward")[0])
+			if mode == "kill" {
+				r := g.wait(t, 5*time.Second)
+				if r.code != exitFailed {
+					t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+				}
+				checkLostLine(t, r.stderr, "cronlock."+key, "")
+				if !proctest.Gone(job.pid) {
+					t.Error("the job still runs")
+				}
+				return
+			}
+			time.Sleep(1500 * time.Millisecond)
+			if proctest.Gone(job.pid) {
+				t.Fatal("under keep the step ended the job")
+			}
+			finishJob(t, dir)
+			if r := g.wait(t, 5*time.Second); r.code != 3 {
+				t.Errorf("exit %d, want the job's 3; stderr:\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
