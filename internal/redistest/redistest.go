@@ -156,6 +156,13 @@ func (s *Server) Kill() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
+	s.Relaunch()
+}
+
+// Relaunch starts a server that Kill stopped again, empty, on the same port, and waits
+// until it answers PING.
+func (s *Server) Relaunch() {
+	s.t.Helper()
 	var err error
 	for range 50 { // the port may linger a moment
 		if err = s.start(); err == nil {
