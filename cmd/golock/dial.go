@@ -113,8 +113,9 @@ func freshMaster(o *redis.FailoverOptions) dialHook {
 	return func(next redis.DialHook) redis.DialHook {
 		return func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := next(ctx, network, addr)
-			var failed *net.OpError // not when the sentinels could not be asked at all
-			if err == nil || ctx.Err() != nil || !errors.As(err, &failed) || failed.Op != "dial" || failed.Addr == nil {
+			var failed *net.OpError // the dial to the master that failed
+			if err == nil || ctx.Err() != nil || sentinelsUnreachable(err) ||
+				!errors.As(err, &failed) || failed.Op != "dial" || failed.Addr == nil {
 				return conn, err
 			}
 			if newest := newestMaster(ctx, o); newest != "" && newest != failed.Addr.String() {

@@ -143,8 +143,7 @@ func timedOut(err error) bool {
 // for any other error.
 func hint(err error) string {
 	msg := err.Error()
-	// go-redis reports every failure to get the master from the sentinels this way.
-	sentinels := strings.Contains(msg, "all sentinels specified in configuration are unreachable")
+	sentinels := sentinelsUnreachable(err)
 	switch {
 	case sentinels && (strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")):
 		return "; the sentinels refused the password: check CRONLOCK_SENTINEL_AUTH"
@@ -156,4 +155,10 @@ func hint(err error) string {
 		return "; Redis wants a password: set CRONLOCK_AUTH"
 	}
 	return ""
+}
+
+// sentinelsUnreachable tells whether err is go-redis failing to get the master's address
+// from the sentinels: it reports every such failure this way.
+func sentinelsUnreachable(err error) bool {
+	return strings.Contains(err.Error(), "all sentinels specified in configuration are unreachable")
 }
