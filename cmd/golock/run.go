@@ -56,7 +56,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return exitFailed
 	}
 
-	cfg, warnings, err := config.Load(environ)
+	cfg, warnings, err := config.Load(environ, os.Args[0])
 	format, verbose := "text", false
 	if slices.Contains(environ, "CRONLOCK_LOG_FORMAT=json") {
 		format = "json" // for a line about settings that could not be read
