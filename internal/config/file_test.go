@@ -17,8 +17,8 @@ func TestParseFile(t *testing.T) {
 		name string
 		text string
 		want map[string]string // nil: an error
-		line string             // the error's start, e.g. "line 2: CRONLOCK_PREFIX"
-		says string             // what the error must also say
+		line string            // the error's start, e.g. "line 2: CRONLOCK_PREFIX"
+		says string            // what the error must also say
 	}{
 		{"empty", "", map[string]string{}, "", ""},
 		{"blank lines and comments", "\n   \n# a comment\n\t# indented comment\n", map[string]string{}, "", ""},
