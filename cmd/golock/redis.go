@@ -134,6 +134,9 @@ func timedOut(err error) bool {
 // hint tells what to do about a refused password or an unknown Sentinel master, or is ""
 // for any other error.
 func hint(err error) string {
+	if h := passwordHint(err); h != "" {
+		return h
+	}
 	msg := err.Error()
 	// go-redis reports every failure to get the master from the sentinels this way.
 	sentinels := strings.Contains(msg, "all sentinels specified in configuration are unreachable")
