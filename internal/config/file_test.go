@@ -13,6 +13,10 @@ import (
 
 func TestParseFile(t *testing.T) {
 	env := map[string]string{"HOME": "/home/cron", "X": "fromenv", "EMPTY": "", "CRONLOCK_PREFIX": "env."}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		text string
@@ -57,6 +61,7 @@ func TestParseFile(t *testing.T) {
 		{"nested default", "A=\"${UNSET:-${X}.d}\" B=${UNSET:-'$X'}", map[string]string{"A": "fromenv.d", "B": "$X"}, "", ""},
 		{"backslashes in a default", `A=${UNSET:-a\ b} B="${UNSET:-a\ b}" C=${UNSET:-"a\ b"}`, map[string]string{"A": "a b", "B": `a\ b`, "C": `a\ b`}, "", ""},
 		{"a trailing backslash", `A=x\`, map[string]string{"A": `x\`}, "", ""},
+		{"$HOSTNAME, which bash sets", "A=lock.$HOSTNAME.", map[string]string{"A": "lock." + host + "."}, "", ""},
 		{"tilde", "A=~/x B=\"~/x\"", map[string]string{"A": "/home/cron/x", "B": "~/x"}, "", ""},
 
 		{"command substitution", "A=1\nCRONLOCK_PREFIX=\"lock.$(hostname).\"\n", nil, "line 2: CRONLOCK_PREFIX", "command substitution $(...)"},
