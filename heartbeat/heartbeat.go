@@ -7,8 +7,10 @@ package heartbeat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,33 +28,50 @@ type Lease struct {
 	TTL           time.Duration // the lease Redis now holds
 	UntilDeadline time.Duration // time left before the lease can no longer be renewed
 	Reestablished bool          // the lease had vanished and was written again
+	// Clock is Redis's clock when it renewed the lease; zero when unknown. Successive
+	// renewals compare it with the monotonic clock to catch a step of Redis's clock.
+	Clock time.Time
 }
 
 // Config says how to keep a lease.
 type Config struct {
 	// Renew renews the lease once. Any error but ErrLost or ErrLapsed (which may be
-	// wrapped) is taken as transient and retried on the next tick.
+	// wrapped) is taken as transient and retried promptly.
 	Renew func(ctx context.Context) (Lease, error)
-	// Interval between renewals; a third of the lease is usual.
+	// Interval between renewals while they succeed; a third of the lease is usual.
 	Interval time.Duration
-	// Timeout bounds each Renew call; zero means Interval.
+	// Retry is the pause after a failed renewal before the next try; zero means
+	// min(500 ms, Interval/3). A try that used its whole Timeout is followed at once.
+	Retry time.Duration
+	// Timeout bounds each Renew call, which is also never given longer than is left before
+	// the loss would be reported; zero means Interval.
 	Timeout time.Duration
 	// KillGrace is how long before the lease may end the loss is reported; zero reports
 	// it when the lease ends.
 	KillGrace time.Duration
+	// ClockTolerance is how far Redis's clock may move against the monotonic clock between
+	// two renewals, beyond the round trips' own uncertainty, before it counts as a step;
+	// zero means max(100 ms, KillGrace/2). A step forward is reported as a Loss (Redis
+	// ends every TTL early by as much); a step back is only a warning.
+	ClockTolerance time.Duration
 	// Log gets one warning when renewals start failing, one info line when they recover.
 	// Nil discards.
 	Log *slog.Logger
-	// KeepGoing goes on renewing after a Loss for unconfirmed renewals, for a job that runs
-	// on regardless (CRONLOCK_ON_LOST=keep): the lease may still be ours, or be written
-	// again. False stops at the first Loss.
+	// KeepGoing goes on renewing after a Loss for unconfirmed renewals or a clock step, for
+	// a job that runs on regardless (CRONLOCK_ON_LOST=keep): the lease may still be ours, or
+	// be written again. False stops at the first Loss.
 	KeepGoing bool
 }
+
+// ErrClockStep is the Loss reported when Redis's clock stepped forward: every TTL there
+// ended early by as much, so the lease may have run out while we counted on it.
+var ErrClockStep = errors.New("heartbeat: Redis's clock stepped forward")
 
 // Loss reports that the lease is gone or may soon be.
 type Loss struct {
 	// Err is ErrLost (possibly wrapped, naming the new holder) when another owner holds
-	// the lease, or a description of the last failure when renewals went unconfirmed.
+	// the lease, ErrClockStep (wrapped, saying by how much) when Redis's clock jumped, or a
+	// description of the last failure when renewals went unconfirmed.
 	Err error
 	// End is when the lease ends or ended, on this process's monotonic clock: the job must
 	// be gone by then.
@@ -61,9 +80,10 @@ type Loss struct {
 
 // Heartbeat is a running renewal loop. Stop it when the job ends.
 type Heartbeat struct {
-	lost   chan Loss
-	cancel context.CancelFunc
-	done   chan struct{}
+	lost    chan Loss
+	cancel  context.CancelFunc
+	done    chan struct{}
+	failing atomic.Bool
 }
 
 // Start renews the lease first confirmed at sent (when the request that set it was sent)
@@ -76,14 +96,25 @@ func Start(ctx context.Context, cfg Config, first Lease, sent time.Time) *Heartb
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = cfg.Interval
 	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = min(500*time.Millisecond, cfg.Interval/3)
+	}
+	if cfg.ClockTolerance <= 0 {
+		cfg.ClockTolerance = max(100*time.Millisecond, cfg.KillGrace/2)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	h := &Heartbeat{lost: make(chan Loss, 1), cancel: cancel, done: make(chan struct{})}
 	go h.loop(ctx, cfg, first, sent)
 	return h
 }
 
-// Lost delivers at most one Loss.
+// Lost delivers losses as they happen. It never blocks the heartbeat: a Loss not yet
+// received when a newer one comes is replaced by it, so a reader sees the latest.
 func (h *Heartbeat) Lost() <-chan Loss { return h.lost }
+
+// Failing reports whether the last renewal failed (or a loss was reported): Redis may be
+// unreachable, and whatever comes next should not count on it.
+func (h *Heartbeat) Failing() bool { return h.failing.Load() }
 
 // Stop ends the renewals and waits until no renewal is in flight.
 func (h *Heartbeat) Stop() {
@@ -91,10 +122,26 @@ func (h *Heartbeat) Stop() {
 	<-h.done
 }
 
+// report hands l to the reader without blocking, replacing a Loss it has not taken yet.
+func (h *Heartbeat) report(l Loss) {
+	h.failing.Store(true)
+	for {
+		select {
+		case h.lost <- l:
+			return
+		default:
+		}
+		select {
+		case <-h.lost: // an older Loss nobody took: the newer one says more
+		default:
+		}
+	}
+}
+
 type outcome struct {
-	lease Lease
-	sent  time.Time
-	err   error
+	lease      Lease
+	sent, back time.Time
+	err        error
 }
 
 func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time.Time) {
@@ -104,39 +151,57 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 	defer close(h.done)
 	defer renewing.Wait()
 	defer h.cancel()
-	ticker := time.NewTicker(cfg.Interval)
-	defer ticker.Stop()
 
 	var (
 		end      time.Time    // when the lease ends if no renewal is confirmed
 		lapse    time.Time    // when the deadline ends the lease whatever we do
-		warnAt   *time.Timer  // fires KillGrace before end, unless end is the deadline
+		killAt   time.Time    // when a loss is reported: KillGrace before end, or never
+		warnAt   *time.Timer  // fires at killAt
 		lapseAt  *time.Timer  // fires at the deadline
+		next     *time.Timer  // fires when the next renewal is due
 		inflight chan outcome // the renewal under way, nil when none
 		lastErr  error        // why renewals are failing, nil while they succeed
+		failed   int          // renewals failed since the last confirmed one
+		since    time.Time    // when the first of those was sent
+		clock    outcome      // the last renewal that told Redis's clock
 	)
 	arm := func(l Lease, sent time.Time) {
 		end, lapse = sent.Add(l.TTL), sent.Add(l.UntilDeadline)
-		warnAt = resetTimer(warnAt, time.Until(end.Add(-cfg.KillGrace)))
+		killAt = end.Add(-cfg.KillGrace)
+		warnAt = resetTimer(warnAt, time.Until(killAt))
 		if !end.Before(lapse) {
 			warnAt.Stop() // the deadline, not a missing renewal, ends this lease
+			killAt = lapse
 		}
 		lapseAt = resetTimer(lapseAt, time.Until(lapse))
 	}
 	arm(first, sent)
+	// Redis read its clock for the first lease somewhere between sent and now.
+	clock = outcome{lease: first, sent: sent, back: time.Now()}
+	next = time.NewTimer(cfg.Interval)
 	defer warnAt.Stop()
 	defer lapseAt.Stop()
+	defer next.Stop()
+	lost := false // a Loss was reported (KeepGoing goes on renewing after it)
 
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
-			if inflight != nil {
-				continue // the last renewal is still waiting on its Timeout
+		case <-next.C:
+			// Each try ends by the time the loss is reported: a reply later than that
+			// could not save the job anyway. After a reported loss (KeepGoing), a try gets
+			// its whole Timeout.
+			timeout := cfg.Timeout
+			if !lost {
+				timeout = min(timeout, time.Until(killAt))
+			}
+			if timeout <= 0 { // the loss is due: warnAt reports it, and KeepGoing tries on
+				next.Reset(cfg.Retry)
+				continue
 			}
 			out := make(chan outcome, 1)
-			renewing.Go(func() { renew(ctx, cfg, out) })
+			renewing.Go(func() { renew(ctx, cfg.Renew, timeout, out) })
 			inflight = out
 		case o := <-inflight:
 			inflight = nil
@@ -145,32 +210,62 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 				cfg.Log.Warn("lock reached its deadline (CRONLOCK_RELEASE) and lapses; the job runs on unlocked")
 				return
 			case errors.Is(o.err, ErrLost):
-				h.lost <- Loss{Err: o.err, End: time.Now()}
+				h.report(Loss{Err: o.err, End: time.Now()})
 				return
 			case o.err != nil:
 				if lastErr == nil {
-					cfg.Log.Warn("cannot renew the lock; retrying every "+cfg.Interval.String(),
+					since = o.sent
+					cfg.Log.Warn("cannot renew the lock; retrying every "+cfg.Retry.String(),
 						"err", o.err, "lease_left", time.Until(end).Round(time.Millisecond).String())
 				}
 				lastErr = o.err
-			default:
-				if lastErr != nil {
-					cfg.Log.Info("lock renewed again after failures")
+				failed++
+				h.failing.Store(true)
+				// A try that failed fast waits a moment; one that used its whole time
+				// (a dead connection) is followed at once, on a new connection.
+				next.Reset(max(0, cfg.Retry-time.Since(o.sent)))
+				continue
+			}
+			if lastErr != nil {
+				cfg.Log.Info(fmt.Sprintf("lock renewed again after %d failed attempts over %v", failed,
+					o.back.Sub(since).Round(time.Millisecond)))
+			}
+			if o.lease.Reestablished {
+				cfg.Log.Warn("lock had vanished from Redis (restart or failover?); written again under the same owner")
+			}
+			lastErr, failed, lost = nil, 0, false
+			h.failing.Store(false)
+			arm(o.lease, o.sent)
+			next.Reset(max(0, cfg.Interval-time.Since(o.sent)))
+			if step := clockStep(clock, o); step != 0 && !o.lease.Clock.IsZero() {
+				tol := cfg.ClockTolerance
+				switch {
+				case step > tol:
+					err := fmt.Errorf("%w by %v against golock's clock: leases there ended that much early",
+						ErrClockStep, step.Round(time.Millisecond))
+					cfg.Log.Warn("Redis's clock jumped forward by " + step.Round(time.Millisecond).String() +
+						"; the lock may have lapsed early and been taken (CRONLOCK_ON_LOST decides)")
+					h.report(Loss{Err: err, End: time.Now()})
+					lost = true
+					if !cfg.KeepGoing {
+						return
+					}
+				case step < -tol:
+					cfg.Log.Warn("Redis's clock jumped back by " + (-step).Round(time.Millisecond).String() +
+						"; leases there last that much longer")
 				}
-				if o.lease.Reestablished {
-					cfg.Log.Warn("lock had vanished from Redis (restart or failover?); written again under the same owner")
-				}
-				lastErr = nil
-				arm(o.lease, o.sent)
+			}
+			if !o.lease.Clock.IsZero() {
+				clock = o
 			}
 		case <-warnAt.C:
 			err := lastErr
 			if err == nil {
 				err = errors.New("no renewal confirmed in time")
 			}
-			select {
-			case h.lost <- Loss{Err: err, End: end}:
-			default: // reported before (KeepGoing): one Loss is all there is
+			if !lost {
+				h.report(Loss{Err: err, End: end})
+				lost = true
 			}
 			if !cfg.KeepGoing {
 				return
@@ -182,12 +277,30 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 	}
 }
 
-func renew(ctx context.Context, cfg Config, out chan<- outcome) {
+// clockStep is how far Redis's clock moved between renewals a and b beyond what the
+// monotonic clock saw, less the uncertainty of the two round trips (Redis read its clock
+// somewhere between a request's send and its reply); zero when within that or unknown.
+func clockStep(a, b outcome) time.Duration {
+	if a.lease.Clock.IsZero() || b.lease.Clock.IsZero() {
+		return 0
+	}
+	d := b.lease.Clock.Sub(a.lease.Clock) - b.sent.Sub(a.sent)
+	slack := a.back.Sub(a.sent) + b.back.Sub(b.sent)
+	switch {
+	case d > slack:
+		return d - slack
+	case d < -slack:
+		return d + slack
+	}
+	return 0
+}
+
+func renew(ctx context.Context, renew func(context.Context) (Lease, error), timeout time.Duration, out chan<- outcome) {
 	sent := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	l, err := cfg.Renew(ctx)
-	out <- outcome{lease: l, sent: sent, err: err}
+	l, err := renew(ctx)
+	out <- outcome{lease: l, sent: sent, back: time.Now(), err: err}
 }
 
 func resetTimer(t *time.Timer, d time.Duration) *time.Timer {

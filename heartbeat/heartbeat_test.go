@@ -654,3 +654,109 @@ func TestKeepGoingAfterLoss(t *testing.T) {
 		hb.Stop()
 	}
 }
+
+// TestRetriesPromptlyAfterFailure: a failed renewal is tried again after Retry, not at the
+// next Interval, and once one succeeds the cadence is Interval again.
+func TestRetriesPromptlyAfterFailure(t *testing.T) {
+	t.Parallel()
+	const interval, retry = 400 * time.Millisecond, 50 * time.Millisecond
+	r := &renewer{do: func(ctx context.Context, n int) (heartbeat.Lease, error) {
+		if n < 3 {
+			return fail(ctx, n)
+		}
+		return succeed(ctx, n)
+	}}
+	var lg logs
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: interval, Retry: retry, Log: lg.logger()},
+		longLease, time.Now())
+	if !eventually(5*time.Second, func() bool { return r.count() >= 5 }) {
+		t.Fatalf("only %d renewals", r.count())
+	}
+	hb.Stop()
+	calls := r.snapshot()
+	for k := 1; k <= 3; k++ { // after each of the three failures: Retry later
+		gap := calls[k].start.Sub(calls[k-1].start)
+		if gap < retry || gap > retry+slack {
+			t.Errorf("renewal %d came %v after a failed one, want %v", k, gap, retry)
+		}
+	}
+	if gap := calls[4].start.Sub(calls[3].start); gap < interval {
+		t.Errorf("after a success the next renewal came %v later, want the interval %v", gap, interval)
+	}
+	if n := lg.count("INFO", "renewed again after 3 failed attempts"); n != 1 {
+		t.Errorf("want one recovery line counting 3 failed attempts:\n%s", &lg)
+	}
+	noLoss(t, hb, 0)
+}
+
+// TestLossesNeverBlock: under KeepGoing, losses for unconfirmed renewals, a recovery, another
+// loss and then a renewal that finds another owner, none of them received: the heartbeat
+// never blocks on reporting, Stop returns at once, and the latest loss is the one waiting.
+func TestLossesNeverBlock(t *testing.T) {
+	t.Parallel()
+	lease := heartbeat.Lease{TTL: 300 * time.Millisecond, UntilDeadline: time.Hour}
+	r := &renewer{do: func(ctx context.Context, n int) (heartbeat.Lease, error) {
+		switch {
+		case n < 6, 7 <= n && n < 13: // two spells of failures, long enough for a loss each
+			return fail(ctx, n)
+		case n == 6:
+			return lease, nil
+		}
+		return heartbeat.Lease{}, fmt.Errorf("%w: taken by someone else", heartbeat.ErrLost)
+	}}
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 100 * time.Millisecond, Retry: 50 * time.Millisecond,
+		KillGrace: 100 * time.Millisecond, KeepGoing: true}, lease, time.Now())
+	if !eventually(10*time.Second, func() bool { return r.count() >= 14 }) {
+		t.Fatalf("only %d renewals: the heartbeat is stuck", r.count())
+	}
+	stopped := make(chan struct{})
+	go func() { hb.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Stop did not return: the heartbeat blocked reporting a loss")
+	}
+	loss, _ := waitLoss(t, hb, time.Millisecond)
+	if !errors.Is(loss.Err, heartbeat.ErrLost) {
+		t.Errorf("the waiting loss is %v, want the latest, ErrLost", loss.Err)
+	}
+}
+
+// TestClockStepIsALoss: a renewal whose Redis clock moved 5 s more than the monotonic clock
+// since the last one is reported as a loss (ErrClockStep); one that moved back is a warning.
+func TestClockStepIsALoss(t *testing.T) {
+	t.Parallel()
+	for _, step := range []time.Duration{5 * time.Second, -5 * time.Second} {
+		t.Run(step.String(), func(t *testing.T) {
+			t.Parallel()
+			begin := time.Now()
+			r := &renewer{do: func(ctx context.Context, n int) (heartbeat.Lease, error) {
+				l := longLease
+				l.Clock = time.Now() // Redis's clock agrees with ours...
+				if n >= 2 {
+					l.Clock = l.Clock.Add(step) // ...until it steps
+				}
+				return l, nil
+			}}
+			var lg logs
+			first := longLease
+			first.Clock = begin
+			hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 30 * time.Millisecond, KillGrace: time.Second,
+				Log: lg.logger()}, first, begin)
+			if step < 0 {
+				noLoss(t, hb, 500*time.Millisecond)
+				if lg.count("WARN", "jumped back") != 1 {
+					t.Errorf("want one warning that Redis's clock jumped back:\n%s", &lg)
+				}
+				return
+			}
+			loss, _ := waitLoss(t, hb, 5*time.Second)
+			if !errors.Is(loss.Err, heartbeat.ErrClockStep) {
+				t.Errorf("loss %v, want ErrClockStep", loss.Err)
+			}
+			if r.count() != 3 {
+				t.Errorf("%d renewals, want the loss at the third, the first after the step", r.count())
+			}
+		})
+	}
+}

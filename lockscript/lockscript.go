@@ -79,10 +79,15 @@ func (h Holder) String() string {
 type HeldError struct {
 	Name   string
 	Holder Holder
-	err    error
+	// Reset is true when ErrLost came from CRONLOCK_RESET: an operator cleared the lock.
+	Reset bool
+	err   error
 }
 
 func (e *HeldError) Error() string {
+	if e.Reset {
+		return fmt.Sprintf("%v: %s was cleared by CRONLOCK_RESET", e.err, e.Name)
+	}
 	return fmt.Sprintf("%v: %s held by %s", e.err, e.Name, e.Holder)
 }
 
@@ -145,13 +150,14 @@ type Extension struct {
 	TTL           time.Duration // the lease now set on the key
 	UntilDeadline time.Duration // time left before CRONLOCK_RELEASE ends the lock
 	Reestablished bool          // the key was missing and has been written again
+	Clock         time.Time     // Redis's clock when it ran the extension
 }
 
 // Extend renews l's lease, and writes the lock again when Redis lost it. It returns a
 // *HeldError wrapping ErrLost when another owner holds the lock, or has held it since l was
 // taken (the fence counter is past l's fence), and ErrExpired once the lock is past its deadline.
 func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
-	reply, err := extendScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name)},
+	reply, err := extendScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name), LastRunKey(l.Name)},
 		l.Owner, ms(l.Lease), l.Fence, l.Host, l.PID, l.Command,
 		l.AcquiredMS, l.GraceMS, l.DeadlineMS, RecordVersion).Slice()
 	if err != nil {
@@ -161,9 +167,10 @@ func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
 	switch r.str(0) {
 	case "extended", "re-established":
 		return Extension{TTL: r.dur(1), UntilDeadline: r.dur(2),
-			Reestablished: r.str(0) == "re-established"}, nil
+			Reestablished: r.str(0) == "re-established",
+			Clock:         time.UnixMilli(l.DeadlineMS - r.int(2))}, nil
 	case "lost":
-		return Extension{}, &HeldError{Name: l.Name, err: ErrLost, Holder: holderOf(r, 1)}
+		return Extension{}, &HeldError{Name: l.Name, err: ErrLost, Holder: holderOf(r, 1), Reset: r.str(4) == "reset"}
 	case "expired":
 		return Extension{}, ErrExpired
 	}
@@ -210,9 +217,12 @@ func Release(ctx context.Context, c redis.Scripter, l *Lock, o Outcome) (time.Du
 }
 
 // Reset deletes name whoever holds it and reports what was there; found is false when
-// the lock was free. The fence counter is kept.
+// the lock was free. It revokes the holder: the fence counter moves past its fence, so
+// that the holder's next Extend returns ErrLost (with HeldError.Reset set) instead of
+// writing the lock back.
 func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found bool, err error) {
-	reply, err := resetScript.Run(ctx, c, []string{name}, Channel(name)).Slice()
+	reply, err := resetScript.Run(ctx, c, []string{name, FenceKey(name), LastRunKey(name)},
+		Channel(name), ms(LastRunTTL)).Slice()
 	if err != nil {
 		return Holder{}, false, fmt.Errorf("lockscript: reset %s: %w", name, err)
 	}
@@ -220,7 +230,7 @@ func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found 
 	if r.str(0) != "reset" {
 		return Holder{}, false, nil
 	}
-	h = Holder{Kind: r.str(1), Owner: r.str(2), Host: r.str(3), PID: r.str(4)}
+	h = Holder{Kind: r.str(1), Owner: r.str(2), Host: r.str(3), PID: r.str(4), Fence: r.int(5)}
 	switch h.Kind {
 	case "hash":
 		h.Kind = "golock"

@@ -796,6 +796,17 @@ func TestReleaseWithinGrace(t *testing.T) {
 	if d := pttl(t, c, name); d > left {
 		t.Errorf("PTTL %v after a late extend, want at most the grace left, %v", d, left)
 	}
+	// Once the grace hold has expired, a renewal that was still in the network must not
+	// bring the finished run's lock back for a lease.
+	if !redistest.Poll(5*time.Second, func() bool { return c.Exists(t.Context(), name).Val() == 0 }) {
+		t.Fatal("the grace hold did not expire")
+	}
+	if _, err := lockscript.Extend(t.Context(), c, l); !errors.Is(err, lockscript.ErrLost) {
+		t.Errorf("extend after the grace hold expired: %v, want ErrLost", err)
+	}
+	if n := c.Exists(t.Context(), name).Val(); n != 0 {
+		t.Error("a late renewal re-created the lock after its grace hold expired")
+	}
 }
 
 func TestReleaseDeletes(t *testing.T) {
@@ -952,11 +963,39 @@ func TestReset(t *testing.T) {
 	if n := c.Exists(ctx, name).Val(); n != 0 {
 		t.Error("lock still there after reset")
 	}
-	if n := fenceCounter(t, c, name); n != l.Fence {
-		t.Errorf("fence counter %d after reset, want %d kept", n, l.Fence)
+	if n := fenceCounter(t, c, name); n != l.Fence+1 {
+		t.Errorf("fence counter %d after reset, want %d: moved past the holder's %d", n, l.Fence+1, l.Fence)
 	}
-	if next := acquire(t, c, name, params("b", 0, time.Minute, time.Second)); next.Fence <= l.Fence {
-		t.Errorf("fence after reset %d, want more than %d", next.Fence, l.Fence)
+	if h.Fence != l.Fence {
+		t.Errorf("reset reports fence %d, want the holder's %d", h.Fence, l.Fence)
+	}
+	// The holder is revoked: its next renewal finds the lock lost, says a reset did it,
+	// and does not write the lock back.
+	_, err = lockscript.Extend(ctx, c, l)
+	if held := heldError(t, err, lockscript.ErrLost); !held.Reset || !strings.Contains(err.Error(), "CRONLOCK_RESET") {
+		t.Errorf("extend after a reset: %v (Reset %v), want the reset named", err, held.Reset)
+	}
+	if n := c.Exists(ctx, name).Val(); n != 0 {
+		t.Error("a renewal after the reset wrote the lock back")
+	}
+	next := acquire(t, c, name, params("b", 0, time.Minute, time.Second))
+	if next.Fence <= l.Fence+1 {
+		t.Errorf("fence after reset %d, want more than %d", next.Fence, l.Fence+1)
+	}
+	// A reset while the lock's key is gone already (its holder cut off from Redis, its
+	// lease run out) revokes that holder too.
+	cut := acquire(t, c, "cronlock.reset-cut", params("c", 0, time.Minute, time.Second))
+	if err := c.Del(ctx, cut.Name).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := lockscript.Reset(ctx, c, cut.Name); err != nil || found {
+		t.Errorf("reset of a vanished lock: found %v, %v; want free", found, err)
+	}
+	if _, err := lockscript.Extend(ctx, c, cut); !errors.Is(err, lockscript.ErrLost) {
+		t.Errorf("extend of a vanished lock after a reset: %v, want ErrLost", err)
+	}
+	if n := c.Exists(ctx, cut.Name).Val(); n != 0 {
+		t.Error("a renewal after the reset wrote the vanished lock back")
 	}
 
 	liveCronlock := foreignValue{"cronlock", func(ctx context.Context, c *redis.Client, key string) error {

@@ -2,6 +2,7 @@
 --
 -- KEYS[1]  NAME, the lock record (a hash)
 -- KEYS[2]  the fence counter of NAME
+-- KEYS[3]  NAME's last-run record, which says whether CRONLOCK_RESET revoked us
 -- ARGV[1]  owner token   ARGV[2] lease ms
 -- ARGV[3..10], used only to write the record again: fence, host, pid, command line,
 --          acquired_ms, grace_ms, deadline_ms, record version
@@ -9,8 +10,10 @@
 -- Replies:
 --   {"extended", ttl_ms, until_deadline_ms}
 --   {"re-established", ttl_ms, until_deadline_ms}   NAME was missing; written again, same owner
---   {"lost", owner, host, pid}                      someone else holds NAME ("" when not golock),
---                                                   or held it since us (the fence counter is past ours)
+--   {"lost", owner, host, pid, why}                 someone else holds NAME ("" when not golock),
+--                                                   or held it since us, or a reset revoked us (the
+--                                                   fence counter is past ours); why is "reset" when
+--                                                   a reset did, else ""
 --   {"expired"}                                     past the deadline, or already released;
 --                                                   the key is left to expire
 --
@@ -33,7 +36,11 @@ if kind == 'none' then
   -- A fence counter past ours means another golock took NAME after us (and let it go):
   -- ours was lost, not wiped with the data, and must not come back.
   local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-  if prev > tonumber(ARGV[3]) then return {'lost', '', '', ''} end
+  if prev > tonumber(ARGV[3]) then
+    local reset = tonumber(redis.call('HGET', KEYS[3], 'reset_fence') or '0') or 0
+    if reset > tonumber(ARGV[3]) then return {'lost', '', '', '', 'reset'} end
+    return {'lost', '', '', '', ''}
+  end
   redis.call('HSET', KEYS[1],
     'owner', ARGV[1], 'fence', ARGV[3], 'host', ARGV[4], 'pid', ARGV[5], 'cmd', ARGV[6],
     'acquired_ms', ARGV[7], 'grace_ms', ARGV[8], 'deadline_ms', ARGV[9], 'version', ARGV[10],

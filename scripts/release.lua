@@ -2,8 +2,9 @@
 -- this run as NAME's last.
 --
 -- KEYS[1]  NAME, the lock record (a hash)
--- KEYS[2]  the fence counter of NAME, moved past our fence when NAME is gone, so that a
---          renewal of ours still on its way (extend) cannot write the lock back
+-- KEYS[2]  the fence counter of NAME, moved past our fence whenever we let go (deleted or
+--          held for grace), so that a renewal of ours still on its way (extend) cannot
+--          write the lock back, now or once the grace hold has expired
 -- KEYS[3]  NAME's last-run record (a hash), written whatever the reply
 -- ARGV[1]  owner token
 -- ARGV[2]  "1" when the command ran, "0" when it could not start (then no grace hold)
@@ -46,6 +47,7 @@ local grace = tonumber(r[4]) or 0
 if ARGV[2] == '1' and now_ms < grace then
   redis.call('HSET', KEYS[1], 'released_ms', string.format('%.0f', now_ms))
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', grace - now_ms))
+  retire()
   return {'held-grace', grace - now_ms}
 end
 redis.call('DEL', KEYS[1])

@@ -450,8 +450,11 @@ func TestCLILockRecord(t *testing.T) {
 			t.Errorf("the job's %s = %q, want %q", k, childEnv[k], want)
 		}
 	}
-	if got := c.Get(ctx, lockscript.FenceKey(name)).Val(); got != rec["fence"] {
-		t.Errorf("fence counter %s = %q, want the record's %q", lockscript.FenceKey(name), got, rec["fence"])
+	// The job has ended and its grace hold keeps the lock: the counter has moved one past
+	// the record's fence, so that no late renewal can bring the lock back.
+	fence, _ := strconv.ParseInt(rec["fence"], 10, 64)
+	if got := c.Get(ctx, lockscript.FenceKey(name)).Val(); got != strconv.FormatInt(fence+1, 10) {
+		t.Errorf("fence counter %s = %q, want one past the record's %q", lockscript.FenceKey(name), got, rec["fence"])
 	}
 	// A job that calls golock again hands back CRONLOCK_LOCK/OWNER/FENCE: no warnings.
 	r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_LOCK="+name,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sys/unix"
 
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
@@ -94,7 +95,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	}
 	log = log.With("lock", name)
 	if cfg.Reset {
-		return reset(ctx, cfg, log, client, name)
+		return reset(ctx, cfg, log, client, name, isTerminal(stderr))
 	}
 	j := &job{cfg: cfg, log: log, client: client, name: name, args: cmdArgs,
 		environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
@@ -135,7 +136,9 @@ func parseArgs(args []string) (cmd []string, mode string, asJSON bool) {
 	return cmd, mode, asJSON
 }
 
-func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Scripter, name string) int {
+// reset clears the lock (CRONLOCK_RESET) and revokes its holder. tty says stderr is a
+// terminal.
+func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Scripter, name string, tty bool) int {
 	var held lockscript.Holder
 	var found bool
 	err := retry(ctx, cfg, log, "reset", func(ctx context.Context) (err error) {
@@ -146,10 +149,20 @@ func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Sc
 		log.Error("cannot reset the lock at "+address(cfg)+hint(err), "err", err)
 		return exitFailed
 	}
-	if found {
-		log.Debug("lock reset", "was", held.String())
-	} else {
-		log.Debug("lock was free; nothing to reset")
+	// An operator at a terminal, or one who asked for VERBOSE, is told what the reset did;
+	// cron is not.
+	tell := log.Debug
+	if cfg.Verbose || tty {
+		tell = log.Info
+	}
+	switch {
+	case found && held.Kind == "golock":
+		tell(fmt.Sprintf("lock reset: it was held by %s, fence %d; that job is ended at its next renewal (under CRONLOCK_ON_LOST=kill)",
+			held, held.Fence))
+	case found:
+		tell("lock reset: it held " + held.String())
+	default:
+		tell("lock was free; reset anyway, so that no earlier holder can write it back")
 	}
 	return exitHeld
 }
@@ -200,7 +213,8 @@ func (j *job) run(ctx context.Context) int {
 		KillGrace: j.cfg.KillGrace,
 		Log:       j.log,
 		KeepGoing: j.cfg.OnLost == "keep",
-	}, heartbeat.Lease{TTL: lock.TTL, UntilDeadline: time.Duration(lock.DeadlineMS-lock.AcquiredMS) * time.Millisecond}, sent)
+	}, heartbeat.Lease{TTL: lock.TTL, UntilDeadline: time.Duration(lock.DeadlineMS-lock.AcquiredMS) * time.Millisecond,
+		Clock: time.UnixMilli(lock.AcquiredMS)}, sent)
 
 	// The watcher turns a lost lock into a stop request (or, with keep, a warning); it
 	// ends with the job, and loss is the lost lock it saw, if any.
@@ -209,19 +223,22 @@ func (j *job) run(ctx context.Context) int {
 	var loss *heartbeat.Loss
 	go func() {
 		defer close(watched)
-		select {
-		case l := <-hb.Lost():
-			loss = &l
-		case <-jobDone:
+		for {
+			select {
+			case l := <-hb.Lost():
+				loss = &l
+			case <-jobDone:
+				return
+			}
+			if j.cfg.OnLost == "keep" { // each loss said once; the job runs on
+				j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
+				continue
+			}
+			// SIGKILL a moment before the lease ends, not at it: the kill takes a few
+			// milliseconds, and a competitor may take the lock the instant it ends.
+			stop <- supervisor.Stop{Kill: loss.End.Add(-min(killMargin, j.cfg.KillGrace/2))}
 			return
 		}
-		if j.cfg.OnLost == "keep" {
-			j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
-			return
-		}
-		// SIGKILL a moment before the lease ends, not at it: the kill takes a few
-		// milliseconds, and a competitor may take the lock the instant it ends.
-		stop <- supervisor.Stop{Kill: loss.End.Add(-min(killMargin, j.cfg.KillGrace/2))}
 	}()
 
 	res, err := supervisor.Run(supervisor.Job{
@@ -235,7 +252,10 @@ func (j *job) run(ctx context.Context) int {
 		Stop:    stop,
 	})
 	close(jobDone)
-	hb.Stop()
+	// From here a signal ends golock's wind-down (the lease frees the lock on its own):
+	// neither a renewal still in flight nor a release waits on a stuck Redis past it.
+	rctx, stopWatch := watchSignals(ctx, sigs)
+	_ = interruptible(rctx, func() error { hb.Stop(); return nil })
 	<-watched
 	if err != nil {
 		j.log.Error(err.Error())
@@ -243,20 +263,27 @@ func (j *job) run(ctx context.Context) int {
 	if res.Unguarded != nil {
 		j.log.Warn("had no watchdog: had golock been killed, the job's children could have outlived it", "err", res.Unguarded)
 	}
+	// The line that says why comes first; the release, which may fail too, after it.
+	exit := res.Code
+	switch {
+	case res.TimedOut:
+		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", oneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
+		exit = exitTimeout
+	case res.Stopped:
+		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", loss.Err)
+		exit = exitFailed
+	}
 	// When another owner took the lock, the line about the loss has named it already:
 	// release (which touches nothing of theirs) need not say so again.
 	told := loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep")
-	j.releaseTold(ctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code}, told)
-
-	switch {
-	case res.TimedOut:
-		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", oneLine(strings.Join(j.args, " ")), j.cfg.Timeout.Seconds()))
-		return exitTimeout
-	case res.Stopped:
-		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", loss.Err)
-		return exitFailed
+	// A lock known lost, or a Redis the heartbeat could not reach, gets one try: the lease
+	// frees the lock on its own, and cron's next tick must not find golock still here.
+	once := loss != nil || hb.Failing()
+	j.releaseAfter(rctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code}, told, once)
+	if sig := stopWatch(); sig != nil {
+		j.log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.cfg.Lease.Seconds()))
 	}
-	return res.Code
+	return exit
 }
 
 // acquire takes the lock, waiting up to CRONLOCK_WAIT for a held one. With no lock it
@@ -266,7 +293,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		Owner:   uuid.NewString(),
 		Host:    hostname(),
 		PID:     os.Getpid(),
-		Command: strings.Join(j.args, " "),
+		Command: commandLine(j.cfg, j.args),
 		Grace:   j.cfg.Grace,
 		Release: j.cfg.Release,
 		Lease:   j.cfg.Lease,
@@ -292,9 +319,14 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 			}
 			sent = time.Now()
 			lock, err = lockscript.Acquire(ctx, conn, j.name, params)
-			if err != nil && pinned != nil && !errors.Is(err, lockscript.ErrHeld) {
-				pinned.Close() // a connection that failed mid-command is of no more use
-				pinned = nil
+			if err != nil && !errors.Is(err, lockscript.ErrHeld) {
+				if pinned != nil {
+					pinned.Close() // a connection that failed mid-command is of no more use
+					pinned = nil
+				}
+				if ctx.Err() != nil {
+					j.undo(ctx, params)
+				}
 			}
 			return err
 		})
@@ -336,6 +368,19 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	return lock, sent, 0
 }
 
+// undo gives back a lock that an acquire cut short (by a signal, or by CRONLOCK_WAIT
+// running out) may have taken in Redis before its reply could arrive: one release by our
+// owner token, which touches nothing of anyone else's, bounded by REDIS_TIMEOUT.
+func (j *job) undo(ctx context.Context, p lockscript.Params) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.cfg.RedisTimeout)
+	defer cancel()
+	if _, err := lockscript.Release(ctx, j.client, &lockscript.Lock{Name: j.name, Params: p}, lockscript.NotTried); err != nil &&
+		!errors.Is(err, lockscript.ErrNotOwner) {
+		j.log.Warn(fmt.Sprintf("an interrupted acquire may have taken the lock; it frees itself within %vs",
+			max(j.cfg.Lease, j.cfg.Grace).Seconds()), "err", err)
+	}
+}
+
 // pin returns one connection to the master that holds the lock's key: WAIT counts only
 // the writes made on its own connection.
 func (j *job) pin(ctx context.Context) (*redis.Conn, error) {
@@ -363,23 +408,42 @@ func (j *job) renewer(lock *lockscript.Lock) func(context.Context) (heartbeat.Le
 		case err != nil:
 			return heartbeat.Lease{}, err
 		}
-		return heartbeat.Lease{TTL: ext.TTL, UntilDeadline: ext.UntilDeadline, Reestablished: ext.Reestablished}, nil
+		return heartbeat.Lease{TTL: ext.TTL, UntilDeadline: ext.UntilDeadline, Reestablished: ext.Reestablished,
+			Clock: ext.Clock}, nil
 	}
 }
 
 // release lets go of the lock. A failure is said, never swallowed: it means the lock
 // passed to someone else, or will only free when its lease runs out.
 func (j *job) release(ctx context.Context, lock *lockscript.Lock, o lockscript.Outcome) {
-	j.releaseTold(ctx, lock, o, false)
+	j.releaseAfter(ctx, lock, o, false, false)
 }
 
-// releaseTold is release, quiet about another owner holding the lock when told is set:
-// a line has said so already.
-func (j *job) releaseTold(ctx context.Context, lock *lockscript.Lock, o lockscript.Outcome, told bool) {
-	err := retry(ctx, j.cfg, j.log, "release", func(ctx context.Context) error {
-		_, err := lockscript.Release(ctx, j.client, lock, o)
-		return err
-	})
+// releaseRetry is the pause between tries of a release that failed for want of Redis.
+const releaseRetry = 500 * time.Millisecond
+
+// releaseAfter is release, quiet about another owner holding the lock when told is set
+// (a line has said so already), and with a single try when once is set. Tries go on while
+// Redis cannot be reached, for at most REDIS_TIMEOUT in all: not cronlock's reconnect
+// schedule, since the lease frees the lock by itself and the job is over.
+func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscript.Outcome, told, once bool) {
+	ctx, cancel := context.WithTimeout(ctx, j.cfg.RedisTimeout)
+	defer cancel()
+	var err error
+	for {
+		err = interruptible(ctx, func() error {
+			_, err := lockscript.Release(ctx, j.client, lock, o)
+			return err
+		})
+		if err == nil || once || !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		j.log.Debug("release failed; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(releaseRetry):
+		}
+	}
 	var held *lockscript.HeldError
 	switch {
 	case errors.As(err, &held):
@@ -387,8 +451,23 @@ func (j *job) releaseTold(ctx context.Context, lock *lockscript.Lock, o lockscri
 			j.log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
 				"holder", held.Holder.String())
 		}
+	case err != nil && errors.Is(err, context.Canceled):
+		// A signal: the caller says so.
 	case err != nil:
 		j.log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.cfg.Lease.Seconds()), "err", err)
+	}
+}
+
+// interruptible runs f and returns its error, or ctx's as soon as ctx is done: go-redis
+// bounds a command by its context's deadline but does not stop reading on a cancel.
+func interruptible(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -440,6 +519,16 @@ func oneLine(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func hostname() string {

@@ -18,11 +18,11 @@ func TestSlowAcquireDoesNotStartJob(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	marker := cliPath(t, "ran")
-	env := faultEnv("slow-acquire", srv.Env(), "CRONLOCK_LEASE=0.3", "CRONLOCK_KILL_GRACE=0.1",
+	env := faultEnv("slow-acquire", srv.Env(), "CRONLOCK_LEASE=0.6", "CRONLOCK_KILL_GRACE=0.2",
 		"CRONLOCK_REDIS_TIMEOUT=5", "CRONLOCK_RECONNECT_ATTEMPTS=0")
 	srv.Pause()
 	g := startFaultGolock(t, env, "touch", marker)
-	time.Sleep(600 * time.Millisecond) // longer than the lease
+	time.Sleep(1200 * time.Millisecond) // longer than the lease
 	srv.Resume()
 	r := g.wait(t, 10*time.Second)
 	if r.code != exitFailed || cliExists(marker) {

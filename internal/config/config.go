@@ -71,6 +71,9 @@ type Config struct {
 	Verbose   bool   `env:"CRONLOCK_VERBOSE" envDefault:"no"`
 	LogFormat string `env:"CRONLOCK_LOG_FORMAT" envDefault:"text"`
 	File      string `env:"CRONLOCK_CONFIG"` // the config file read, if any
+	// RecordCmd stores the command line in the lock record and prints it in messages;
+	// false stores and prints only its hash (see cmd/golock), for a line that holds secrets.
+	RecordCmd bool `env:"CRONLOCK_RECORD_CMD" envDefault:"yes"`
 
 	// Overridden names the CRONLOCK_ variables whose value in the environment the config
 	// file replaced (the file wins, as in cronlock); nil when none.
@@ -139,11 +142,8 @@ func Load(environ []string, argv0 string) (*Config, []string, error) {
 	if err := cfg.connection(); err != nil {
 		return cfg, warnings, err
 	}
-	if vars["CRONLOCK_KILL_GRACE"] == "" {
-		cfg.KillGrace = min(5*time.Second, cfg.Lease/3)
-	} else if cfg.KillGrace >= cfg.Lease {
-		return cfg, warnings, &Problem{"CRONLOCK_KILL_GRACE", fmt.Sprintf(
-			"must be less than CRONLOCK_LEASE (%v), got %v", secs(cfg.Lease), secs(cfg.KillGrace))}
+	if err := cfg.relations(vars["CRONLOCK_KILL_GRACE"] != ""); err != nil {
+		return cfg, warnings, err
 	}
 	return cfg, warnings, nil
 }
@@ -151,13 +151,13 @@ func Load(environ []string, argv0 string) (*Config, []string, error) {
 func (c *Config) check() error {
 	switch {
 	case c.Port < 1 || c.Port > 65535:
-		return &Problem{"CRONLOCK_PORT", fmt.Sprintf("must be 1 to 65535, got %d", c.Port)}
+		return &Problem{"CRONLOCK_PORT", "must be 1 to 65535" + got("CRONLOCK_PORT", strconv.Itoa(c.Port))}
 	case c.DB < 0:
-		return &Problem{"CRONLOCK_DB", fmt.Sprintf("must be 0 or more, got %d", c.DB)}
+		return &Problem{"CRONLOCK_DB", "must be 0 or more" + got("CRONLOCK_DB", strconv.Itoa(c.DB))}
 	case c.MinReplicas < 0:
-		return &Problem{"CRONLOCK_MIN_REPLICAS", fmt.Sprintf("must be 0 or more, got %d", c.MinReplicas)}
+		return &Problem{"CRONLOCK_MIN_REPLICAS", "must be 0 or more" + got("CRONLOCK_MIN_REPLICAS", strconv.Itoa(c.MinReplicas))}
 	case c.ReconnectAttempts < 0:
-		return &Problem{"CRONLOCK_RECONNECT_ATTEMPTS", fmt.Sprintf("must be 0 or more, got %d", c.ReconnectAttempts)}
+		return &Problem{"CRONLOCK_RECONNECT_ATTEMPTS", "must be 0 or more" + got("CRONLOCK_RECONNECT_ATTEMPTS", strconv.Itoa(c.ReconnectAttempts))}
 	case c.RedisTimeout <= 0:
 		return &Problem{"CRONLOCK_REDIS_TIMEOUT", "must be more than 0 seconds"}
 	case c.Release <= 0:
@@ -165,33 +165,30 @@ func (c *Config) check() error {
 	case c.Grace > c.Release:
 		return &Problem{"CRONLOCK_GRACE", fmt.Sprintf("must not exceed CRONLOCK_RELEASE (%v), got %v",
 			secs(c.Release), secs(c.Grace))}
-	case c.Lease < time.Millisecond: // Redis TTLs are in milliseconds
-		return &Problem{"CRONLOCK_LEASE", fmt.Sprintf("must be at least 0.001 seconds, got %v", secs(c.Lease))}
 	case c.OnLost != "kill" && c.OnLost != "keep":
-		return &Problem{"CRONLOCK_ON_LOST", fmt.Sprintf("must be kill or keep, got %q", c.OnLost)}
+		return &Problem{"CRONLOCK_ON_LOST", "must be kill or keep" + got("CRONLOCK_ON_LOST", c.OnLost)}
 	case c.LogFormat != "text" && c.LogFormat != "json":
-		return &Problem{"CRONLOCK_LOG_FORMAT", fmt.Sprintf("must be text or json, got %q", c.LogFormat)}
+		return &Problem{"CRONLOCK_LOG_FORMAT", "must be text or json" + got("CRONLOCK_LOG_FORMAT", c.LogFormat)}
 	case c.Prefix == "" && c.Key == "":
 		return &Problem{"CRONLOCK_PREFIX", "must not be empty when CRONLOCK_KEY is empty"}
 	case strings.ContainsAny(c.Host, "/@"):
-		// Perhaps a URL, password and all: do not echo it.
-		return &Problem{"CRONLOCK_HOST", "must be a host name or address, not a URL (use CRONLOCK_URL for redis:// URLs)"}
+		return &Problem{"CRONLOCK_HOST", "must be a host name or address, not a URL (use CRONLOCK_URL for redis:// URLs)" + got("CRONLOCK_HOST", c.Host)}
 	case strings.ContainsAny(c.Host, " \t\r\n") || c.Host == "":
-		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be a host name or address, got %q", c.Host)}
+		return &Problem{"CRONLOCK_HOST", "must be a host name or address, without spaces" + got("CRONLOCK_HOST", c.Host)}
 	case !c.Cluster && strings.Contains(c.Host, ":") && net.ParseIP(c.Host) == nil:
-		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be a host name or address without a port (the port is CRONLOCK_PORT), got %q", c.Host)}
+		return &Problem{"CRONLOCK_HOST", "must be a host name or address without a port (the port is CRONLOCK_PORT)" + got("CRONLOCK_HOST", c.Host)}
 	case strings.ContainsAny(c.SentinelHost, "/@"):
-		return &Problem{"CRONLOCK_SENTINEL_HOST", "must be a comma-separated list of host[:port], not a URL"}
+		return &Problem{"CRONLOCK_SENTINEL_HOST", "must be a comma-separated list of host[:port], not a URL" + got("CRONLOCK_SENTINEL_HOST", c.SentinelHost)}
 	case strings.Contains(c.Host, ",") && !c.Cluster:
-		return &Problem{"CRONLOCK_HOST", fmt.Sprintf("must be one host (a list needs CRONLOCK_CLUSTER=yes), got %q", c.Host)}
+		return &Problem{"CRONLOCK_HOST", "must be one host (a list needs CRONLOCK_CLUSTER=yes)" + got("CRONLOCK_HOST", c.Host)}
 	case c.SentinelPort < 1 || c.SentinelPort > 65535:
-		return &Problem{"CRONLOCK_SENTINEL_PORT", fmt.Sprintf("must be 1 to 65535, got %d", c.SentinelPort)}
+		return &Problem{"CRONLOCK_SENTINEL_PORT", "must be 1 to 65535" + got("CRONLOCK_SENTINEL_PORT", strconv.Itoa(c.SentinelPort))}
 	case c.UseSentinel && c.Cluster:
 		return &Problem{"CRONLOCK_CLUSTER", "cannot be combined with CRONLOCK_USE_SENTINEL: choose one"}
 	case c.URL != "" && (c.UseSentinel || c.Cluster):
 		return &Problem{"CRONLOCK_URL", "cannot be combined with CRONLOCK_USE_SENTINEL or CRONLOCK_CLUSTER: use CRONLOCK_HOST or CRONLOCK_SENTINEL_HOST"}
 	case c.Cluster && c.DB != 0:
-		return &Problem{"CRONLOCK_DB", fmt.Sprintf("must be 0 with CRONLOCK_CLUSTER (a cluster has only database 0), got %d", c.DB)}
+		return &Problem{"CRONLOCK_DB", "must be 0 with CRONLOCK_CLUSTER (a cluster has only database 0)" + got("CRONLOCK_DB", strconv.Itoa(c.DB))}
 	}
 	return nil
 }
@@ -297,13 +294,22 @@ var parsers = map[reflect.Type]env.ParserFunc{
 	reflect.TypeFor[int](): func(v string) (any, error) {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			return nil, fmt.Errorf("must be a whole number, got %q", v)
+			return nil, &BadValue{"must be a whole number", v}
 		}
 		return n, nil
 	},
 }
 
-// ParseBool reads yes/no, true/false, 1/0 and on/off in any case.
+// BadValue is a value a parser refused. Its message says what is allowed and leaves the
+// value out: whoever names the variable decides whether it may be shown (see got).
+type BadValue struct {
+	Want  string // what is allowed
+	Value string // what was given
+}
+
+func (e *BadValue) Error() string { return e.Want }
+
+// ParseBool reads yes/no, true/false, 1/0 and on/off in any case. The error is a *BadValue.
 func ParseBool(v string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "yes", "true", "1", "on":
@@ -311,14 +317,15 @@ func ParseBool(v string) (bool, error) {
 	case "no", "false", "0", "off":
 		return false, nil
 	}
-	return false, fmt.Errorf("must be yes or no (or true/false, 1/0, on/off), got %q", v)
+	return false, &BadValue{"must be yes or no (or true/false, 1/0, on/off)", v}
 }
 
-// ParseSeconds reads a number of seconds, fractions allowed, not negative.
+// ParseSeconds reads a number of seconds, fractions allowed, not negative. The error is a
+// *BadValue.
 func ParseSeconds(v string) (time.Duration, error) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e9 {
-		return 0, fmt.Errorf("must be a number of seconds, 0 or more (e.g. 30 or 0.5), got %q", v)
+		return 0, &BadValue{"must be a number of seconds, 0 or more (e.g. 30 or 0.5)", v}
 	}
 	return time.Duration(f * float64(time.Second)), nil
 }
@@ -332,11 +339,50 @@ func explain(err error) error {
 	var pe env.ParseError
 	if errors.As(err, &pe) {
 		if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-			return &Problem{f.Tag.Get("env"), pe.Err.Error()}
+			name := f.Tag.Get("env")
+			var bad *BadValue
+			if errors.As(pe.Err, &bad) {
+				return &Problem{name, bad.Want + got(name, bad.Value)}
+			}
+			return &Problem{name, pe.Err.Error()}
 		}
 	}
 	return err
 }
+
+// got ends a message about a refused value: ", got "value"" when the value may be shown,
+// else a note that it is not. A password pasted into the wrong variable (a config file's
+// lines shifted by one, say) must not reach cron's mail, so a value is shown only when
+//   - its variable never holds an address, a name or a credential: the durations, the
+//     booleans, the counts, CRONLOCK_ON_LOST and CRONLOCK_LOG_FORMAT (see echoable), and
+//   - it is short and plain: at most 16 letters, digits, spaces and ".+-_".
+//
+// Host, port, database, URL, user, password, sentinel and TLS values are never shown.
+func got(name, value string) string {
+	if !echoable[name] || len(value) > 16 || strings.IndexFunc(value, notPlain) >= 0 {
+		return " (the value given is not shown)"
+	}
+	return fmt.Sprintf(", got %q", value)
+}
+
+func notPlain(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" .+-_", r))
+}
+
+// echoable are the variables whose refused values got may show: every duration and
+// boolean, and the few others that hold a count or a word from a fixed list.
+var echoable = func() map[string]bool {
+	m := map[string]bool{"CRONLOCK_MIN_REPLICAS": true, "CRONLOCK_RECONNECT_ATTEMPTS": true,
+		"CRONLOCK_ON_LOST": true, "CRONLOCK_LOG_FORMAT": true}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		switch f := t.Field(i); f.Type {
+		case reflect.TypeFor[bool](), reflect.TypeFor[time.Duration]():
+			m[f.Tag.Get("env")] = true
+		}
+	}
+	return m
+}()
 
 func secs(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"

@@ -54,11 +54,11 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"db negative", []string{"CRONLOCK_DB=-1"}, "CRONLOCK_DB", "0 or more"},
 		{"db not a number", []string{"CRONLOCK_DB=x"}, "CRONLOCK_DB", "whole number"},
 		{"grace over release", []string{"CRONLOCK_GRACE=100", "CRONLOCK_RELEASE=50"}, "CRONLOCK_GRACE", "must not exceed CRONLOCK_RELEASE"},
-		{"lease zero", []string{"CRONLOCK_LEASE=0"}, "CRONLOCK_LEASE", "at least 0.001"},
-		{"lease below a millisecond", []string{"CRONLOCK_LEASE=0.000000002"}, "CRONLOCK_LEASE", "at least 0.001"},
-		{"lease zero with kill grace", []string{"CRONLOCK_LEASE=0", "CRONLOCK_KILL_GRACE=1"}, "CRONLOCK_LEASE", "at least 0.001"},
-		{"kill grace equal to lease", []string{"CRONLOCK_LEASE=10", "CRONLOCK_KILL_GRACE=10"}, "CRONLOCK_KILL_GRACE", "less than CRONLOCK_LEASE"},
-		{"kill grace over default lease", []string{"CRONLOCK_KILL_GRACE=31"}, "CRONLOCK_KILL_GRACE", "less than CRONLOCK_LEASE"},
+		{"lease zero", []string{"CRONLOCK_LEASE=0"}, "CRONLOCK_LEASE", "at least 0.6s"},
+		{"lease below a millisecond", []string{"CRONLOCK_LEASE=0.000000002"}, "CRONLOCK_LEASE", "at least 0.6s"},
+		{"lease zero with kill grace", []string{"CRONLOCK_LEASE=0", "CRONLOCK_KILL_GRACE=1"}, "CRONLOCK_LEASE", "more than 0.4s"},
+		{"kill grace equal to lease", []string{"CRONLOCK_LEASE=10", "CRONLOCK_KILL_GRACE=10"}, "CRONLOCK_KILL_GRACE", "less than half of CRONLOCK_LEASE=10s"},
+		{"kill grace over default lease", []string{"CRONLOCK_KILL_GRACE=31"}, "CRONLOCK_KILL_GRACE", "less than half of CRONLOCK_LEASE=30s"},
 		{"redis timeout zero", []string{"CRONLOCK_REDIS_TIMEOUT=0"}, "CRONLOCK_REDIS_TIMEOUT", "more than 0"},
 		{"release zero", []string{"CRONLOCK_RELEASE=0", "CRONLOCK_GRACE=0"}, "CRONLOCK_RELEASE", "more than 0"},
 		{"reconnect attempts negative", []string{"CRONLOCK_RECONNECT_ATTEMPTS=-1"}, "CRONLOCK_RECONNECT_ATTEMPTS", "0 or more"},
@@ -113,7 +113,7 @@ func TestLoadDefaults(t *testing.T) {
 		MinReplicas: 0, RedisTimeout: 30 * time.Second, ReconnectAttempts: 5, ReconnectBackoff: 5 * time.Second,
 		Grace: 40 * time.Second, Release: 86400 * time.Second, Lease: 30 * time.Second,
 		OnLost: "kill", KillGrace: 5 * time.Second, Timeout: 0, Wait: 0,
-		Prefix: "cronlock.", Reset: false, Verbose: false, LogFormat: "text",
+		Prefix: "cronlock.", Reset: false, Verbose: false, LogFormat: "text", RecordCmd: true,
 		SentinelMaster: "mymaster", SentinelHost: "localhost", SentinelPort: 26379,
 	}
 	got := *cfg
@@ -128,14 +128,14 @@ func TestLoadKillGraceDefault(t *testing.T) {
 		environ []string
 		want    time.Duration
 	}{
-		{nil, 5 * time.Second},                                                      // LEASE 30: 5 s
-		{[]string{"CRONLOCK_LEASE=15"}, 5 * time.Second},                            // LEASE/3 == 5 s
-		{[]string{"CRONLOCK_LEASE=6"}, 2 * time.Second},                             // LEASE/3 is less
-		{[]string{"CRONLOCK_LEASE=0.9"}, 300 * time.Millisecond},                    // fractions
-		{[]string{"CRONLOCK_LEASE=6", "CRONLOCK_KILL_GRACE="}, 2 * time.Second},     // empty is unset
-		{[]string{"CRONLOCK_LEASE=6", "CRONLOCK_KILL_GRACE=4"}, 4 * time.Second},    // set by the user
-		{[]string{"CRONLOCK_LEASE=6", "CRONLOCK_KILL_GRACE=0"}, 0},                  // zero is allowed
-		{[]string{"CRONLOCK_LEASE=60", "CRONLOCK_KILL_GRACE=20"}, 20 * time.Second}, // may exceed 5 s
+		{nil, 5 * time.Second},                                                             // LEASE 30: 5 s
+		{[]string{"CRONLOCK_LEASE=15"}, 5 * time.Second},                                   // LEASE/3 == 5 s
+		{[]string{"CRONLOCK_LEASE=6"}, 2 * time.Second},                                    // LEASE/3 is less
+		{[]string{"CRONLOCK_LEASE=0.9"}, 300 * time.Millisecond},                           // fractions
+		{[]string{"CRONLOCK_LEASE=6", "CRONLOCK_KILL_GRACE="}, 2 * time.Second},            // empty is unset
+		{[]string{"CRONLOCK_LEASE=6", "CRONLOCK_KILL_GRACE=2.9"}, 2900 * time.Millisecond}, // set by the user
+		{[]string{"CRONLOCK_LEASE=0.6"}, 200 * time.Millisecond},                           // the shortest lease with the default
+		{[]string{"CRONLOCK_LEASE=60", "CRONLOCK_KILL_GRACE=20"}, 20 * time.Second},        // may exceed 5 s
 	}
 	for _, tt := range tests {
 		cfg, _ := load(t, append([]string{noFile}, tt.environ...)...)

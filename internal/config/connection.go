@@ -3,7 +3,9 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -40,7 +42,7 @@ func (c *Config) connection() error {
 	if err != nil {
 		return err
 	}
-	useTLS := c.TLS
+	useTLS, plain, fix := c.TLS, "CRONLOCK_TLS=no", "set CRONLOCK_TLS=yes (or use a rediss:// URL)"
 	if c.URL != "" {
 		// Parse errors can quote the URL, password and all: say only what is wrong.
 		const want = "want redis://[user:password@]host[:port][/db], rediss://... or unix:///path[?db=N]"
@@ -56,11 +58,21 @@ func (c *Config) connection() error {
 				return &Problem{"CRONLOCK_URL", "has a port outside 1 to 65535: " + want}
 			}
 		}
-		useTLS = u.Scheme == "rediss"
+		if o.DB < 0 { // go-redis would quietly use database 0
+			return &Problem{"CRONLOCK_URL", "has a database number below 0: the database must be 0 or more"}
+		}
+		// The URL's scheme says whether to use TLS. rediss:// wins over CRONLOCK_TLS=no (the
+		// default), but a plain-text scheme never wins over CRONLOCK_TLS=yes.
+		useTLS, plain, fix = u.Scheme == "rediss", "CRONLOCK_URL is a "+u.Scheme+":// URL", "use a rediss:// URL"
+		if c.TLS && !useTLS {
+			return &Problem{"CRONLOCK_TLS", fmt.Sprintf(
+				"is yes, but %s, which is plain text: use a rediss:// URL for TLS, or set CRONLOCK_TLS=no", plain)}
+		}
 	}
-	if tlsFile := c.TLSCACert + c.TLSCert + c.TLSKey + c.TLSServerName; tlsFile != "" && !useTLS {
-		// Certificates given but no TLS asked for: most likely a forgotten CRONLOCK_TLS=yes.
-		return &Problem{"CRONLOCK_TLS", "is off, but CRONLOCK_TLS_* settings are given: set CRONLOCK_TLS=yes (or use a rediss:// URL), or remove them"}
+	if name := c.tlsSetting(); name != "" && !useTLS {
+		// TLS settings given but no TLS: most likely a forgotten CRONLOCK_TLS=yes.
+		return &Problem{name, fmt.Sprintf(
+			"is set, but %s, so there would be no TLS: %s, or remove %s", plain, fix, name)}
 	}
 	if useTLS {
 		tc, err := c.tlsConfig()
@@ -78,6 +90,26 @@ func (c *Config) connection() error {
 	return nil
 }
 
+// tlsSetting names the first TLS setting given (a file, a server name, or skipping
+// verification), or is "" when there is none.
+func (c *Config) tlsSetting() string {
+	for _, s := range []struct {
+		name string
+		set  bool
+	}{
+		{"CRONLOCK_TLS_CA_CERT", c.TLSCACert != ""},
+		{"CRONLOCK_TLS_CERT", c.TLSCert != ""},
+		{"CRONLOCK_TLS_KEY", c.TLSKey != ""},
+		{"CRONLOCK_TLS_SERVER_NAME", c.TLSServerName != ""},
+		{"CRONLOCK_TLS_SKIP_VERIFY", c.TLSSkipVerify},
+	} {
+		if s.set {
+			return s.name
+		}
+	}
+	return ""
+}
+
 // tlsConfig builds TLS 1.2+ settings: verification on unless skipped, the CA bundle,
 // the client certificate for mutual TLS and the server name to expect.
 func (c *Config) tlsConfig() (*tls.Config, error) {
@@ -89,11 +121,11 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	if c.TLSCACert != "" {
 		pem, err := os.ReadFile(c.TLSCACert)
 		if err != nil {
-			return nil, &Problem{"CRONLOCK_TLS_CA_CERT", fmt.Sprintf("cannot read the CA bundle: %v", err)}
+			return nil, &Problem{"CRONLOCK_TLS_CA_CERT", "cannot read the CA bundle: " + pathless(err)}
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, &Problem{"CRONLOCK_TLS_CA_CERT", fmt.Sprintf("%s holds no PEM certificate", c.TLSCACert)}
+			return nil, &Problem{"CRONLOCK_TLS_CA_CERT", "names a file that holds no PEM certificate"}
 		}
 	}
 	switch {
@@ -104,7 +136,7 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	case c.TLSCert != "":
 		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
 		if err != nil {
-			return nil, &Problem{"CRONLOCK_TLS_CERT", fmt.Sprintf("cannot load the client certificate and key: %v", err)}
+			return nil, &Problem{"CRONLOCK_TLS_CERT", "cannot load the client certificate and key (CRONLOCK_TLS_KEY): " + pathless(err)}
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
@@ -115,21 +147,31 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 // giving each entry without a port the default one.
 func hostList(name, list string, port int) ([]string, error) {
 	var addrs []string
-	for _, entry := range strings.Split(list, ",") {
+	for i, entry := range strings.Split(list, ",") {
 		entry = strings.TrimSpace(entry)
 		host, p := entry, strconv.Itoa(port)
 		if strings.HasPrefix(entry, "[") || net.ParseIP(entry) == nil && strings.Contains(entry, ":") {
 			var err error
 			if host, p, err = net.SplitHostPort(entry); err != nil {
-				return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port], got %q", entry)}
+				return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port]; entry %d is not", i+1) + got(name, entry)}
 			}
 		}
 		if !validPort(p) || host == "" || strings.Contains(host, ":") && net.ParseIP(host) == nil {
-			return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port] with ports 1 to 65535, got %q", entry)}
+			return nil, &Problem{name, fmt.Sprintf("must be a comma-separated list of host[:port] with ports 1 to 65535; entry %d is not", i+1) + got(name, entry)}
 		}
 		addrs = append(addrs, net.JoinHostPort(host, p))
 	}
 	return addrs, nil
+}
+
+// pathless is err's message without the file name that os errors carry: the variable the
+// message names says which file, and its value is not shown (see got).
+func pathless(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func validPort(p string) bool {

@@ -27,7 +27,7 @@ func TestRedisOptions(t *testing.T) {
 		{"url overrides", []string{"CRONLOCK_HOST=ignored", "CRONLOCK_DB=5", "CRONLOCK_AUTH=ignored",
 			"CRONLOCK_URL=redis://u:p@10.0.0.1:7000/3"}, "10.0.0.1:7000", 3, "u", "p", false},
 		{"rediss url", []string{"CRONLOCK_URL=rediss://r.example:6390"}, "r.example:6390", 0, "", "", true},
-		{"redis url turns tls off", []string{"CRONLOCK_TLS=yes", "CRONLOCK_URL=redis://r.example"}, "r.example:6379", 0, "", "", false},
+		{"rediss url wins over tls no", []string{"CRONLOCK_TLS=no", "CRONLOCK_URL=rediss://r.example"}, "r.example:6379", 0, "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,8 +73,8 @@ func TestRedisOptionsRejectBadSettings(t *testing.T) {
 		{[]string{"CRONLOCK_USE_SENTINEL=yes", "CRONLOCK_SENTINEL_HOST=redis://:secretpw@s1"}, "CRONLOCK_SENTINEL_HOST"},
 		{[]string{"CRONLOCK_USE_SENTINEL=yes", "CRONLOCK_SENTINEL_HOST=a:b:c"}, "CRONLOCK_SENTINEL_HOST"},
 		{[]string{"CRONLOCK_CLUSTER=yes", "CRONLOCK_HOST=n1:7000,n2:x"}, "CRONLOCK_HOST"},
-		{[]string{"CRONLOCK_TLS_CA_CERT=" + certs.CA}, "CRONLOCK_TLS"},
-		{[]string{"CRONLOCK_URL=redis://host", "CRONLOCK_TLS_CERT=" + certs.ClientCert, "CRONLOCK_TLS_KEY=" + certs.ClientKey}, "CRONLOCK_TLS"},
+		{[]string{"CRONLOCK_TLS_CA_CERT=" + certs.CA}, "CRONLOCK_TLS_CA_CERT"},
+		{[]string{"CRONLOCK_URL=redis://host", "CRONLOCK_TLS_CERT=" + certs.ClientCert, "CRONLOCK_TLS_KEY=" + certs.ClientKey}, "CRONLOCK_TLS_CERT"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.environ, " "), func(t *testing.T) {

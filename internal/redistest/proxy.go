@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP connections to a target until told to cut them, so a test can
@@ -19,6 +20,8 @@ type Proxy struct {
 	conns     []net.Conn
 	blackhole bool
 	frozen    map[net.Conn]bool // connections that forward nothing (Freeze)
+	upstream  map[net.Conn]bool // connections to the target, whose bytes are replies
+	delay     time.Duration     // how long replies are held back (DelayReplies)
 }
 
 // NewProxy listens on a free port and forwards every connection to target; it is closed
@@ -71,6 +74,15 @@ func (p *Proxy) Freeze() {
 	}
 }
 
+// DelayReplies holds back every reply from the target by d from now on, on every
+// connection, while requests still reach it at once: a command runs in Redis, and its
+// client hears of it d later. Zero ends the delay.
+func (p *Proxy) DelayReplies(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
 // Heal ends a blackhole: bytes flow again on connections made from now on.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
@@ -113,6 +125,10 @@ func (p *Proxy) forward(c net.Conn) {
 	}
 	p.mu.Lock()
 	p.conns = append(p.conns, up)
+	if p.upstream == nil {
+		p.upstream = map[net.Conn]bool{}
+	}
+	p.upstream[up] = true
 	p.mu.Unlock()
 	go p.pipe(up, c)
 	p.pipe(c, up)
@@ -128,7 +144,12 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		if n > 0 {
 			p.mu.Lock()
 			hole := p.blackhole || p.frozen[src]
+			var delay time.Duration
+			if p.upstream[src] {
+				delay = p.delay
+			}
 			p.mu.Unlock()
+			time.Sleep(delay)
 			if !hole {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -22,6 +23,7 @@ type Server struct {
 	Password string // empty: none
 	t        testing.TB
 	args     []string
+	env      []string // added to the server's environment
 	certs    *Certs   // with WithTLS
 	tlsArgs  []string // with WithTLS
 	cmd      *exec.Cmd
@@ -79,6 +81,9 @@ func (s *Server) start() error {
 	}
 	args = append(args, s.args...)
 	s.cmd = exec.Command(Binary(s.t), args...)
+	if s.env != nil {
+		s.cmd.Env = append(os.Environ(), s.env...)
+	}
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -155,7 +160,15 @@ func (s *Server) Kill() {
 // data, as after a restart without persistence.
 func (s *Server) Restart() {
 	s.t.Helper()
+	s.RestartAfter(0)
+}
+
+// RestartAfter kills the server, leaves it down for d (connections refused), and starts it
+// again, empty, on the same port.
+func (s *Server) RestartAfter(d time.Duration) {
+	s.t.Helper()
 	s.Kill()
+	time.Sleep(d)
 	var err error
 	for range 50 { // the port may linger a moment
 		if err = s.start(); err == nil {
