@@ -23,8 +23,9 @@
 // (configuration, Redis, or the lock was lost); 202 the command was killed by
 // CRONLOCK_TIMEOUT.
 //
-// Settings come from CRONLOCK_* environment variables, then from the file named by
-// CRONLOCK_CONFIG or /etc/cronlock.conf; README.md lists them all.
+// Settings come from CRONLOCK_* environment variables and a config file, whose
+// assignments win as in cronlock: the file named by CRONLOCK_CONFIG, else cronlock.conf
+// beside the executable, else /etc/cronlock.conf; README.md lists them all.
 package main
 
 import (

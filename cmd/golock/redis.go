@@ -142,6 +142,9 @@ func timedOut(err error) bool {
 // hint tells what to do about a refused password or an unknown Sentinel master, or is ""
 // for any other error.
 func hint(err error) string {
+	if h := passwordHint(err); h != "" {
+		return h
+	}
 	msg := err.Error()
 	sentinels := sentinelsUnreachable(err)
 	switch {

@@ -57,7 +57,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return exitFailed
 	}
 
-	cfg, warnings, err := config.Load(environ)
+	cfg, warnings, err := config.Load(environ, os.Args[0])
 	format, verbose := "text", false
 	if slices.Contains(environ, "CRONLOCK_LOG_FORMAT=json") {
 		format = "json" // for a line about settings that could not be read
@@ -76,12 +76,16 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	if cfg.NTPDate != "" {
 		log.Debug("CRONLOCK_NTPDATE is ignored: every time golock compares comes from Redis")
 	}
+	for _, v := range cfg.Overridden { // never the values: one may be a password
+		log.Debug(v+" in the environment is replaced by the config file's (the file wins, as in cronlock)", "file", cfg.File)
+	}
 	name := lockscript.Name(cfg.Prefix, cfg.Key, cmdArgs)
 	if mode == "key" {
 		fmt.Fprintln(stdout, name)
 		return 0
 	}
 	client := newClient(cfg)
+	authLikeCronlock(cfg, client)
 	defer client.Close()
 	switch mode {
 	case "status":

@@ -1,5 +1,6 @@
-// Package config reads golock's settings: CRONLOCK_* environment variables over a
-// cronlock-style config file, checked so that any bad value stops the run before it starts.
+// Package config reads golock's settings: CRONLOCK_* environment variables and a cronlock
+// config file (whose assignments win, as in cronlock), checked so that any bad value stops
+// the run before it starts.
 package config
 
 import (
@@ -19,9 +20,6 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/redis/go-redis/v9"
 )
-
-// DefaultFile is read when CRONLOCK_CONFIG is unset and the file exists.
-const DefaultFile = "/etc/cronlock.conf"
 
 // Config is every setting, with cronlock's names and defaults. Durations are given in
 // seconds, fractions allowed.
@@ -77,6 +75,10 @@ type Config struct {
 	// false stores and prints only its hash (see cmd/golock), for a line that holds secrets.
 	RecordCmd bool `env:"CRONLOCK_RECORD_CMD" envDefault:"yes"`
 
+	// Overridden names the CRONLOCK_ variables whose value in the environment the config
+	// file replaced (the file wins, as in cronlock); nil when none.
+	Overridden []string
+
 	// NTPDate is cronlock's; accepted and ignored, as every time comes from Redis.
 	NTPDate string `env:"CRONLOCK_NTPDATE"`
 
@@ -95,34 +97,35 @@ func (p *Problem) Error() string { return p.Var + ": " + p.Msg }
 // Passed to the job by golock; a job that runs golock again hands them back.
 var childVars = []string{"CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE"}
 
-// Load reads the settings from environ (KEY=value strings) and the config file. Warnings
-// are lines to show the user; the error is a *Problem or a file error, one line each.
-func Load(environ []string) (*Config, []string, error) {
+// Load reads the settings from environ (KEY=value strings) and the config file, found as
+// cronlock finds it (see configPath; argv0 is golock's os.Args[0], "" to search no
+// executable's directory). As in cronlock, which sources the file after the environment,
+// the file's assignments win. Warnings are lines to show the user; the error is a
+// *Problem or a file error, one line each.
+func Load(environ []string, argv0 string) (*Config, []string, error) {
 	vars := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			vars[k] = v
 		}
 	}
-	var warnings []string
-	path, explicit := vars["CRONLOCK_CONFIG"]
-	if !explicit {
-		path = DefaultFile
-	}
-	if path != "" {
-		fileVars, warn, err := readFile(path, explicit)
+	var warnings, overridden []string
+	if path, explicit := configPath(vars, argv0); path != "" {
+		fileVars, warn, err := readFile(path, vars)
 		if err != nil {
+			if !explicit {
+				err.(*Problem).Msg += " (found by searching: CRONLOCK_CONFIG was not set)"
+			}
 			return nil, nil, err
 		}
 		warnings = append(warnings, warn...)
-		if fileVars != nil && !explicit {
-			vars["CRONLOCK_CONFIG"] = path
-		}
 		for k, v := range fileVars {
-			if vars[k] == "" { // an empty variable is unset, as it is for the defaults
-				vars[k] = v
+			if old := vars[k]; old != "" && old != v && strings.HasPrefix(k, "CRONLOCK_") {
+				overridden = append(overridden, k)
 			}
+			vars[k] = v
 		}
+		vars["CRONLOCK_CONFIG"] = path
 	}
 	warnings = append(warnings, unknownVars(vars)...)
 
@@ -131,6 +134,8 @@ func Load(environ []string) (*Config, []string, error) {
 	if err != nil {
 		return nil, warnings, explain(err)
 	}
+	sort.Strings(overridden)
+	cfg.Overridden = overridden
 	if err := cfg.check(); err != nil {
 		return cfg, warnings, err
 	}
@@ -188,18 +193,19 @@ func (c *Config) check() error {
 	return nil
 }
 
-// readFile reads the config file at path; a missing default file is no error.
-func readFile(path string, explicit bool) (map[string]string, []string, error) {
+// readFile reads the config file at path, expanding its values from environ.
+func readFile(path string, environ map[string]string) (map[string]string, []string, error) {
 	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) && !explicit {
-		return nil, nil, nil
-	}
 	if err != nil {
 		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("cannot read config file: %v", err)}
 	}
 	defer f.Close()
-	vars, err := ParseFile(f)
-	if err != nil {
+	vars, err := ParseFile(f, environ)
+	var ferr *FileError
+	switch {
+	case errors.As(err, &ferr) && strings.HasPrefix(ferr.Var, "CRONLOCK_"):
+		return nil, nil, &Problem{ferr.Var, fmt.Sprintf("%s: line %d: %s", path, ferr.Line, ferr.Msg)}
+	case err != nil:
 		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("%s: %v", path, err)}
 	}
 	var warnings []string

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// noFile keeps /etc/cronlock.conf out of a test: an empty CRONLOCK_CONFIG reads no file.
+// noFile is an empty CRONLOCK_CONFIG: with Load's argv0 "", only /etc/cronlock.conf is
+// searched for, and the test machine has none.
 const noFile = "CRONLOCK_CONFIG="
 
 // writeFile writes a config file with mode perm in a fresh directory and returns its path.
@@ -28,7 +29,7 @@ func writeFile(t *testing.T, text string, perm os.FileMode) string {
 // load is Load that fails the test on an error.
 func load(t *testing.T, environ ...string) (*Config, []string) {
 	t.Helper()
-	cfg, warnings, err := Load(environ)
+	cfg, warnings, err := Load(environ, "")
 	if err != nil {
 		t.Fatalf("Load(%q): %v", environ, err)
 	}
@@ -70,8 +71,9 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"host with a space", []string{"CRONLOCK_HOST=a b"}, "CRONLOCK_HOST", "host name or address"},
 		{"config file missing", []string{"CRONLOCK_CONFIG=" + filepath.Join(t.TempDir(), "absent.conf")}, "CRONLOCK_CONFIG", "cannot read"},
 		{"config file a directory", []string{"CRONLOCK_CONFIG=" + t.TempDir()}, "CRONLOCK_CONFIG", "is a directory"},
-		{"config file bad line", []string{"CRONLOCK_CONFIG=" + badFile}, "CRONLOCK_CONFIG", "line 3: want NAME=value"},
-		{"config file bad value", []string{"CRONLOCK_CONFIG=" + badValue}, "CRONLOCK_CONFIG", "must be quoted"},
+		{"config file bad line", []string{"CRONLOCK_CONFIG=" + badFile}, "CRONLOCK_CONFIG", "line 2: runs a command"},
+		{"config file bad value", []string{"CRONLOCK_CONFIG=" + badValue}, "CRONLOCK_HOST", "line 1: runs a command"},
+		{"config file command substitution", []string{"CRONLOCK_CONFIG=" + writeFile(t, "CRONLOCK_PREFIX=\"lock.$(hostname).\"\n", 0o600)}, "CRONLOCK_PREFIX", "command substitution $(...) cannot be evaluated"},
 		{"bad value from the file", []string{"CRONLOCK_CONFIG=" + writeFile(t, "CRONLOCK_PORT=99999\n", 0o600)}, "CRONLOCK_PORT", "1 to 65535"},
 	}
 	// Every duration refuses negatives, NaN, infinities and garbage alike.
@@ -83,7 +85,7 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, _, err := Load(append([]string{noFile}, tt.environ...))
+			cfg, _, err := Load(append([]string{noFile}, tt.environ...), "")
 			if err == nil {
 				t.Fatalf("Load(%q) = %+v, want an error naming %s", tt.environ, cfg, tt.varName)
 			}
@@ -206,20 +208,33 @@ OTHER_SHELL_VARIABLE=ignored
 	}
 }
 
-func TestLoadEnvironmentWinsOverFile(t *testing.T) {
-	path := writeFile(t, "CRONLOCK_HOST=filehost\nCRONLOCK_PORT=1234\nCRONLOCK_DB=7\nCRONLOCK_GRACE=9\n", 0o600)
-	cfg, _ := load(t, "CRONLOCK_CONFIG="+path, "CRONLOCK_HOST=envhost", "CRONLOCK_DB=0",
-		"CRONLOCK_GRACE=") // empty is unset: the file's value stands
-	if cfg.Host != "envhost" || cfg.DB != 0 {
-		t.Errorf("environment did not win: host %q db %d", cfg.Host, cfg.DB)
+// TestLoadFileWinsOverEnvironment checks cronlock's precedence: it sources the file after
+// the environment, so the file's assignments win, and the environment fills the rest.
+func TestLoadFileWinsOverEnvironment(t *testing.T) {
+	path := writeFile(t, "CRONLOCK_HOST=filehost\nCRONLOCK_PORT=1234\nCRONLOCK_DB=7\nCRONLOCK_GRACE=9\n"+
+		"CRONLOCK_PREFIX=\"${CRONLOCK_PREFIX:-none.}file.\"\nCRONLOCK_LEASE=\n", 0o600)
+	cfg, _ := load(t, "CRONLOCK_CONFIG="+path, "CRONLOCK_HOST=envhost", "CRONLOCK_DB=7",
+		"CRONLOCK_GRACE=", "CRONLOCK_PREFIX=env.", "CRONLOCK_TIMEOUT=3", "CRONLOCK_LEASE=12")
+	if cfg.Host != "filehost" || cfg.DB != 7 || cfg.Port != 1234 || cfg.Grace != 9*time.Second {
+		t.Errorf("the file did not win: host %q db %d port %d grace %v", cfg.Host, cfg.DB, cfg.Port, cfg.Grace)
 	}
-	if cfg.Port != 1234 || cfg.Grace != 9*time.Second {
-		t.Errorf("file lost where the environment is silent: port %d grace %v", cfg.Port, cfg.Grace)
+	if cfg.Prefix != "env.file." || cfg.Timeout != 3*time.Second {
+		t.Errorf("the environment is not seen: prefix %q timeout %v", cfg.Prefix, cfg.Timeout)
 	}
-	// A bad value in the file is overridden by a good one in the environment.
+	if cfg.Lease != 30*time.Second { // the file emptied it: the default, as in cronlock
+		t.Errorf("lease = %v, want the default 30s", cfg.Lease)
+	}
+	// The variables whose environment value the file replaced, for a verbose line each;
+	// not DB (the same value) nor GRACE (empty in the environment).
+	want := []string{"CRONLOCK_HOST", "CRONLOCK_LEASE", "CRONLOCK_PREFIX"}
+	if !reflect.DeepEqual(cfg.Overridden, want) {
+		t.Errorf("Overridden = %q, want %q", cfg.Overridden, want)
+	}
+	// A bad value in the file is not mended by a good one in the environment.
 	path = writeFile(t, "CRONLOCK_PORT=0\n", 0o600)
-	if cfg, _ = load(t, "CRONLOCK_CONFIG="+path, "CRONLOCK_PORT=6390"); cfg.Port != 6390 {
-		t.Errorf("port = %d, want 6390 from the environment", cfg.Port)
+	if _, _, err := Load([]string{"CRONLOCK_CONFIG=" + path, "CRONLOCK_PORT=6390"}, ""); err == nil ||
+		!strings.HasPrefix(err.Error(), "CRONLOCK_PORT: ") {
+		t.Errorf("Load: %v, want an error naming CRONLOCK_PORT", err)
 	}
 }
 

@@ -78,7 +78,7 @@ func TestRedisOptionsRejectBadSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.environ, " "), func(t *testing.T) {
-			_, _, err := Load(append([]string{noFile}, tt.environ...))
+			_, _, err := Load(append([]string{noFile}, tt.environ...), "")
 			if err == nil {
 				t.Fatal("Load accepted it")
 			}
