@@ -25,7 +25,7 @@ import (
 // the test's end.
 func failClient(t *testing.T, env []string) redis.UniversalClient {
 	t.Helper()
-	cfg, _, err := config.Load(env)
+	cfg, _, err := config.Load(env, "")
 	if err != nil {
 		t.Fatal(err)
 	}
