@@ -94,7 +94,7 @@ func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, what strin
 			}
 		}
 		err := op(ctx)
-		if err == nil || !retryable(err) || ctx.Err() != nil {
+		if err == nil || !retryable(err) || cut(ctx) {
 			return err
 		}
 		if n >= cfg.ReconnectAttempts {

@@ -324,7 +324,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 					pinned.Close() // a connection that failed mid-command is of no more use
 					pinned = nil
 				}
-				if ctx.Err() != nil {
+				if cut(ctx) {
 					j.undo(ctx, params)
 				}
 			}
@@ -333,7 +333,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	}
 	err := try(ctx)
 	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Wait > 0 {
-		err = j.wait(ctx, try)
+		err = j.wait(ctx, try, err)
 	}
 	var held *lockscript.HeldError
 	switch {
@@ -456,6 +456,13 @@ func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscr
 	case err != nil:
 		j.log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.cfg.Lease.Seconds()), "err", err)
 	}
+}
+
+// cut reports whether ctx is done or its deadline has passed. A read cut by that deadline
+// (go-redis sets it on the socket) can return a moment before ctx itself says it is done.
+func cut(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(dl)
 }
 
 // interruptible runs f and returns its error, or ctx's as soon as ctx is done: go-redis
