@@ -62,9 +62,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	cmdArgs, mode, asJSON := opts.cmd, opts.mode, opts.json
 	switch mode {
 	case "help":
-		return printHelp(stdout, stderr)
+		return printHelp(stdout)
 	case "man":
-		return printMan(stdout, stderr)
+		return printMan(stdout)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 		return 0
