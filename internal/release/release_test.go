@@ -26,7 +26,8 @@ const version = "0.0.1~test"
 // TestRelease builds a release for this machine's architecture twice, checks that the two
 // are byte-identical, and checks the .deb as dpkg would unpack it into a scratch root:
 // the stamped binary, static and free of build paths and of the packager's code; the man
-// page, the docs and examples; the control fields; nothing under /etc.
+// page, the docs and examples; the control fields; nothing under /etc. It also installs
+// and purges the package with dpkg in a scratch root over an operator's cronlock.conf.
 func TestRelease(t *testing.T) {
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		t.Fatalf("dpkg-deb (Debian's dpkg) is needed to check the package: %v", err)
@@ -78,6 +79,8 @@ func TestRelease(t *testing.T) {
 			t.Errorf("the package has a %s: it should hold only files", script)
 		}
 	}
+
+	checkInstall(t, debPath)
 
 	scratch := t.TempDir()
 	dpkgDeb(t, "-x", debPath, scratch)
@@ -169,6 +172,56 @@ func controlFields(t *testing.T, deb string) map[string]string {
 		}
 	}
 	return fields
+}
+
+// checkInstall installs the package with dpkg into a scratch root with a dpkg database of
+// its own (nothing on this machine changes), over an operator's /etc/cronlock.conf, then
+// removes it: both work, and the operator's file is never touched.
+func checkInstall(t *testing.T, deb string) {
+	t.Helper()
+	dir := t.TempDir()
+	root, admin := filepath.Join(dir, "root"), filepath.Join(dir, "admin")
+	conf := filepath.Join(root, "etc/cronlock.conf")
+	mine := []byte("CRONLOCK_HOST=redis.internal # the operator's\n")
+	for _, d := range []string{filepath.Dir(conf), filepath.Join(admin, "updates"), filepath.Join(admin, "info")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(admin, "status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, mine, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	dpkg := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("dpkg", append([]string{"--admindir=" + admin, "--instdir=" + root, "--log=/dev/null"}, args...)...)
+		// dpkg looks for ldconfig and start-stop-daemon in PATH before it acts.
+		cmd.Env = append(os.Environ(), "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("dpkg %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	dpkg("--install", deb)
+	if status := dpkg("--status", "golock"); !strings.Contains(status, "Status: install ok installed") {
+		t.Errorf("after dpkg --install, golock's status:\n%s", status)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/golock")); err != nil {
+		t.Errorf("dpkg --install put no /usr/bin/golock: %v", err)
+	}
+	if got, _ := os.ReadFile(conf); !bytes.Equal(got, mine) {
+		t.Errorf("installing golock changed /etc/cronlock.conf to %q", got)
+	}
+	dpkg("--purge", "golock")
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/golock")); err == nil {
+		t.Errorf("dpkg --purge left /usr/bin/golock")
+	}
+	if got, _ := os.ReadFile(conf); !bytes.Equal(got, mine) {
+		t.Errorf("purging golock changed /etc/cronlock.conf to %q", got)
+	}
 }
 
 // checkTree: the files the package must hold are there, and nothing is under /etc, so an
