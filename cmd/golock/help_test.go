@@ -8,8 +8,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golock/golock/internal/manual"
+	"github.com/golock/golock/internal/ptytest"
 )
 
 func TestHelpManVersion(t *testing.T) {
@@ -81,5 +83,38 @@ func TestVersionOfVCSBuild(t *testing.T) {
 	}
 	if got := version("-ldflags", "-X main.version=1.2.3"); got != "golock 1.2.3"+tail {
 		t.Errorf("--version of a stamped build: %q, want %q", got, "golock 1.2.3"+tail)
+	}
+}
+
+// TestFilePermissionWarning checks that the advice on a config file's permissions reaches
+// someone watching (a terminal, or CRONLOCK_VERBOSE) and never cron's mail (a pipe).
+func TestFilePermissionWarning(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "cronlock.conf")
+	if err := os.WriteFile(conf, []byte("CRONLOCK_AUTH=hunter2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(conf, 0o644); err != nil { // the umask may have cut WriteFile's mode
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "CRONLOCK_CONFIG=" + conf}
+	want := "config file " + conf + " holds CRONLOCK_AUTH and is readable by every user (mode 0644)"
+	if r := runGolock(t, env, "--key", "true"); r.code != 0 || r.stderr != "" {
+		t.Errorf("through a pipe: exit %d, stderr %q; want nothing on stderr", r.code, r.stderr)
+	}
+	if r := runGolock(t, append(env, "CRONLOCK_VERBOSE=yes"), "--key", "true"); r.code != 0 ||
+		!strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("with CRONLOCK_VERBOSE: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+	}
+	cmd := exec.Command(golockBin, "--key", "true")
+	cmd.Env = env
+	term := ptytest.Start(t, cmd)
+	if l := term.Next(t); !strings.Contains(l, want) || strings.Contains(l, "hunter2") {
+		t.Errorf("at a terminal: %q; want %q", l, want)
+	}
+	if l := term.Next(t); l != cliName("true") {
+		t.Errorf("at a terminal, then %q; want the lock's name", l)
+	}
+	if err := term.Wait(t, 10*time.Second); err != nil {
+		t.Errorf("at a terminal: %v", err)
 	}
 }
