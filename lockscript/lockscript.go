@@ -56,6 +56,8 @@ type Holder struct {
 	Released bool
 	// Kind is "golock", "cronlock" (a legacy string lock) or the Redis type of a foreign value.
 	Kind string
+	// Expires is when a cronlock lock expires (the second its value names); zero otherwise.
+	Expires time.Time
 }
 
 func (h Holder) String() string {
@@ -138,7 +140,8 @@ func Acquire(ctx context.Context, c redis.Scripter, name string, p Params) (*Loc
 			Kind: "golock", Owner: r.str(1), Host: r.str(2), PID: r.str(3), Age: r.dur(4),
 			TTL: r.dur(5), Fence: r.int(6), Released: r.str(7) != ""}}
 	case "held-legacy":
-		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: "cronlock", TTL: r.dur(2)}}
+		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: "cronlock", TTL: r.dur(2),
+			Expires: time.Unix(r.int(1), 0)}}
 	case "held-foreign":
 		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: r.str(1), TTL: r.dur(2)}}
 	}

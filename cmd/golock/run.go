@@ -98,7 +98,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return reset(ctx, cfg, log, client, name, isTerminal(stderr))
 	}
 	j := &job{cfg: cfg, log: log, client: client, name: name, args: cmdArgs,
-		environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+		environ: environ, stdin: stdin, stdout: stdout, stderr: stderr, tty: isTerminal(stderr)}
 	return j.run(ctx)
 }
 
@@ -141,7 +141,7 @@ func parseArgs(args []string) (cmd []string, mode string, asJSON bool) {
 func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Scripter, name string, tty bool) int {
 	var held lockscript.Holder
 	var found bool
-	err := retry(ctx, cfg, log, "reset", func(ctx context.Context) (err error) {
+	err := retry(ctx, cfg, log, tty, "reset the lock", func(ctx context.Context) (err error) {
 		held, found, err = lockscript.Reset(ctx, c, name)
 		return err
 	})
@@ -151,10 +151,7 @@ func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Sc
 	}
 	// An operator at a terminal, or one who asked for VERBOSE, is told what the reset did;
 	// cron is not.
-	tell := log.Debug
-	if cfg.Verbose || tty {
-		tell = log.Info
-	}
+	tell := notice(log, cfg.Verbose || tty)
 	switch {
 	case found && held.Kind == "golock":
 		tell(fmt.Sprintf("lock reset: it was held by %s, fence %d; that job is ended at its next renewal (under CRONLOCK_ON_LOST=kill)",
@@ -177,6 +174,7 @@ type job struct {
 	environ        []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	tty            bool // stderr is a terminal: a person is watching (never under cron)
 }
 
 func (j *job) run(ctx context.Context) int {
@@ -307,7 +305,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	// try asks for the lock, retrying a Redis that cannot be reached. A signal (or the end
 	// of CRONLOCK_WAIT) stops the retries and the waits between them.
 	try := func(ctx context.Context) error {
-		return retry(ctx, j.cfg, j.log, "acquire", func(ctx context.Context) (err error) {
+		return retry(ctx, j.cfg, j.log, j.tty, "take the lock", func(ctx context.Context) (err error) {
 			var conn redis.Scripter = j.client
 			if j.cfg.MinReplicas > 0 {
 				if pinned == nil {
@@ -342,7 +340,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 			j.log.Warn("lock holds an unexpected value; treated as held and left alone (CRONLOCK_RESET=yes clears it)",
 				"type", held.Holder.Kind)
 		}
-		j.log.Debug("lock held elsewhere; not running", "holder", held.Holder.String())
+		j.held(held.Holder)
 		return nil, sent, exitHeld
 	case err != nil && ctx.Err() != nil:
 		j.log.Warn("interrupted before the job started; nothing ran")
