@@ -68,6 +68,14 @@ func newClient(cfg *config.Config) redis.UniversalClient {
 	return c
 }
 
+// connect makes the client golock uses for cfg: newClient's, authenticating as cronlock
+// does.
+func connect(cfg *config.Config) redis.UniversalClient {
+	c := newClient(cfg)
+	authLikeCronlock(cfg, c)
+	return c
+}
+
 // address is where Redis is, for messages: never with a password.
 func address(cfg *config.Config) string {
 	switch {

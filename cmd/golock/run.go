@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/doctor"
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/internal/logging"
@@ -69,8 +70,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "doctor":
-		fmt.Fprintln(stderr, "golock: --doctor: not built yet")
-		return exitFailed
+		return doctor.Run(ctx, doctor.Options{Environ: environ, Argv0: os.Args[0], Connect: connect, Hint: hint, Out: stdout})
 	}
 
 	cfg, warnings, err := config.Load(environ, os.Args[0])
@@ -108,8 +108,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stdout, name)
 		return 0
 	}
-	client := newClient(cfg)
-	authLikeCronlock(cfg, client)
+	client := connect(cfg)
 	defer client.Close()
 	switch mode {
 	case "status":
