@@ -27,8 +27,9 @@ func versionLine() string {
 }
 
 // buildVersion is the version stamped at build time (-ldflags "-X main.version=..."), else
-// the module's version (go install golock@v1.2.3), else the VCS revision the binary was
-// built from, with "+dirty" when the tree had changes, else "dev".
+// the module's version (a tag with go install, or the pseudo-version go build makes from
+// the VCS revision, +dirty when the tree had changes), else that revision itself, else
+// "dev".
 func buildVersion() string {
 	if version != "dev" {
 		return version

@@ -89,6 +89,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		log.Error(err.Error())
 		return exitFailed
 	}
+	// Advice on the config file's permissions is for someone watching, not for cron's mail.
+	if cfg.FileProblem != "" && (cfg.Verbose || isTerminal(stderr)) {
+		log.Warn(cfg.FileProblem)
+	}
 	if cfg.NTPDate != "" {
 		log.Debug("CRONLOCK_NTPDATE is ignored: every time golock compares comes from Redis")
 	}

@@ -6,15 +6,18 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net"
 	"net/url"
 	"os"
+	"os/user"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -79,6 +82,11 @@ type Config struct {
 	// file replaced (the file wins, as in cronlock); nil when none.
 	Overridden []string
 
+	// FileProblem is what is wrong with the config file's permissions (see
+	// FilePermissionProblem), for a terminal or CRONLOCK_VERBOSE, not for cron's mail; ""
+	// when nothing is, or no file was read.
+	FileProblem string
+
 	// NTPDate is cronlock's; accepted and ignored, as every time comes from Redis.
 	NTPDate string `env:"CRONLOCK_NTPDATE"`
 
@@ -110,15 +118,13 @@ func Load(environ []string, argv0 string) (*Config, []string, error) {
 		}
 	}
 	var warnings, overridden []string
+	var fileProblem string
 	if path, explicit := configPath(vars, argv0); path != "" {
-		fileVars, warn, err := readFile(path, vars)
+		fileVars, problem, err := readFile(path, vars, explicit)
 		if err != nil {
-			if !explicit {
-				err.(*Problem).Msg += " (found by searching: CRONLOCK_CONFIG was not set)"
-			}
 			return nil, nil, err
 		}
-		warnings = append(warnings, warn...)
+		fileProblem = problem
 		for k, v := range fileVars {
 			if old := vars[k]; old != "" && old != v && strings.HasPrefix(k, "CRONLOCK_") {
 				overridden = append(overridden, k)
@@ -136,6 +142,7 @@ func Load(environ []string, argv0 string) (*Config, []string, error) {
 	}
 	sort.Strings(overridden)
 	cfg.Overridden = overridden
+	cfg.FileProblem = fileProblem
 	if err := cfg.check(); err != nil {
 		return cfg, warnings, err
 	}
@@ -193,30 +200,97 @@ func (c *Config) check() error {
 	return nil
 }
 
-// readFile reads the config file at path, expanding its values from environ.
-func readFile(path string, environ map[string]string) (map[string]string, []string, error) {
+// readFile reads the config file at path, expanding its values from environ, and says
+// what is wrong with its permissions ("" when nothing is). explicit says CRONLOCK_CONFIG
+// named the file; a file found by searching is named in its errors instead.
+func readFile(path string, environ map[string]string, explicit bool) (map[string]string, string, error) {
+	fail := func(msg string) error {
+		if explicit {
+			return &Problem{"CRONLOCK_CONFIG", msg}
+		}
+		return fmt.Errorf("%s (found by searching; CRONLOCK_CONFIG is not set)", msg)
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("cannot read config file: %v", err)}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once
+		}
+		msg := fmt.Sprintf("cannot read config file %s: %v", path, err)
+		if errors.Is(err, os.ErrPermission) {
+			msg += "; make it readable to the users who run golock (chgrp a group of theirs, chmod 0640)" +
+				" or set CRONLOCK_CONFIG to a file they can read"
+		}
+		return nil, "", fail(msg)
 	}
 	defer f.Close()
 	vars, err := ParseFile(f, environ)
 	var ferr *FileError
 	switch {
 	case errors.As(err, &ferr) && strings.HasPrefix(ferr.Var, "CRONLOCK_"):
-		return nil, nil, &Problem{ferr.Var, fmt.Sprintf("%s: line %d: %s", path, ferr.Line, ferr.Msg)}
+		return nil, "", &Problem{ferr.Var, fmt.Sprintf("%s: line %d: %s", path, ferr.Line, ferr.Msg)}
 	case err != nil:
-		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("%s: %v", path, err)}
+		return nil, "", fail(fmt.Sprintf("config file %s: %v", path, err))
 	}
-	var warnings []string
-	if secret := secretIn(vars); secret != "" {
-		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o044 != 0 {
-			warnings = append(warnings, fmt.Sprintf(
-				"config file %s holds %s and is readable by others (mode %04o); chmod 600 it",
-				path, secret, fi.Mode().Perm()))
-		}
+	fi, err := f.Stat()
+	if err != nil {
+		return vars, "", nil
 	}
-	return vars, warnings, nil
+	return vars, permissionProblem(path, fi, secretIn(vars)), nil
+}
+
+// FilePermissionProblem says what is wrong with the permissions of the config file at
+// path, in one line with what to do: writable by its group or by every user (who could
+// point golock at another Redis), or readable by every user while it holds a password.
+// It is "" when nothing is, or the file cannot be read (a run says so). A file readable
+// by its group is what the manual advises: owned by root and a group of the users whose
+// crontabs run golock, mode 0640.
+func FilePermissionProblem(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	vars, err := ParseFile(f, map[string]string{})
+	if err != nil {
+		return permissionProblem(path, fi, "")
+	}
+	return permissionProblem(path, fi, secretIn(vars))
+}
+
+// permissionProblem is FilePermissionProblem for a file already read; secret names the
+// password it holds, "" when none.
+func permissionProblem(path string, fi os.FileInfo, secret string) string {
+	perm := fi.Mode().Perm()
+	switch {
+	case perm&0o002 != 0:
+		return fmt.Sprintf("config file %s is writable by every user (mode %04o), who could point golock at "+
+			"another Redis; chmod o-w %s", path, perm, path)
+	case perm&0o020 != 0:
+		return fmt.Sprintf("config file %s is writable by its group %s (mode %04o), who could point golock at "+
+			"another Redis; chmod g-w %s", path, groupName(fi), perm, path)
+	case secret != "" && perm&0o004 != 0:
+		return fmt.Sprintf("config file %s holds %s and is readable by every user (mode %04o); chmod o-r %s "+
+			"(0640, its group one of the users who run golock)", path, secret, perm, path)
+	}
+	return ""
+}
+
+// groupName is the name of the file's group, or its number when it has no name.
+func groupName(fi os.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "?"
+	}
+	gid := strconv.FormatUint(uint64(st.Gid), 10)
+	if g, err := user.LookupGroupId(gid); err == nil {
+		return g.Name
+	}
+	return gid
 }
 
 // secretIn names the variable of vars that holds a password, or is "" when none does.

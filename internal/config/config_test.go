@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -238,31 +241,129 @@ func TestLoadFileWinsOverEnvironment(t *testing.T) {
 	}
 }
 
-func TestLoadWarnsOfReadableAuthFile(t *testing.T) {
+// TestFilePermissionProblem checks what a config file's permissions are reported as: a
+// password readable by every user, a file writable by its group or every user. A file
+// readable by its group (0640, as advised for non-root crontabs) is no problem. The report
+// goes to Config.FileProblem, for a terminal or CRONLOCK_VERBOSE, never to the warnings
+// that cron would mail.
+func TestFilePermissionProblem(t *testing.T) {
 	const secret = "hunter2-secret"
 	for _, tt := range []struct {
+		text string
 		perm os.FileMode
-		warn bool
-	}{{0o644, true}, {0o640, true}, {0o604, true}, {0o600, false}, {0o400, false}} {
-		path := writeFile(t, "CRONLOCK_AUTH="+secret+"\n", tt.perm)
-		cfg, warnings := load(t, "CRONLOCK_CONFIG="+path)
-		if cfg.Auth != secret {
-			t.Errorf("mode %04o: Auth not read from the file", tt.perm)
+		want string // in the problem; "" for none
+	}{
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o644, "holds CRONLOCK_AUTH and is readable by every user (mode 0644); chmod o-r"},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o604, "readable by every user (mode 0604)"},
+		{"CRONLOCK_SENTINEL_AUTH=" + secret + "\n", 0o644, "holds CRONLOCK_SENTINEL_AUTH"},
+		{"CRONLOCK_URL=redis://:" + secret + "@redis.internal\n", 0o644, "holds a password in CRONLOCK_URL"},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o640, ""},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o600, ""},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o400, ""},
+		{"CRONLOCK_HOST=h\n", 0o644, ""}, // nothing secret to read
+		{"CRONLOCK_HOST=h\n", 0o664, "is writable by its group "},
+		{"CRONLOCK_HOST=h\n", 0o646, "is writable by every user (mode 0646)"},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o666, "is writable by every user"},
+	} {
+		path := writeFile(t, tt.text, tt.perm)
+		cfg, warnings, err := Load([]string{"CRONLOCK_CONFIG=" + path}, "")
+		if err != nil {
+			t.Fatalf("mode %04o: %v", tt.perm, err)
 		}
-		if got := len(warnings) == 1 && strings.Contains(warnings[0], "CRONLOCK_AUTH") &&
-			strings.Contains(warnings[0], path); got != tt.warn || len(warnings) > 1 {
-			t.Errorf("mode %04o: warnings %q, want a warning: %v", tt.perm, warnings, tt.warn)
+		if len(warnings) != 0 {
+			t.Errorf("mode %04o: warnings %q, want none (cron would mail them)", tt.perm, warnings)
 		}
-		for _, w := range warnings {
-			if strings.Contains(w, secret) {
-				t.Errorf("warning %q shows the password", w)
-			}
+		direct := FilePermissionProblem(path)
+		switch {
+		case cfg.FileProblem != direct:
+			t.Errorf("mode %04o: Load's %q, FilePermissionProblem's %q", tt.perm, cfg.FileProblem, direct)
+		case tt.want == "" && direct != "":
+			t.Errorf("mode %04o, %q: %q, want no problem", tt.perm, tt.text, direct)
+		case tt.want != "" && (!strings.Contains(direct, tt.want) || !strings.Contains(direct, path)):
+			t.Errorf("mode %04o, %q: %q, want it to name the file and hold %q", tt.perm, tt.text, direct, tt.want)
+		case strings.Contains(direct, secret) || strings.Contains(direct, "\n"):
+			t.Errorf("mode %04o: %q shows the password or is not one line", tt.perm, direct)
 		}
 	}
-	// A readable file without a password is no concern.
-	path := writeFile(t, "CRONLOCK_HOST=h\n", 0o644)
-	if _, warnings := load(t, "CRONLOCK_CONFIG="+path); len(warnings) != 0 {
-		t.Errorf("warnings %q for a file without CRONLOCK_AUTH", warnings)
+	if got := FilePermissionProblem(filepath.Join(t.TempDir(), "none")); got != "" {
+		t.Errorf("a missing file: %q, want nothing", got)
+	}
+}
+
+// writeUnreadable writes a config file that its owner, not root, cannot read.
+func writeUnreadable(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("CRONLOCK_HOST=h\n"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o000); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runAsNobody runs the test named test again in a copy of the test binary as the user
+// nobody, for whom GOLOCK_TEST_DIR holds golock and an unreadable cronlock.conf.
+func runAsNobody(t *testing.T, test string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "golock-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "golock")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeUnreadable(t, filepath.Join(dir, "cronlock.conf"))
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = []string{"GOLOCK_TEST_DIR=" + dir, "PATH=/usr/bin:/bin"}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
+		t.Errorf("as nobody: %v\n%s", err, out)
+	}
+}
+
+// TestSearchedFileUnreadable checks that a config file found by searching, not named by
+// CRONLOCK_CONFIG, that this user cannot read is named in the error, which does not blame
+// CRONLOCK_CONFIG; one named by CRONLOCK_CONFIG is that variable's error.
+func TestSearchedFileUnreadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root reads any file: drop to nobody for the read, in a child process.
+		runAsNobody(t, "TestSearchedFileUnreadable")
+		return
+	}
+	dir := os.Getenv("GOLOCK_TEST_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "golock"), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeUnreadable(t, filepath.Join(dir, "cronlock.conf"))
+	}
+	conf := filepath.Join(dir, "cronlock.conf")
+	_, _, err := Load([]string{"CRONLOCK_CONFIG="}, filepath.Join(dir, "golock"))
+	var p *Problem
+	switch {
+	case err == nil:
+		t.Fatalf("Load of an unreadable %s: no error", conf)
+	case errors.As(err, &p) || strings.HasPrefix(err.Error(), "CRONLOCK_CONFIG"):
+		t.Errorf("error %q blames CRONLOCK_CONFIG, which is not set", err)
+	case !strings.Contains(err.Error(), "cannot read config file "+conf+": permission denied") ||
+		!strings.Contains(err.Error(), "chmod 0640") || !strings.Contains(err.Error(), "found by searching"):
+		t.Errorf("error %q, want it to name %s, the cause and what to do", err, conf)
+	}
+	_, _, err = Load([]string{"CRONLOCK_CONFIG=" + conf}, "")
+	if err == nil || !strings.HasPrefix(err.Error(), "CRONLOCK_CONFIG: cannot read config file "+conf) {
+		t.Errorf("CRONLOCK_CONFIG naming an unreadable file: %v", err)
 	}
 }
 

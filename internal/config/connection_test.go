@@ -105,11 +105,3 @@ func TestSentinelAndClusterAddrs(t *testing.T) {
 		t.Errorf("cluster seeds %q", got)
 	}
 }
-
-func TestURLPasswordInReadableFile(t *testing.T) {
-	path := writeFile(t, "CRONLOCK_URL=redis://:secretpw@redis.internal\n", 0o644)
-	_, warnings := load(t, "CRONLOCK_CONFIG="+path)
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "CRONLOCK_URL") || strings.Contains(warnings[0], "secretpw") {
-		t.Errorf("warnings %q, want one naming the password in CRONLOCK_URL, without it", warnings)
-	}
-}

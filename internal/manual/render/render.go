@@ -32,7 +32,7 @@ func Text(src string, width int) string {
 	for n := root.FirstChild; n != nil; n = n.Next {
 		t.block(n, 0)
 	}
-	return strings.TrimLeft(t.b.String(), "\n")
+	return strings.Trim(t.b.String(), "\n") + "\n"
 }
 
 // Indents of the text form: section bodies, subsections, definitions.
