@@ -83,34 +83,41 @@ func Run(ctx context.Context, o Options) int {
 // returns nil when they cannot be used.
 func checkConfig(r *report, environ []string, argv0 string) *config.Config {
 	files, explicit := config.SearchPath(environ, argv0)
+	file := "" // the one Load reads
 	switch {
 	case explicit:
 		// Load says so when it cannot be read.
-		r.line(markOK, "config file %s (CRONLOCK_CONFIG names it)", files[0])
+		file = files[0]
+		r.line(markOK, "config file %s (CRONLOCK_CONFIG names it)", file)
 	default:
-		found := false
 		for _, f := range files {
 			fi, err := os.Stat(f)
 			switch {
 			case err == nil && fi.Mode().IsRegular():
 				r.line(markOK, "config file %s: found; read", f)
-				found = true
+				file = f
 			case err == nil:
 				r.line(markNote, "config file %s: not a regular file; skipped", f)
 			default:
 				r.line(markOK, "config file %s: not there", f)
 			}
-			if found {
+			if file != "" {
 				break
 			}
 		}
-		if !found {
+		if file == "" {
 			r.line(markOK, "no config file: settings from the environment and the defaults only")
 		}
 	}
 	cfg, warnings, err := config.Load(environ, argv0)
 	for _, w := range warnings {
 		r.line(markFail, "%s", w)
+	}
+	// A run shows this only at a terminal or under VERBOSE: cron would mail it every time.
+	if problem := filePermissions(cfg, file); problem != "" {
+		r.line(markFail, "%s", problem)
+	} else if file != "" && err == nil {
+		r.line(markOK, "config file %s: permissions fine", file)
 	}
 	if err != nil {
 		r.line(markFail, "%v; nothing would run (exit 201)", err)
@@ -120,4 +127,16 @@ func checkConfig(r *report, environ []string, argv0 string) *config.Config {
 		r.line(markUsing, "%s", s)
 	}
 	return cfg
+}
+
+// filePermissions is what is wrong with the permissions of the config file, "" when
+// nothing is (or there is no file).
+func filePermissions(cfg *config.Config, file string) string {
+	switch {
+	case cfg != nil:
+		return cfg.FileProblem
+	case file != "":
+		return config.FilePermissionProblem(file)
+	}
+	return ""
 }

@@ -190,6 +190,37 @@ func TestDoctor(t *testing.T) {
 		})
 	}
 
+	t.Run("config file permissions", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.Start(t, persistent, redistest.WithPassword("file-pw"))
+		conf := filepath.Join(t.TempDir(), "cronlock.conf")
+		if err := os.WriteFile(conf, []byte("CRONLOCK_AUTH=file-pw\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := baseEnv("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port), "CRONLOCK_CONFIG="+conf)
+		for _, tc := range []struct {
+			mode  os.FileMode
+			fails []string
+		}{
+			{0o640, nil}, // what the manual advises: root and the group of golock's users
+			{0o644, []string{`^FAIL +config file .* holds CRONLOCK_AUTH and is readable by every user \(mode 0644\)`}},
+			{0o660, []string{`^FAIL +config file .* is writable by its group`}},
+		} {
+			if err := os.Chmod(conf, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			r := runGolock(t, env, "--doctor")
+			cliWantCode(t, r, min(len(tc.fails), 1))
+			checkReport(t, r, tc.fails, nil)
+			if tc.fails == nil {
+				wantLine(t, r.stdout, `^ok +config file .*cronlock\.conf: permissions fine$`)
+			}
+			if strings.Contains(r.stdout+r.stderr, "file-pw") {
+				t.Errorf("the report shows the password:\n%s", r.stdout)
+			}
+		}
+	})
+
 	t.Run("Redis down", func(t *testing.T) {
 		t.Parallel()
 		port := redistest.FreePort(t) // nothing listens there
