@@ -201,7 +201,7 @@ func TestCLIExitCodes(t *testing.T) {
 			stderr: "golock: unknown option --frobnicate\ntry golock --help\n"},
 		{name: "unknown short option", args: []string{"-x", "true"}, want: 201, stderr: "golock: unknown option -x\ntry golock --help\n"},
 		{name: "--name without --status or RESET", args: []string{"--name", "cronlock.x"}, want: 201, stderr: "CRONLOCK_RESET=yes"},
-		{name: "--doctor, not built yet", args: []string{"--doctor"}, want: 201, stderr: "--doctor"},
+		{name: "--doctor, Redis without persistence", args: []string{"--doctor"}, want: 1, stdout: "FAIL    persistence: none"},
 		{name: "--help", args: []string{"--help"}, want: 0, stdout: "\nSYNOPSIS\n"},
 		{name: "-h", args: []string{"-h"}, want: 0, stdout: "\nEXIT STATUS\n"},
 		{name: "--version", args: []string{"--version"}, want: 0, stdout: "golock "},
