@@ -92,7 +92,7 @@ func TestStatusByName(t *testing.T) {
 	cliWantCode(t, runGolock(t, graceEnv, "echo", "s3cret"), 0)
 	sum := sha256.Sum256([]byte("echo s3cret\n"))
 	r = runGolock(t, env, "--status", "--name", "byname."+cliKeyOf("echo", "s3cret"))
-	if !regexp.MustCompile(`, job ended, held for grace until ` + isoRE + `, command "sha256:` + hex.EncodeToString(sum[:]) + `"; last run: .* exit 0$`).
+	if !regexp.MustCompile(`, job ended, held for grace until `+isoRE+`, command "sha256:`+hex.EncodeToString(sum[:])+`"; last run: .* exit 0$`).
 		MatchString(strings.TrimSpace(r.stdout)) || strings.Contains(r.stdout, "s3cret") {
 		t.Errorf("--status of a grace hold recorded as a hash:\n%s", r.stdout)
 	}
