@@ -296,7 +296,7 @@ func TestCLIHeldLockRunsNothing(t *testing.T) {
 	// Under CRONLOCK_VERBOSE the holder is named in a debug line.
 	r = runGolock(t, append(env, "CRONLOCK_VERBOSE=yes"), "touch", second)
 	cliWantCode(t, r, 200)
-	if !strings.Contains(r.stderr, "golock: debug: lock held elsewhere") || cliExists(second) {
+	if !strings.Contains(r.stderr, "golock: debug: lock held by ") || cliExists(second) {
 		t.Errorf("verbose held run: stderr %q, job ran: %v", r.stderr, cliExists(second))
 	}
 }
