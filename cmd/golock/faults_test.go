@@ -654,8 +654,10 @@ func TestFaultGolockKilled(t *testing.T) {
 	freed := lockFreeWithin(t, c, name, 3*time.Second)
 	t.Logf("golock SIGKILLed: the job was gone %v later, the lock free %v later",
 		death.Sub(killed).Round(time.Millisecond), freed.Sub(killed).Round(time.Millisecond))
-	if d := freed.Sub(killed); d > 1500*time.Millisecond+100*time.Millisecond {
-		t.Errorf("the lock freed %v after golock died, want within LEASE (1.5s)", d)
+	// A renewal golock sent just before it died can still reach Redis up to its timeout
+	// (LEASE/6) later and set a full lease from there.
+	if d := freed.Sub(killed); d > 1500*time.Millisecond+250*time.Millisecond+100*time.Millisecond {
+		t.Errorf("the lock freed %v after golock died, want within LEASE (1.5s) of its last renewal", d)
 	}
 	// The parent-death signal reaches golock's own child; the watchdog, the rest of its group.
 	if gone, ok := <-grandchildDied; !ok || gone.Sub(killed) > time.Second {
