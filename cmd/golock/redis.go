@@ -14,78 +14,24 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/redisclient"
 )
 
-func init() {
-	// go-redis logs dial failures on its own; golock says what matters, once.
-	redis.SetLogger(quiet{})
-}
+// The client, the hints and the address are internal/redisclient's, which
+// golock-exporter shares: both connect alike.
 
-type quiet struct{}
+// newClient makes the Redis client for cfg (redisclient.New).
+func newClient(cfg *config.Config) redis.UniversalClient { return redisclient.New(cfg) }
 
-func (quiet) Printf(context.Context, string, ...any) {}
-
-// newClient makes the Redis client: for one Redis, for the master the sentinels name, or
-// for a cluster. Every wait on Redis is bounded by REDIS_TIMEOUT, and the client does not
-// retry on its own: retry and the heartbeat do, and each of their attempts dials afresh
-// when there is no connection (dial.go).
-func newClient(cfg *config.Config) redis.UniversalClient {
-	o := *cfg.Redis()
-	o.Protocol = 2
-	o.DisableIdentity = true // no CLIENT SETINFO: nothing on the wire but the job's
-	o.DialTimeout = cfg.RedisTimeout
-	o.ReadTimeout = cfg.RedisTimeout
-	o.WriteTimeout = cfg.RedisTimeout
-	o.PoolTimeout = cfg.RedisTimeout
-	o.ContextTimeoutEnabled = true
-	o.MaxRetries = -1
-	o.DialerRetries = 1
-	// A renewal stuck on a dead connection, the release and the connection pinned for
-	// WAIT are the most golock holds at once.
-	o.PoolSize = 4
-	if !cfg.UseSentinel && !cfg.Cluster {
-		c := redis.NewClient(&o)
-		c.AddHook(alwaysDial(nil))
-		return c
-	}
-	u := &redis.UniversalOptions{
-		Addrs: cfg.Addrs(), Username: o.Username, Password: o.Password, DB: o.DB,
-		TLSConfig: o.TLSConfig, Protocol: o.Protocol, DisableIdentity: o.DisableIdentity,
-		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
-		PoolTimeout: o.PoolTimeout, ContextTimeoutEnabled: o.ContextTimeoutEnabled,
-		MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries, PoolSize: o.PoolSize,
-	}
-	if cfg.Cluster {
-		c := redis.NewClusterClient(u.Cluster())
-		reloadOnFailedDial(c)
-		return c
-	}
-	u.MasterName, u.SentinelPassword = cfg.SentinelMaster, cfg.SentinelAuth
-	fo := u.Failover()
-	c := redis.NewFailoverClient(fo)
-	c.AddHook(alwaysDial(nil)) // the outer hook: it sees what freshMaster could not mend
-	c.AddHook(freshMaster(fo))
-	return c
-}
-
-// connect makes the client golock uses for cfg: newClient's, authenticating as cronlock
-// does.
-func connect(cfg *config.Config) redis.UniversalClient {
-	c := newClient(cfg)
-	authLikeCronlock(cfg, c)
-	return c
-}
+// connect makes the client golock uses for cfg, authenticating as cronlock does.
+func connect(cfg *config.Config) redis.UniversalClient { return redisclient.Connect(cfg) }
 
 // address is where Redis is, for messages: never with a password.
-func address(cfg *config.Config) string {
-	switch {
-	case cfg.UseSentinel:
-		return "master " + cfg.SentinelMaster + " of sentinels " + strings.Join(cfg.Addrs(), ",")
-	case cfg.Cluster:
-		return "cluster " + strings.Join(cfg.Addrs(), ",")
-	}
-	return cfg.Redis().Addr
-}
+func address(cfg *config.Config) string { return redisclient.Address(cfg) }
+
+// hint tells what to do about a refused password or an unknown Sentinel master, or is ""
+// for any other error.
+func hint(err error) string { return redisclient.Hint(err) }
 
 // retry runs op until it succeeds, fails in a way a retry cannot mend, or
 // RECONNECT_ATTEMPTS retries are spent; the n-th retry first waits (n-1) × RECONNECT_BACKOFF
@@ -154,31 +100,4 @@ func retryable(err error) bool {
 func timedOut(err error) bool {
 	var nerr net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout()
-}
-
-// hint tells what to do about a refused password or an unknown Sentinel master, or is ""
-// for any other error.
-func hint(err error) string {
-	if h := passwordHint(err); h != "" {
-		return h
-	}
-	msg := err.Error()
-	sentinels := sentinelsUnreachable(err)
-	switch {
-	case sentinels && (strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")):
-		return "; the sentinels refused the password: check CRONLOCK_SENTINEL_AUTH"
-	case sentinels && strings.Contains(msg, "redis: nil"):
-		return "; the sentinels answered but do not know that master: check CRONLOCK_SENTINEL_MASTER"
-	case strings.Contains(msg, "WRONGPASS"):
-		return "; Redis refused the password: check CRONLOCK_USERNAME and CRONLOCK_AUTH"
-	case strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "unauthenticated"):
-		return "; Redis wants a password: set CRONLOCK_AUTH"
-	}
-	return ""
-}
-
-// sentinelsUnreachable tells whether err is go-redis failing to get the master's address
-// from the sentinels: it reports every such failure this way.
-func sentinelsUnreachable(err error) bool {
-	return strings.Contains(err.Error(), "all sentinels specified in configuration are unreachable")
 }
