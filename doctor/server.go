@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/lockscript"
 )
 
@@ -31,7 +32,7 @@ func checkServer(ctx context.Context, r *report, cfg *config.Config, client redi
 	if cfg.UseSentinel {
 		checkSentinels(ctx, r, cfg)
 	}
-	where := address(cfg)
+	where := redisclient.Address(cfg)
 	start := time.Now()
 	err := client.Ping(ctx).Err()
 	took := time.Since(start)
@@ -66,17 +67,6 @@ func checkServer(ctx context.Context, r *report, cfg *config.Config, client redi
 	case *redis.Client:
 		checkMaster(ctx, r, cfg, c, "")
 	}
-}
-
-// address is where golock would find Redis, never with a password.
-func address(cfg *config.Config) string {
-	switch {
-	case cfg.UseSentinel:
-		return "master " + cfg.SentinelMaster + " of sentinels " + strings.Join(cfg.Addrs(), ",")
-	case cfg.Cluster:
-		return "cluster " + strings.Join(cfg.Addrs(), ",")
-	}
-	return cfg.Redis().Addr
 }
 
 // authSaid says how golock authenticated, once Redis has answered.
@@ -226,8 +216,9 @@ func checkMaster(ctx context.Context, r *report, cfg *config.Config, node *redis
 		r.line(markFail, "%sthis Redis is a %s: it refuses golock's writes; point golock at the master", label, role)
 	}
 	checkScripts(ctx, r, node, label)
-	checkEviction(ctx, r, node, info, label)
-	checkPersistence(ctx, r, node, info, label)
+	safety := readSafety(ctx, node, info)
+	checkEviction(r, safety, label)
+	checkPersistence(r, safety, label)
 	checkReplicas(r, cfg, info, label)
 }
 
@@ -262,31 +253,84 @@ func checkScripts(ctx context.Context, r *report, node *redis.Client, label stri
 		label, len(names)-len(missing), len(names), strings.Join(missing, ", "))
 }
 
+// Safety is what one master's settings say about whether a held lock survives: eviction
+// and persistence. golock --doctor judges it line by line; golock-exporter shows it as
+// gauges.
+type Safety struct {
+	// Policy is maxmemory-policy, "" when unknown (INFO did not say and CONFIG GET was
+	// refused, as on some managed Redis; PolicyErr says why).
+	Policy    string
+	PolicyErr error
+	MaxMemory int64 // maxmemory in bytes; 0: no limit
+	// Limited says a memory limit applies: maxmemory is set, or Redis is 32-bit (an
+	// implicit 3 GB limit).
+	Limited bool
+	AOF     bool // appendonly is on
+	// SavePoints are the RDB save points ("3600 1 300 100"), "" when there are none or
+	// they are unknown (CONFIG GET refused: SaveErr says why).
+	SavePoints string
+	SaveErr    error
+}
+
+// Evicts reports whether Redis may evict a held lock once used memory reaches maxmemory:
+// any policy but noeviction, with a limit that applies. False when the policy is unknown.
+func (s Safety) Evicts() bool { return s.Policy != "" && s.Policy != "noeviction" && s.Limited }
+
+// Persistent reports whether a restart keeps the locks (AOF, or RDB save points), and
+// known whether that could be read.
+func (s Safety) Persistent() (persistent, known bool) {
+	if s.AOF || s.SavePoints != "" {
+		return true, true
+	}
+	return false, s.SaveErr == nil
+}
+
+// ReadSafety reads Safety from one master (one Redis, or a master of a cluster).
+func ReadSafety(ctx context.Context, node *redis.Client) (Safety, error) {
+	raw, err := node.Info(ctx).Result()
+	if err != nil {
+		return Safety{}, err
+	}
+	return readSafety(ctx, node, fields(raw)), nil
+}
+
+// readSafety is ReadSafety with the master's INFO fields read already.
+func readSafety(ctx context.Context, node *redis.Client, info map[string]string) Safety {
+	s := Safety{Policy: info["maxmemory_policy"], AOF: info["aof_enabled"] == "1"}
+	limit := info["maxmemory"]
+	if s.Policy == "" || limit == "" {
+		cfg, err := node.ConfigGet(ctx, "maxmemory*").Result()
+		if err != nil {
+			s.Policy, s.PolicyErr = "", err
+		} else {
+			s.Policy, limit = cfg["maxmemory-policy"], cfg["maxmemory"]
+		}
+	}
+	s.MaxMemory, _ = strconv.ParseInt(limit, 10, 64)
+	s.Limited = s.MaxMemory > 0 || info["arch_bits"] == "32"
+	save, err := node.ConfigGet(ctx, "save").Result()
+	s.SavePoints, s.SaveErr = strings.TrimSpace(save["save"]), err
+	return s
+}
+
 // checkEviction: any maxmemory-policy but noeviction lets Redis drop keys once used memory
 // reaches maxmemory, a held lock among them (the volatile-* policies drop keys with a TTL,
 // and every lock has one). With maxmemory 0, a 64-bit Redis has no limit and evicts
 // nothing (a 32-bit one has an implicit 3 GB limit).
-func checkEviction(ctx context.Context, r *report, node *redis.Client, info map[string]string, label string) {
-	policy, limit := info["maxmemory_policy"], info["maxmemory"]
-	if policy == "" || limit == "" {
-		cfg, err := node.ConfigGet(ctx, "maxmemory*").Result()
-		if err != nil {
-			r.line(markUnknown, "%smaxmemory-policy: INFO does not say and CONFIG GET was refused (%v)", label, err)
-			return
-		}
-		policy, limit = cfg["maxmemory-policy"], cfg["maxmemory"]
+func checkEviction(r *report, s Safety, label string) {
+	if s.Policy == "" {
+		r.line(markUnknown, "%smaxmemory-policy: INFO does not say and CONFIG GET was refused (%v)", label, s.PolicyErr)
+		return
 	}
-	bytes, _ := strconv.ParseInt(limit, 10, 64)
-	limited := bytes > 0 || info["arch_bits"] == "32"
-	said := fmt.Sprintf("%smaxmemory-policy %s, maxmemory %s", label, policy, human(bytes))
+	said := fmt.Sprintf("%smaxmemory-policy %s, maxmemory %s", label, s.Policy, human(s.MaxMemory))
 	switch {
-	case policy == "noeviction" && limited:
+	case s.Policy == "noeviction" && s.Limited:
 		r.line(markOK, "%s: Redis never evicts a lock (when full it refuses new ones: golock exits 201)", said)
-	case policy == "noeviction":
+	case s.Policy == "noeviction":
 		r.line(markOK, "%s: Redis never evicts a lock", said)
-	case limited:
+	case s.Limited:
 		what := "keys"
-		if strings.HasPrefix(policy, "volatile-") {
+		if strings.HasPrefix(s.Policy, "volatile-") {
 			what = "keys with a TTL (every lock has one)"
 		}
 		r.line(markFail, "%s: when used memory reaches maxmemory, Redis evicts %s, and a held lock vanishes "+
@@ -299,22 +343,19 @@ func checkEviction(ctx context.Context, r *report, node *redis.Client, info map[
 
 // checkPersistence: without RDB save points and without AOF, a restart of Redis empties it
 // and every held lock vanishes.
-func checkPersistence(ctx context.Context, r *report, node *redis.Client, info map[string]string, label string) {
-	aof := info["aof_enabled"] == "1"
-	save, err := node.ConfigGet(ctx, "save").Result()
-	points, known := strings.TrimSpace(save["save"]), err == nil
+func checkPersistence(r *report, s Safety, label string) {
 	switch {
-	case aof:
+	case s.AOF:
 		r.line(markOK, "%spersistence: AOF on: a restart keeps the locks", label)
-	case known && points != "":
+	case s.SaveErr == nil && s.SavePoints != "":
 		r.line(markOK, "%spersistence: RDB snapshots (save %s), AOF off: a restart keeps the locks of the last "+
-			"snapshot, not those taken since", label, points)
-	case known:
+			"snapshot, not those taken since", label, s.SavePoints)
+	case s.SaveErr == nil:
 		r.line(markFail, "%spersistence: none (no RDB save points, AOF off): a restart of Redis empties it, and "+
 			"every held lock vanishes; a run that asks before the holder's next renewal takes it too: "+
 			"set appendonly yes", label)
 	default:
-		r.line(markUnknown, "%spersistence: AOF off; RDB save points unknown (CONFIG GET refused: %v)", label, err)
+		r.line(markUnknown, "%spersistence: AOF off; RDB save points unknown (CONFIG GET refused: %v)", label, s.SaveErr)
 	}
 }
 
