@@ -18,6 +18,7 @@ type Status struct {
 	Holder *Holder  // nil when the lock is free
 	Record *Record  // golock's lock record; nil unless Holder.Kind is "golock"
 	Last   *LastRun // nil when no run has been recorded
+	Now    time.Time // Redis's clock when it was read
 }
 
 // Record is what a golock lock record says beyond its Holder. Times are Redis's clock.
@@ -40,6 +41,10 @@ type LastRun struct {
 	Duration time.Duration // from acquisition to release
 	Code     int           // exit code
 	Ran      bool          // false: the command could not start (Code 126 or 127)
+	// Success is when the last run that exited 0 ended, by Redis's clock; zero when none
+	// is recorded. A record written before golock kept it says only whether the last run
+	// succeeded: then Success is its end when it did, zero otherwise.
+	Success time.Time
 }
 
 // Inspect reads who holds name and its last run, in one round trip, changing nothing.
@@ -49,8 +54,8 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 		return Status{}, fmt.Errorf("lockscript: inspect %s: %w", name, err)
 	}
 	r := answer(reply)
-	st := Status{Name: name}
 	nowMS := r.int(2)
+	st := Status{Name: name, Now: time.UnixMilli(nowMS)}
 	value := fields(r, 3)
 	switch kind := r.str(0); kind {
 	case "none":
@@ -85,6 +90,10 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 		l.Code, _ = strconv.Atoi(last["exit"])
 		l.Started = msTime(last["started_ms"])
 		l.Duration = msTime(last["ended_ms"]).Sub(l.Started)
+		l.Success = msTime(last["success_ms"])
+		if _, kept := last["success_ms"]; !kept && l.Ran && l.Code == 0 {
+			l.Success = msTime(last["ended_ms"])
+		}
 		st.Last = l
 	}
 	return st, nil

@@ -55,6 +55,33 @@ func TestInspect(t *testing.T) {
 	if ttl := pttl(t, c, lockscript.LastRunKey(l.Name)); ttl < lockscript.LastRunTTL-time.Minute {
 		t.Errorf("last-run record TTL %v, want about %v", ttl, lockscript.LastRunTTL)
 	}
+	if !last.Success.IsZero() || st.Now.Before(last.Started.Add(last.Duration)) {
+		t.Errorf("after a failed run: success %v (want none), Redis's now %v", last.Success, st.Now)
+	}
+
+	// The time of the last success is kept across a failed run after it; a record written
+	// before golock kept it counts its run's end when that run succeeded.
+	ok := acquire(t, c, "cronlock.succeeds", params("s", 0, time.Hour, 10*time.Second))
+	if _, err := lockscript.Release(ctx, c, ok, lockscript.Outcome{Ran: true}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = lockscript.Inspect(ctx, c, ok.Name)
+	success := st.Last.Success
+	if success.IsZero() || !success.Equal(st.Last.Started.Add(st.Last.Duration)) {
+		t.Errorf("after a success: %+v, want its end as the last success", st.Last)
+	}
+	failed := acquire(t, c, ok.Name, params("f", 0, time.Hour, 10*time.Second))
+	if _, err := lockscript.Release(ctx, c, failed, lockscript.Outcome{Ran: true, Code: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = lockscript.Inspect(ctx, c, ok.Name); st.Last.Code != 1 || !st.Last.Success.Equal(success) {
+		t.Errorf("after a failure: %+v, want exit 1 and the success of %v kept", st.Last, success)
+	}
+	c.HSet(ctx, lockscript.LastRunKey("cronlock.old"), "host", "h", "started_ms", "1000", "ended_ms", "3000",
+		"exit", "0", "ran", "1")
+	if st, _ = lockscript.Inspect(ctx, c, "cronlock.old"); !st.Last.Success.Equal(time.UnixMilli(3000)) {
+		t.Errorf("an older record of a success: %+v, want its end as the last success", st.Last)
+	}
 
 	// A lock given back before its command was tried leaves the last run as it was.
 	l2 := acquire(t, c, l.Name+".2", params("b", 0, time.Hour, 10*time.Second))

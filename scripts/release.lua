@@ -5,7 +5,8 @@
 -- KEYS[2]  the fence counter of NAME, moved past our fence whenever we let go (deleted or
 --          held for grace), so that a renewal of ours still on its way (extend) cannot
 --          write the lock back, now or once the grace hold has expired
--- KEYS[3]  NAME's last-run record (a hash), written whatever the reply
+-- KEYS[3]  NAME's last-run record (a hash), written whatever the reply; success_ms, the end
+--          of the last run that exited 0, is kept across failed runs
 -- ARGV[1]  owner token
 -- ARGV[2]  "1" when the command ran, "0" when it could not start (then no grace hold)
 -- ARGV[3]  channel to publish the hand-off on, for golocks waiting on NAME
@@ -26,6 +27,9 @@ local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[4] ~= '-1' then
   redis.call('HSET', KEYS[3], 'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7],
     'started_ms', ARGV[8], 'ended_ms', string.format('%.0f', now_ms), 'exit', ARGV[4], 'ran', ARGV[2])
+  if ARGV[4] == '0' and ARGV[2] == '1' then
+    redis.call('HSET', KEYS[3], 'success_ms', string.format('%.0f', now_ms))
+  end
   redis.call('PEXPIRE', KEYS[3], ARGV[9])
 end
 

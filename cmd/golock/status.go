@@ -90,6 +90,13 @@ func statusLine(st lockscript.Status) string {
 		if !l.Ran {
 			b.WriteString(" (could not start)")
 		}
+		if l.Code != 0 || !l.Ran {
+			if l.Success.IsZero() {
+				b.WriteString("; no success recorded")
+			} else {
+				fmt.Fprintf(&b, "; last success ended %s", iso(l.Success))
+			}
+		}
 	}
 	return b.String()
 }
@@ -132,6 +139,10 @@ type lastJSON struct {
 	DurationMS int64  `json:"duration_ms"`
 	Exit       int    `json:"exit"`
 	Ran        bool   `json:"ran"`
+	// The end of the last run that exited 0 (this one, or an earlier one); absent when
+	// none is recorded.
+	SuccessMS int64  `json:"success_ms,omitempty"`
+	Success   string `json:"success,omitempty"`
 }
 
 func toJSON(st lockscript.Status) statusJSON {
@@ -162,6 +173,7 @@ func toJSON(st lockscript.Status) statusJSON {
 			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran}
 		out.LastRun.StartedMS, out.LastRun.Started = moment(l.Started)
 		out.LastRun.EndedMS, out.LastRun.Ended = moment(l.Started.Add(l.Duration))
+		out.LastRun.SuccessMS, out.LastRun.Success = moment(l.Success)
 	}
 	return out
 }
