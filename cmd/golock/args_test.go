@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -28,6 +29,10 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"-h", "--bogus"}, want: options{mode: "help"}},
 		{args: []string{"--man"}, want: options{mode: "man"}},
 		{args: []string{"--version"}, want: options{mode: "version"}},
+		{args: []string{"--check", "ls"}, want: options{mode: "check", cmd: []string{"ls"}}},
+		{args: []string{"--check", "--max-age", "90m", "ls"}, want: options{mode: "check", maxAge: 90 * time.Minute, cmd: []string{"ls"}}},
+		{args: []string{"--max-age=1.5", "--check", "--name", "x"}, want: options{mode: "check", maxAge: 1500 * time.Millisecond, name: "x"}},
+		{args: []string{"--check", "--max-age", "2d", "ls"}, want: options{mode: "check", maxAge: 48 * time.Hour, cmd: []string{"ls"}}},
 
 		{args: nil, err: errNoCommand.Error()},
 		{args: []string{"--"}, err: errNoCommand.Error()},
@@ -41,9 +46,12 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"--json", "true"}, err: "--json goes with --status or --list"},
 		{args: []string{"--name"}, err: "--name needs a lock name (as --list prints it)"},
 		{args: []string{"--name="}, err: "--name needs a lock name (as --list prints it)"},
-		{args: []string{"--list", "--name", "x"}, err: "--name goes with --status or CRONLOCK_RESET=yes, not --list"},
-		{args: []string{"--key", "--name", "x"}, err: "--name goes with --status or CRONLOCK_RESET=yes, not --key"},
+		{args: []string{"--list", "--name", "x"}, err: "--name goes with --status, --check or CRONLOCK_RESET=yes, not --list"},
+		{args: []string{"--key", "--name", "x"}, err: "--name goes with --status, --check or CRONLOCK_RESET=yes, not --key"},
 		{args: []string{"--status", "--name", "x", "ls"}, err: "--name NAME and a COMMAND both name the lock: give one"},
+		{args: []string{"--check"}, err: "--check needs a COMMAND"},
+		{args: []string{"--status", "--max-age", "1", "ls"}, err: "--max-age goes with --check"},
+		{args: []string{"--check", "--max-age", "-1", "ls"}, err: "--max-age needs a time: seconds, or a number with s, m, h or d (e.g. 3600, 90m, 25h, 2d)"},
 	}
 	for _, tt := range tests {
 		got, err := parseArgs(tt.args)
@@ -53,7 +61,7 @@ func TestParseArgs(t *testing.T) {
 		case tt.err == "" && err != nil:
 			t.Errorf("parseArgs(%q): %v", tt.args, err)
 		case tt.err == "" && (got.mode != tt.want.mode || got.name != tt.want.name || got.json != tt.want.json ||
-			!slices.Equal(got.cmd, tt.want.cmd)):
+			got.maxAge != tt.want.maxAge || !slices.Equal(got.cmd, tt.want.cmd)):
 			t.Errorf("parseArgs(%q) = %+v, want %+v", tt.args, got, tt.want)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/check"
 	"github.com/golock/golock/doctor"
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
@@ -42,6 +43,7 @@ const usage = `usage: golock [--] COMMAND [ARG...]
        golock --key COMMAND [ARG...]
        golock --status [--json] (COMMAND [ARG...] | --name NAME)
        golock --list [--json]
+       golock --check [--max-age D] (COMMAND [ARG...] | --name NAME)
        golock --doctor | --help | --man | --version
 `
 
@@ -119,6 +121,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return status(ctx, cfg, log, client, []string{name}, asJSON, stdout)
 	case "list":
 		return status(ctx, cfg, log, client, nil, asJSON, stdout)
+	case "check":
+		return checkLock(ctx, cfg, client, name, opts.maxAge, stdout)
 	}
 	log = log.With("lock", name)
 	if cfg.Reset {
@@ -132,13 +136,16 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 // options are golock's own command-line options.
 type options struct {
 	// mode is "" (run cmd, or reset the lock under CRONLOCK_RESET), "help", "man",
-	// "version", "doctor", "key", "status" or "list".
+	// "version", "doctor", "key", "status", "list" or "check".
 	mode string
 	// name is --name NAME: the lock's full name, for --status and CRONLOCK_RESET in
 	// place of a command; "" when not given.
 	name string
 	json bool     // --json, with --status or --list
 	cmd  []string // COMMAND [ARG...]; nil when none was given
+	// maxAge is --max-age D, with --check: the oldest a last success may be, and the
+	// longest a holder may hold the lock; zero when not given (neither is judged).
+	maxAge time.Duration
 }
 
 // errNoCommand is parseArgs' error when golock is given nothing to do.
@@ -164,7 +171,7 @@ func parseArgs(args []string) (options, error) {
 			return options{mode: "help"}, nil
 		case a == "--version" || a == "--man":
 			return options{mode: strings.TrimPrefix(a, "--")}, nil
-		case a == "--key" || a == "--status" || a == "--list" || a == "--doctor":
+		case a == "--key" || a == "--status" || a == "--list" || a == "--doctor" || a == "--check":
 			if err := setMode(strings.TrimPrefix(a, "--")); err != nil {
 				return options{}, err
 			}
@@ -183,6 +190,17 @@ func parseArgs(args []string) (options, error) {
 				return options{}, errors.New("--name needs a lock name (as --list prints it)")
 			}
 			o.name = v
+		case a == "--max-age" || strings.HasPrefix(a, "--max-age="):
+			v, ok := strings.CutPrefix(a, "--max-age=")
+			if !ok && i+1 < len(args) {
+				i++
+				v = args[i]
+			}
+			d, err := check.ParseMaxAge(v)
+			if err != nil {
+				return options{}, err
+			}
+			o.maxAge = d
 		case strings.HasPrefix(a, "-"):
 			return options{}, fmt.Errorf("unknown option %s", a)
 		default:
@@ -195,13 +213,15 @@ func parseArgs(args []string) (options, error) {
 	switch {
 	case o.json && o.mode != "status" && o.mode != "list":
 		return options{}, errors.New("--json goes with --status or --list")
-	case o.name != "" && o.mode != "" && o.mode != "status":
-		return options{}, fmt.Errorf("--name goes with --status or CRONLOCK_RESET=yes, not --%s", o.mode)
+	case o.name != "" && o.mode != "" && o.mode != "status" && o.mode != "check":
+		return options{}, fmt.Errorf("--name goes with --status, --check or CRONLOCK_RESET=yes, not --%s", o.mode)
+	case o.maxAge != 0 && o.mode != "check":
+		return options{}, errors.New("--max-age goes with --check")
 	case o.name != "" && o.cmd != nil:
 		return options{}, errors.New("--name NAME and a COMMAND both name the lock: give one")
 	case (o.mode == "list" || o.mode == "doctor") && o.cmd != nil:
 		return options{}, fmt.Errorf("--%s takes no COMMAND", o.mode)
-	case (o.mode == "key" || o.mode == "status") && o.cmd == nil && o.name == "":
+	case (o.mode == "key" || o.mode == "status" || o.mode == "check") && o.cmd == nil && o.name == "":
 		return options{}, fmt.Errorf("--%s needs a COMMAND", o.mode)
 	case o.mode == "" && o.cmd == nil && o.name == "":
 		return options{}, errNoCommand

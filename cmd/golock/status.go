@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/golock/golock/check"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/lockscript"
 )
@@ -43,6 +44,18 @@ func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.U
 		fmt.Fprintln(stdout, statusLine(st))
 	}
 	return 0
+}
+
+// checkLock is --check: the lock judged as a Nagios/Icinga plugin (package check), one
+// line on stdout, the plugin's code as exit code. Redis is tried once, as for --status.
+func checkLock(ctx context.Context, cfg *config.Config, c redis.Scripter, name string, maxAge time.Duration, stdout io.Writer) int {
+	st, err := lockscript.Inspect(ctx, c, name)
+	r := check.Judge(st, maxAge)
+	if err != nil {
+		r = check.Unreadable(name, fmt.Errorf("at %s: %w%s", address(cfg), err, hint(err)))
+	}
+	fmt.Fprintln(stdout, r)
+	return r.Code
 }
 
 // inspect reads the named locks, or every lock under prefix when names is nil.

@@ -1,0 +1,179 @@
+// Package check judges one lock for a monitoring system: golock --check, a
+// Nagios/Icinga plugin. It reads nothing itself: it judges what lockscript.Inspect read,
+// by Redis's clock, and says so in the plugins' form: one line of text, then perfdata.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/lockscript"
+)
+
+// The monitoring plugins' exit codes.
+const (
+	OK       = 0 // the last run succeeded (or none is recorded and no --max-age was asked)
+	Warning  = 1 // the holder has held the lock longer than --max-age, or a foreign value holds it
+	Critical = 2 // the last run failed, or the last success is older than --max-age
+	Unknown  = 3 // Redis could not be read
+)
+
+var words = [...]string{"OK", "WARNING", "CRITICAL", "UNKNOWN"}
+
+// Result is a judgement: a plugin code, one line of text, and the perfdata.
+type Result struct {
+	Code int
+	Text string
+	Perf []string // label=value[UOM];[warn];[crit];[min];[max]
+}
+
+// String is the plugin's output line: "GOLOCK OK - text | perfdata".
+func (r Result) String() string {
+	s := "GOLOCK " + words[r.Code] + " - " + r.Text
+	if len(r.Perf) > 0 {
+		s += " | " + strings.Join(r.Perf, " ")
+	}
+	return s
+}
+
+// Unreadable is the judgement when Redis could not be read: UNKNOWN, saying why.
+func Unreadable(name string, err error) Result {
+	return Result{Code: Unknown, Text: oneLine(fmt.Sprintf("%s: cannot read Redis: %v", name, err))}
+}
+
+// Judge judges the lock st. maxAge is --max-age, zero when not given: then neither the
+// age of the last success nor the holder's is judged.
+//
+//   - CRITICAL: the last run failed (exited non-zero, or could not start); or, with
+//     maxAge and no run under way, no success is recorded or the last one ended longer
+//     than maxAge ago.
+//   - WARNING: with maxAge, the run under way has held the lock longer than maxAge (it
+//     is stuck, or slow: its end decides); or a value golock does not know holds the
+//     lock (no golock can take it).
+//   - OK otherwise; with no run recorded and no maxAge, OK too ("no run recorded yet").
+func Judge(st lockscript.Status, maxAge time.Duration) Result {
+	var crit, warn, ok []string
+	last, h := st.Last, st.Holder
+	if last != nil {
+		switch {
+		case !last.Ran:
+			crit = append(crit, fmt.Sprintf("last run could not start (exit %d) on %s, %s ago", last.Code, last.Host,
+				age(st.Now.Sub(last.Started.Add(last.Duration)))))
+		case last.Code != 0:
+			crit = append(crit, fmt.Sprintf("last run failed with exit %d on %s, ended %s ago", last.Code, last.Host,
+				age(st.Now.Sub(last.Started.Add(last.Duration)))))
+		default:
+			ok = append(ok, fmt.Sprintf("last run succeeded on %s, ended %s ago, took %s", last.Host,
+				age(st.Now.Sub(last.Started.Add(last.Duration))), age(last.Duration)))
+		}
+	}
+	var success time.Time
+	if last != nil {
+		success = last.Success
+	}
+	// A run under way is judged by how long it has held the lock; the age of the last
+	// success only when none is.
+	running := h != nil && h.Kind == "golock" && !h.Released
+	switch {
+	case running && maxAge > 0 && h.Age > maxAge:
+		warn = append(warn, fmt.Sprintf("held by %s pid %s for %s, longer than --max-age %s", h.Host, h.PID,
+			age(h.Age), age(maxAge)))
+	case running:
+		ok = append(ok, fmt.Sprintf("running on %s pid %s for %s", h.Host, h.PID, age(h.Age)))
+	case maxAge > 0 && success.IsZero():
+		crit = append(crit, "no successful run recorded")
+	case maxAge > 0 && st.Now.Sub(success) > maxAge:
+		crit = append(crit, fmt.Sprintf("last success ended %s ago, longer than --max-age %s",
+			age(st.Now.Sub(success)), age(maxAge)))
+	}
+	if !success.IsZero() && last != nil && (last.Code != 0 || !last.Ran) {
+		ok = append(ok, fmt.Sprintf("last success ended %s ago", age(st.Now.Sub(success))))
+	}
+	if h != nil && h.Kind != "golock" && h.Kind != "cronlock" {
+		warn = append(warn, fmt.Sprintf("held by a foreign %s value: no golock can take it (CRONLOCK_RESET=yes clears it)", h.Kind))
+	}
+	if last == nil && len(crit)+len(warn)+len(ok) == 0 {
+		ok = append(ok, "no run recorded yet")
+	}
+
+	r := Result{Code: OK}
+	switch {
+	case len(crit) > 0:
+		r.Code = Critical
+	case len(warn) > 0:
+		r.Code = Warning
+	}
+	r.Text = oneLine(st.Name + ": " + strings.Join(append(append(crit, warn...), ok...), "; "))
+	limit := ""
+	if maxAge > 0 {
+		limit = seconds(maxAge)
+	}
+	held := 0
+	var holderAge time.Duration
+	if h != nil {
+		held = 1
+		if running {
+			holderAge = h.Age
+		}
+	}
+	r.Perf = append(r.Perf, fmt.Sprintf("held=%d;;;0;1", held), fmt.Sprintf("holder_age=%ss;%s;;0", seconds(holderAge), limit))
+	if !success.IsZero() {
+		r.Perf = append(r.Perf, fmt.Sprintf("last_success_age=%ss;;%s;0", seconds(st.Now.Sub(success)), limit))
+	}
+	if last != nil {
+		r.Perf = append(r.Perf, fmt.Sprintf("last_duration=%ss;;;0", seconds(last.Duration)),
+			fmt.Sprintf("last_exit=%d;;;0", last.Code))
+	}
+	return r
+}
+
+// ParseMaxAge reads --max-age: seconds (fractions allowed), or a number with a unit, s,
+// m, h or d ("90m", "25h", "2d"). It must be more than 0.
+func ParseMaxAge(s string) (time.Duration, error) {
+	bad := errors.New("--max-age needs a time: seconds, or a number with s, m, h or d (e.g. 3600, 90m, 25h, 2d)")
+	units := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	unit := time.Second
+	for suffix, u := range units {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			s, unit = n, u
+		}
+	}
+	secs, err := config.ParseSeconds(s)
+	if err != nil {
+		return 0, bad
+	}
+	d := time.Duration(secs.Seconds() * float64(unit))
+	if d <= 0 {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// age is a duration for a person: to the second from a minute up, else to 0.1 s.
+func age(d time.Duration) string {
+	if d >= time.Minute || d <= -time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// seconds is d in seconds, to the millisecond, for perfdata.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64)
+}
+
+// oneLine keeps the text on one line and clear of perfdata's separator: a lock name is
+// the user's, and may hold anything.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '|' {
+			return ' '
+		}
+		return r
+	}, s)
+}
