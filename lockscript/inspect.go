@@ -15,9 +15,9 @@ import (
 // Status is what Inspect finds at a lock: its holder, if any, and its last run.
 type Status struct {
 	Name   string
-	Holder *Holder  // nil when the lock is free
-	Record *Record  // golock's lock record; nil unless Holder.Kind is "golock"
-	Last   *LastRun // nil when no run has been recorded
+	Holder *Holder   // nil when the lock is free
+	Record *Record   // golock's lock record; nil unless Holder.Kind is "golock"
+	Last   *LastRun  // nil when no run has been recorded
 	Now    time.Time // Redis's clock when it was read
 }
 
