@@ -332,6 +332,10 @@ func (j *job) run(ctx context.Context) int {
 		}
 	}()
 
+	// CRONLOCK_PING_URL: the run that took the lock says when its job starts and ends.
+	pinged := j.pings(lock)
+	pinged.start(ctx)
+
 	res, err := supervisor.Run(supervisor.Job{
 		Args:    j.args,
 		Env:     childEnv(j.environ, lock),
@@ -374,6 +378,7 @@ func (j *job) run(ctx context.Context) int {
 	if sig := stopWatch(); sig != nil {
 		j.log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.cfg.Lease.Seconds()))
 	}
+	pinged.exit(ctx, exit)
 	return exit
 }
 

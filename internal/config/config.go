@@ -22,6 +22,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/ping"
 )
 
 // Config is every setting, with cronlock's names and defaults. Durations are given in
@@ -77,6 +79,14 @@ type Config struct {
 	// RecordCmd stores the command line in the lock record and prints it in messages;
 	// false stores and prints only its hash (see cmd/golock), for a line that holds secrets.
 	RecordCmd bool `env:"CRONLOCK_RECORD_CMD" envDefault:"yes"`
+
+	// PingURL is a healthchecks.io-style check URL (http:// or https://): the run that
+	// takes the lock pings URL/start before its job, URL when it exited 0, URL/<code>
+	// otherwise; empty: no pings.
+	PingURL string `env:"CRONLOCK_PING_URL"`
+	// PingTimeout bounds each ping: a ping server that does not answer delays the job's
+	// start, or golock's exit, by at most this long.
+	PingTimeout time.Duration `env:"CRONLOCK_PING_TIMEOUT" envDefault:"2"`
 
 	// Overridden names the CRONLOCK_ variables whose value in the environment the config
 	// file replaced (the file wins, as in cronlock); nil when none.
@@ -194,6 +204,10 @@ func (c *Config) check() error {
 		return &Problem{"CRONLOCK_CLUSTER", "cannot be combined with CRONLOCK_USE_SENTINEL: choose one"}
 	case c.URL != "" && (c.UseSentinel || c.Cluster):
 		return &Problem{"CRONLOCK_URL", "cannot be combined with CRONLOCK_USE_SENTINEL or CRONLOCK_CLUSTER: use CRONLOCK_HOST or CRONLOCK_SENTINEL_HOST"}
+	case c.PingTimeout <= 0:
+		return &Problem{"CRONLOCK_PING_TIMEOUT", "must be more than 0 seconds"}
+	case c.PingURL != "" && pingErr(c.PingURL) != nil:
+		return &Problem{"CRONLOCK_PING_URL", pingErr(c.PingURL).Error() + " (the value given is not shown)"}
 	case c.Cluster && c.DB != 0:
 		return &Problem{"CRONLOCK_DB", "must be 0 with CRONLOCK_CLUSTER (a cluster has only database 0)" + got("CRONLOCK_DB", strconv.Itoa(c.DB))}
 	}
@@ -457,6 +471,13 @@ var echoable = func() map[string]bool {
 	}
 	return m
 }()
+
+// pingErr says what is wrong with a ping URL, never showing it: its path is the check's
+// secret.
+func pingErr(raw string) error {
+	_, err := ping.Check(raw)
+	return err
+}
 
 func secs(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/golock/golock/lockscript"
+	"github.com/golock/golock/ping"
+)
+
+// pings are a run's pings to CRONLOCK_PING_URL, sent only by the run that took the lock,
+// with its owner token as the run id; with no URL they do nothing. A ping is bounded by
+// CRONLOCK_PING_TIMEOUT, and one that fails is a debug line (shown under VERBOSE): it
+// never changes the job or its exit code.
+type pings struct {
+	p   *ping.Pinger // nil: no CRONLOCK_PING_URL
+	log *slog.Logger
+}
+
+func (j *job) pings(lock *lockscript.Lock) pings {
+	if j.cfg.PingURL == "" {
+		return pings{}
+	}
+	p, err := ping.New(j.cfg.PingURL, lock.Owner, j.cfg.PingTimeout, "golock/"+buildVersion())
+	if err != nil { // config has checked the URL
+		j.log.Debug("no pings: CRONLOCK_PING_URL "+err.Error(), "err", err)
+		return pings{}
+	}
+	return pings{p, j.log}
+}
+
+// start pings URL/start: the job starts.
+func (s pings) start(ctx context.Context) {
+	if s.p != nil {
+		s.said("start", s.p.Start(ctx))
+	}
+}
+
+// exit pings URL, or URL/<code> when code is not 0: the job ended, and golock exits so.
+func (s pings) exit(ctx context.Context, code int) {
+	if s.p != nil {
+		s.said("exit", s.p.Exit(ctx, code))
+	}
+}
+
+func (s pings) said(which string, err error) {
+	if err != nil {
+		s.log.Debug("ping not delivered (CRONLOCK_PING_URL); the job is not affected", "ping", which, "err", err)
+	}
+}
