@@ -121,6 +121,19 @@ func TestList(t *testing.T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("List(app.) = %q, %v; want %q (no fence counters or last-run records)", got, err, want)
 	}
+	// A lock whose grace hold has expired is known by its last-run record.
+	free := acquire(t, c, "app.free", params("o", 0, time.Hour, 10*time.Second))
+	if _, err := lockscript.Release(ctx, c, free, lockscript.Outcome{Ran: true, Code: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c.HSet(ctx, lockscript.LastRunKey("other.y"), "exit", "0")
+	if got, err := lockscript.List(ctx, c, "app."); err != nil || slices.Contains(got, "app.free") {
+		t.Errorf("List(app.) = %q, %v; want no free lock", got, err)
+	}
+	recorded := []string{"app.a", "app.b", "app.free", "app.{tag}c"}
+	if got, err := lockscript.ListRecorded(ctx, c, "app."); err != nil || !slices.Equal(got, recorded) {
+		t.Errorf("ListRecorded(app.) = %q, %v; want %q", got, err, recorded)
+	}
 	if got, err := lockscript.List(ctx, c, "app*"); err != nil || !slices.Equal(got, []string{"app*"}) {
 		t.Errorf("List(app*) = %q, %v; want only the key named app* (the prefix is not a pattern)", got, err)
 	}

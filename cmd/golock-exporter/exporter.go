@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/doctor"
+	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/redisclient"
+	"github.com/golock/golock/lockscript"
+)
+
+// inspectors is how many locks a scrape reads at once: the client's pool holds 4
+// connections, as golock's does.
+const inspectors = 4
+
+// exporter serves /metrics: each scrape reads Redis afresh, bounded by timeout.
+type exporter struct {
+	cfg     *config.Config
+	client  redis.UniversalClient
+	log     *slog.Logger
+	timeout time.Duration
+
+	static  prometheus.Gatherer // the exporter's own process, Go runtime and error count
+	errors  prometheus.Counter  // scrapes that could not read Redis
+	mu      sync.Mutex          // guards failing
+	failing bool                // the last scrape could not read Redis: said once
+}
+
+func newExporter(cfg *config.Config, client redis.UniversalClient, log *slog.Logger, timeout time.Duration) *exporter {
+	e := &exporter{cfg: cfg, client: client, log: log, timeout: timeout,
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "golock_exporter_scrape_errors_total",
+			Help: "Scrapes that could not read Redis (see golock_up and the exporter's log)."})}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.errors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector())
+	e.static = reg
+	return e
+}
+
+// ServeHTTP is one scrape: the locks as Redis holds them now, read within the exporter's
+// timeout, or Prometheus's scrape timeout when that is shorter.
+func (e *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	timeout := e.timeout
+	if s, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64); err == nil && s > 0 {
+		// Leave a moment to write the answer before Prometheus gives up.
+		timeout = min(timeout, max(time.Duration(s*float64(time.Second))*9/10, 100*time.Millisecond))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&scrape{e: e, ctx: ctx})
+	promhttp.HandlerFor(prometheus.Gatherers{reg, e.static}, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP(w, r)
+}
+
+// failed counts a scrape that could not read Redis, and says so once until one can again.
+func (e *exporter) failed(err error) {
+	e.errors.Inc()
+	e.mu.Lock()
+	first := !e.failing
+	e.failing = true
+	e.mu.Unlock()
+	msg := "cannot read the locks at " + redisclient.Address(e.cfg) + redisclient.Hint(err)
+	if first {
+		e.log.Error(msg+"; golock_up is 0 until Redis answers", "err", err)
+	} else {
+		e.log.Debug(msg, "err", err)
+	}
+}
+
+func (e *exporter) readOK() {
+	e.mu.Lock()
+	was := e.failing
+	e.failing = false
+	e.mu.Unlock()
+	if was {
+		e.log.Info("Redis answers again", "redis", redisclient.Address(e.cfg))
+	}
+}
+
+// The metrics. Every time is Redis's clock; ages and TTLs are as Redis saw them.
+var (
+	descUp = prometheus.NewDesc("golock_up",
+		"1 when this scrape read every lock from Redis, 0 when Redis could not be read.", nil, nil)
+	descScrapeSeconds = prometheus.NewDesc("golock_scrape_duration_seconds",
+		"How long this scrape took to read Redis.", nil, nil)
+	descLocks = prometheus.NewDesc("golock_locks",
+		"Locks under CRONLOCK_PREFIX: held, or free with a last run recorded.", nil, nil)
+	descHeld = prometheus.NewDesc("golock_lock_held",
+		"1 when the lock is held (a job runs, its grace hold, a cronlock lock or a foreign value), else 0.", lockLabel, nil)
+	descHolders = prometheus.NewDesc("golock_lock_holders",
+		"How many hold the lock now.", lockLabel, nil)
+	descState = prometheus.NewDesc("golock_lock_state",
+		"1 for the lock's state: free, held (its job runs), released (job ended, held for grace), cronlock or foreign.",
+		[]string{"lock", "state"}, nil)
+	descHolder = prometheus.NewDesc("golock_lock_holder_info",
+		"1, naming the host whose golock holds the lock.", []string{"lock", "host"}, nil)
+	descAge = prometheus.NewDesc("golock_lock_holder_age_seconds",
+		"Since the holder took the lock.", lockLabel, nil)
+	descTTL = prometheus.NewDesc("golock_lock_ttl_seconds",
+		"What is left of the held lock's TTL (its lease); -1 when the key has no expiry.", lockLabel, nil)
+	descFence = prometheus.NewDesc("golock_lock_fence",
+		"The holder's fencing token.", lockLabel, nil)
+	descLastStart = prometheus.NewDesc("golock_lock_last_run_start_timestamp_seconds",
+		"When the last run took the lock (unix time).", lockLabel, nil)
+	descLastEnd = prometheus.NewDesc("golock_lock_last_run_end_timestamp_seconds",
+		"When the last run released the lock (unix time).", lockLabel, nil)
+	descLastDuration = prometheus.NewDesc("golock_lock_last_run_duration_seconds",
+		"How long the last run held the lock, from acquisition to release.", lockLabel, nil)
+	descLastExit = prometheus.NewDesc("golock_lock_last_run_exit_code",
+		"The last run's exit code (126 or 127: it could not start).", lockLabel, nil)
+	descLastFence = prometheus.NewDesc("golock_lock_last_run_fence",
+		"The last run's fencing token.", lockLabel, nil)
+	descLastInfo = prometheus.NewDesc("golock_lock_last_run_info",
+		"1, naming the host of the last run.", []string{"lock", "host"}, nil)
+	descLastSuccess = prometheus.NewDesc("golock_lock_last_success_timestamp_seconds",
+		"When the last run that exited 0 ended (unix time); absent when none is recorded.", lockLabel, nil)
+	descEvicts = prometheus.NewDesc("golock_redis_evicts_locks",
+		"1 when the master may evict a held lock (a maxmemory-policy other than noeviction, with a memory limit).",
+		nodeLabel, nil)
+	descPolicy = prometheus.NewDesc("golock_redis_maxmemory_policy_info",
+		"1, naming the master's maxmemory-policy.", []string{"node", "policy"}, nil)
+	descMaxMemory = prometheus.NewDesc("golock_redis_maxmemory_bytes",
+		"The master's maxmemory; 0: no limit.", nodeLabel, nil)
+	descPersistent = prometheus.NewDesc("golock_redis_persistent",
+		"1 when a restart of the master keeps the locks (AOF, or RDB save points), 0 when it empties it.", nodeLabel, nil)
+	descAOF = prometheus.NewDesc("golock_redis_aof_enabled",
+		"1 when the master's append-only file is on.", nodeLabel, nil)
+
+	lockLabel = []string{"lock"}
+	nodeLabel = []string{"node"}
+	allDescs  = []*prometheus.Desc{descUp, descScrapeSeconds, descLocks, descHeld, descHolders, descState, descHolder,
+		descAge, descTTL, descFence, descLastStart, descLastEnd, descLastDuration, descLastExit, descLastFence,
+		descLastInfo, descLastSuccess, descEvicts, descPolicy, descMaxMemory, descPersistent, descAOF}
+	states = []string{"free", "held", "released", "cronlock", "foreign"}
+)
+
+// scrape is a collector for one scrape: it reads Redis when gathered.
+type scrape struct {
+	e   *exporter
+	ctx context.Context
+}
+
+func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func (s *scrape) Collect(ch chan<- prometheus.Metric) {
+	start := time.Now()
+	sts, err := s.e.read(s.ctx)
+	for _, st := range sts {
+		lockMetrics(ch, st)
+	}
+	if err == nil {
+		err = s.e.safety(s.ctx, ch)
+	}
+	up := 1.0
+	if err != nil {
+		up = 0
+		s.e.failed(err)
+	} else {
+		s.e.readOK()
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(descLocks, prometheus.GaugeValue, float64(len(sts)))
+	ch <- prometheus.MustNewConstMetric(descScrapeSeconds, prometheus.GaugeValue, time.Since(start).Seconds())
+}
+
+// read inspects every lock under the prefix, a few at once. On an error it returns what
+// it read before it.
+func (e *exporter) read(ctx context.Context) ([]lockscript.Status, error) {
+	names, err := lockscript.ListRecorded(ctx, e.client, e.cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	sts := make([]lockscript.Status, len(names))
+	errs := make([]error, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(inspectors, len(names)) {
+		wg.Go(func() {
+			for i := range next {
+				sts[i], errs[i] = lockscript.Inspect(ctx, e.client, names[i])
+			}
+		})
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	read := sts[:0]
+	for i, st := range sts {
+		if errs[i] == nil {
+			read = append(read, st)
+		}
+	}
+	return read, errors.Join(errs...)
+}
+
+// lockMetrics are one lock's metrics, from what Inspect read: the same facts as
+// golock --status --json.
+func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{st.Name}, labels...)...)
+	}
+	state, holders := "free", 0.0
+	if h := st.Holder; h != nil {
+		holders = 1
+		gauge(descTTL, ttl(h.TTL))
+		switch h.Kind {
+		case "golock":
+			state = "held"
+			if h.Released {
+				state = "released"
+			}
+			gauge(descHolder, 1, h.Host)
+			gauge(descAge, h.Age.Seconds())
+			gauge(descFence, float64(h.Fence))
+		case "cronlock":
+			state = "cronlock"
+		default:
+			state = "foreign"
+		}
+	}
+	gauge(descHeld, holders)
+	gauge(descHolders, holders)
+	for _, s := range states {
+		gauge(descState, b2f(s == state), s)
+	}
+	if l := st.Last; l != nil {
+		gauge(descLastStart, unix(l.Started))
+		gauge(descLastEnd, unix(l.Started.Add(l.Duration)))
+		gauge(descLastDuration, l.Duration.Seconds())
+		gauge(descLastExit, float64(l.Code))
+		gauge(descLastFence, float64(l.Fence))
+		gauge(descLastInfo, 1, l.Host)
+		if !l.Success.IsZero() {
+			gauge(descLastSuccess, unix(l.Success))
+		}
+	}
+}
+
+// safety reads each master's eviction and persistence settings. A master that refuses
+// INFO or CONFIG (a managed Redis) has its unknown gauges left out, and is no error.
+func (e *exporter) safety(ctx context.Context, ch chan<- prometheus.Metric) error {
+	type master struct {
+		node string
+		s    doctor.Safety
+		err  error
+	}
+	var masters []*master
+	switch c := e.client.(type) {
+	case *redis.ClusterClient:
+		var mu sync.Mutex
+		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			m := &master{node: node.Options().Addr}
+			m.s, m.err = doctor.ReadSafety(ctx, node)
+			mu.Lock()
+			defer mu.Unlock()
+			masters = append(masters, m)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	case *redis.Client:
+		m := &master{node: redisclient.Address(e.cfg)}
+		m.s, m.err = doctor.ReadSafety(ctx, c)
+		masters = append(masters, m)
+	}
+	sort.Slice(masters, func(i, j int) bool { return masters[i].node < masters[j].node })
+	for _, m := range masters {
+		if m.err != nil {
+			if ctx.Err() != nil {
+				return m.err
+			}
+			e.log.Debug("INFO refused: eviction and persistence unknown", "node", m.node, "err", m.err)
+			continue
+		}
+		gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{m.node}, labels...)...)
+		}
+		gauge(descAOF, b2f(m.s.AOF))
+		if persistent, known := m.s.Persistent(); known {
+			gauge(descPersistent, b2f(persistent))
+		}
+		if m.s.Policy != "" {
+			gauge(descEvicts, b2f(m.s.Evicts()))
+			gauge(descPolicy, 1, m.s.Policy)
+			gauge(descMaxMemory, float64(m.s.MaxMemory))
+		}
+	}
+	return nil
+}
+
+// ttl is a key's TTL in seconds; -1 when it has none (Redis's own answer).
+func ttl(d time.Duration) float64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Seconds()
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
