@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -24,26 +25,19 @@ import (
 var golockBin, exporterBin string
 
 func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
+	_, err := exec.LookPath("redis-server")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: redis-server not found in PATH: these tests need a real Redis (apt-get install redis-server)")
 		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "golock-exporter-test")
+	bins, remove, err := proctest.Build("../golock", ".")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
-	golockBin, exporterBin = filepath.Join(dir, "golock"), filepath.Join(dir, "golock-exporter")
-	for bin, pkg := range map[string]string{golockBin: "../golock", exporterBin: "."} {
-		build := exec.Command("go", "build", "-o", bin, pkg)
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL: cannot build", pkg+":", err)
-			os.Exit(1)
-		}
-	}
+	golockBin, exporterBin = bins[0], bins[1]
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
