@@ -65,11 +65,7 @@ func herd(args []string) error {
 			}
 			return err
 		}
-		got := ws.ExitStatus()
-		if ws.Signaled() {
-			got = 128 + int(ws.Signal())
-		}
-		if got != code {
+		if got := codeOf(ws); got != code {
 			wrong[got]++
 		}
 	}

@@ -43,13 +43,14 @@ func report(args []string) error {
 		return err
 	}
 	fmt.Fprintf(w, "### One uncontended run (median of %s)\n\n", un.runs())
-	fmt.Fprintf(w, "| command | median | rounds' medians | × flock | × minexec | target ≤ %.1f × flock |\n", targetRun)
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
+	fmt.Fprintf(w, "| command | median | rounds' medians | × flock | × minexec | target ≤ %.1f × flock | CPU per run |\n", targetRun)
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|")
 	flock, floor := un.find("flock"), un.find("minexec")
 	for _, name := range un.names {
 		ratio := un.median(name) / un.median(flock)
-		fmt.Fprintf(w, "| `%s` | %s | %s | %.2f | %s | %s |\n", name, ms(un.median(name)), un.spread(name),
-			ratio, ratioOr(un.median(name), un.median(floor)), verdictIf(strings.HasPrefix(name, "golock"), ratio <= targetRun))
+		fmt.Fprintf(w, "| `%s` | %s | %s | %.2f | %s | %s | %s |\n", name, ms(un.median(name)), un.spread(name),
+			ratio, ratioOr(un.median(name), un.median(floor)), verdictIf(strings.HasPrefix(name, "golock"), ratio <= targetRun),
+			un.cpuTime(name))
 		if strings.HasPrefix(name, "golock") {
 			sum = append(sum, fmt.Sprintf("`%s` per uncontended run ≤ %.1f × flock: %.2f × — %s", name, targetRun, ratio, verdict(ratio <= targetRun)))
 		}
@@ -65,12 +66,12 @@ func report(args []string) error {
 		return err
 	}
 	fmt.Fprintf(w, "\n### The lock held elsewhere: exit at once (median of %s)\n\n", held.runs())
-	fmt.Fprintln(w, "| command | median | rounds' medians | × flock -n |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| command | median | rounds' medians | × flock -n | CPU per run |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 	flock = held.find("flock")
 	for _, name := range held.names {
-		fmt.Fprintf(w, "| `%s` | %s | %s | %.2f |\n", name, ms(held.median(name)), held.spread(name),
-			held.median(name)/held.median(flock))
+		fmt.Fprintf(w, "| `%s` | %s | %s | %.2f | %s |\n", name, ms(held.median(name)), held.spread(name),
+			held.median(name)/held.median(flock), held.cpuTime(name))
 	}
 
 	herd, err := load(dir, "herd", func(string) int { return 0 })
@@ -165,6 +166,7 @@ func report(args []string) error {
 type section struct {
 	names  []string               // in the order measured
 	rounds map[string][][]float64 // name → one slice of times per round
+	cpu    map[string][]float64   // name → mean user+system seconds per run, per round
 }
 
 // load reads NAME.R.json for every round R and checks every run's exit code against want.
@@ -174,7 +176,7 @@ func load(dir, name string, want func(command string) int) (*section, error) {
 		return nil, fmt.Errorf("no %s.*.json in %s", name, dir)
 	}
 	sort.Strings(files)
-	s := &section{rounds: map[string][][]float64{}}
+	s := &section{rounds: map[string][][]float64{}, cpu: map[string][]float64{}}
 	for _, f := range files {
 		var exp export
 		if err := readJSON(f, &exp); err != nil {
@@ -190,6 +192,7 @@ func load(dir, name string, want func(command string) int) (*section, error) {
 				s.names = append(s.names, r.Command)
 			}
 			s.rounds[r.Command] = append(s.rounds[r.Command], r.Times)
+			s.cpu[r.Command] = append(s.cpu[r.Command], r.User+r.System)
 		}
 	}
 	return s, nil
@@ -212,6 +215,16 @@ func (s *section) median(name string) float64 {
 		all = append(all, r...)
 	}
 	return median(all)
+}
+
+// cpuTime is a command's CPU time per run (user and system, its own and that of the
+// children it waited for), the mean over all rounds.
+func (s *section) cpuTime(name string) string {
+	var sum float64
+	for _, c := range s.cpu[name] {
+		sum += c
+	}
+	return ms(sum / float64(len(s.cpu[name])))
 }
 
 // spread is the lowest and highest of the rounds' medians.

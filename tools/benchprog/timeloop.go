@@ -23,6 +23,8 @@ type result struct {
 	Command   string    `json:"command"`
 	Times     []float64 `json:"times"`
 	ExitCodes []int     `json:"exit_codes"`
+	User      float64   `json:"user"`   // mean seconds per run, with the children it reaped
+	System    float64   `json:"system"` // the same for system time
 }
 
 // timeLoop stands in for hyperfine -N when it is missing: each command (split on spaces,
@@ -50,7 +52,7 @@ func timeLoop(args []string) error {
 		}
 		r := result{Command: name}
 		for n := range *warmup + *runs {
-			took, code, err := timeOnce(path, argv)
+			took, cpu, code, err := timeOnce(path, argv)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -60,6 +62,8 @@ func timeLoop(args []string) error {
 			if n >= *warmup {
 				r.Times = append(r.Times, took.Seconds())
 				r.ExitCodes = append(r.ExitCodes, code)
+				r.User += cpu.UserTime().Seconds() / float64(*runs)
+				r.System += cpu.SystemTime().Seconds() / float64(*runs)
 			}
 		}
 		exp.Results = append(exp.Results, r)
@@ -71,24 +75,25 @@ func timeLoop(args []string) error {
 	return os.WriteFile(*out, data, 0o644)
 }
 
-// timeOnce runs argv once with its output discarded, and returns how long it took and its
-// exit code (128+N when it died of signal N).
-func timeOnce(path string, argv []string) (time.Duration, int, error) {
+// timeOnce runs argv once with its output discarded, and returns how long it took, its
+// CPU times and its exit code (128+N when it died of signal N).
+func timeOnce(path string, argv []string) (time.Duration, *os.ProcessState, int, error) {
 	cmd := &exec.Cmd{Path: path, Args: argv}
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start)
 	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return took, exitCode(exit.ProcessState), nil
+	if err != nil && !errors.As(err, &exit) {
+		return 0, nil, 0, err
 	}
-	return took, 0, err
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return took, cmd.ProcessState, codeOf(ws), nil
 }
 
-// exitCode is a process's exit code, 128+N when it died of signal N.
-func exitCode(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+// codeOf is a process's exit code, 128+N when it died of signal N.
+func codeOf(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
-	return ps.ExitCode()
+	return ws.ExitStatus()
 }
