@@ -41,7 +41,7 @@ func rss(args []string) error {
 		return errors.New("usage: rss -job 'sleep 2' COMMAND [ARG...]")
 	}
 	cmd := exec.Command(fs.Arg(0), fs.Args()[1:]...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr // stdout carries the JSON
 	if err := cmd.Start(); err != nil {
 		return err
 	}
