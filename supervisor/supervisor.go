@@ -1,10 +1,13 @@
 // Package supervisor runs a job as a child process and owns its whole process tree: the
-// child leads its own process group, signals and kills go to that group, and the child
-// dies with the supervisor even when the supervisor is SIGKILLed (Linux parent-death
-// signal). It knows nothing of Redis.
+// child leads its own process group; the supervisor is a child subreaper, so it can follow
+// every descendant, also those that changed group or session; signals and kills reach the
+// group and every descendant outside it; orphans are reaped as they end; and the tree dies
+// with the supervisor even when the supervisor is SIGKILLed (Linux parent-death signal and
+// a watchdog). It knows nothing of Redis.
 package supervisor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +16,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -21,9 +23,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Forwarded are the signals a supervisor passes on to the job's process group.
+// Forwarded are the signals a supervisor passes on to the job.
 var Forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP,
 	syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// Notified returns the signals of Forwarded to ask for with signal.Notify: those not
+// ignored when the program started. A signal ignored then (nohup ignores SIGHUP; a script's
+// cmd & ignores SIGINT) stays ignored, for the program and for the job, which inherits
+// that. Call it before any signal.Notify of them, which ends their being ignored. Go can
+// tell only of SIGHUP and SIGINT: it installs its own handler for the others at start.
+func Notified() []os.Signal {
+	var sigs []os.Signal
+	for _, sig := range Forwarded {
+		if !signal.Ignored(sig) {
+			sigs = append(sigs, sig)
+		}
+	}
+	return sigs
+}
 
 // Job says what to run and how.
 type Job struct {
@@ -33,12 +50,12 @@ type Job struct {
 	// passed through without copying. Nil means /dev/null.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// Timeout kills the whole process group with SIGKILL once it has passed; zero never does.
+	// Timeout kills the job's whole tree with SIGKILL once it has passed; zero never does.
 	Timeout time.Duration
-	// Signals delivers signals to forward to the job's process group (see Forwarded); nil
-	// forwards none.
+	// Signals delivers signals to forward to the job: to its process group and to the
+	// processes of its tree outside it (see Forwarded, Notified); nil forwards none.
 	Signals <-chan os.Signal
-	// Stop asks for the job to end: SIGTERM to the group at once, SIGKILL at Stop.Kill.
+	// Stop asks for the job to end: SIGTERM to its tree at once, SIGKILL at Stop.Kill.
 	// Nil never asks.
 	Stop <-chan Stop
 }
@@ -58,146 +75,176 @@ type Result struct {
 	Unguarded error
 }
 
-// Run runs job to its end. Its error is non-nil only when the command could not start.
+// Run runs job to its end: its first process and everything that descends from it,
+// wherever it went (other process groups and sessions included). Its error is non-nil only
+// when the command could not start.
 //
 // If the supervisor dies, even of SIGKILL, the kernel kills the job's first process
-// (parent-death signal), and a watchdog kills the rest of its process group: a small shell
-// in a group of its own that waits on a pipe from the supervisor and, when the pipe closes
-// without the word that the job ended, sends SIGKILL to the job's group.
+// (parent-death signal), and a watchdog kills the rest of its tree (see WatchdogMain).
+//
+// Orphans of the job come to the supervisor, a child subreaper. Run takes it that the
+// program starts no other children while it runs: while there is one job, every child of
+// the program that Run did not start is an orphan of that job (so a daemon that detached
+// in a blink is still found); with several jobs at once, only orphans in a job's process
+// group or seen in its tree before are told apart.
 func Run(job Job) (Result, error) {
 	if len(job.Args) == 0 {
 		return Result{Code: 127}, errors.New("supervisor: no command")
 	}
-	cmd := exec.Command(job.Args[0], job.Args[1:]...)
-	cmd.Env = job.Env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = job.Stdin, job.Stdout, job.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	becomeSubreaper() // before the job starts, so that none of its orphans goes to init
 	tty := foregroundTTY()
 	if tty >= 0 {
-		cmd.SysProcAttr.Foreground = true
-		cmd.SysProcAttr.Ctty = tty
 		defer reclaimTerminal(tty)
 	}
+	// Orphans that end are reaped as they come: a job that double-forks all day must not
+	// fill the process table with zombies.
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+	defer signal.Stop(chld)
 
 	started := make(chan error, 1)
 	exited := make(chan error, 1)
+	var cmd *exec.Cmd
 	go func() {
 		// The parent-death signal fires when the thread that forked the child ends, not
 		// the process: keep this thread until the child has been reaped.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
+		cmd = command(job, job.Args, tty)
+		err := startChild(cmd)
+		if errors.Is(err, syscall.ENOEXEC) && !binaryFile(cmd.Path) {
+			// A script without "#!": run it with /bin/sh, as sh, bash and cronlock do.
+			cmd = command(job, append([]string{"/bin/sh", cmd.Path}, job.Args[1:]...), tty)
+			err = startChild(cmd)
+		}
+		started <- err
+		if err != nil {
 			return
 		}
-		started <- nil
-		exited <- cmd.Wait()
+		err = cmd.Wait()
+		forget(cmd.Process.Pid)
+		exited <- err
 	}()
 	if err := <-started; err != nil {
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
-	done, guardErr := guard(cmd.Process.Pid)
-	res := supervise(cmd, job, exited)
-	done()
+	g, guardErr := guard(cmd.Process.Pid)
+	t := newTree(cmd.Process.Pid, g.tell)
+	res := supervise(cmd, job, exited, t, chld)
+	t.close()
+	g.done()
 	res.Unguarded = guardErr
 	return res, nil
 }
 
-// watchdog SIGKILLs process group $1 unless it reads "done" before its stdin closes.
-const watchdog = `IFS= read -r word; [ "$word" = done ] || kill -s KILL -- "-$1"`
-
-// guard starts the watchdog of process group pgid; done tells it the job has ended.
-func guard(pgid int) (done func(), err error) {
-	r, w, err := os.Pipe() // close-on-exec: only the watchdog gets an end, the read end
-	if err != nil {
-		return func() {}, fmt.Errorf("supervisor: watchdog: %w", err)
+// command prepares the job's first process, running args.
+func command(job Job, args []string, tty int) *exec.Cmd {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = job.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = job.Stdin, job.Stdout, job.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if tty >= 0 {
+		cmd.SysProcAttr.Foreground = true
+		cmd.SysProcAttr.Ctty = tty
 	}
-	defer r.Close()
-	cmd := exec.Command("/bin/sh", "-c", watchdog, "golock-watchdog", strconv.Itoa(pgid))
-	cmd.Stdin = r
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // out of reach of the job's signals
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return func() {}, fmt.Errorf("supervisor: watchdog: %w", err)
-	}
-	go func() { _ = cmd.Wait() }()
-	return func() {
-		_, _ = io.WriteString(w, "done\n")
-		w.Close()
-	}, nil
+	return cmd
 }
 
+// binaryFile reports whether path looks like a binary rather than a script, as bash
+// judges it: a NUL byte in its first line (within 80 bytes).
+func binaryFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 80)
+	n, _ := io.ReadFull(f, b)
+	b = b[:n]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return bytes.IndexByte(b, 0) >= 0
+}
+
+// walkEvery is how often the tree is walked while the job runs, to learn of its processes
+// that leave the job's group before their parent ends and links to them are lost.
+const walkEvery = 100 * time.Millisecond
+
 // supervise is the one place where the child's exit, forwarded signals, the timeout and
-// a stop request meet. The child leads the job's process group.
-func supervise(cmd *exec.Cmd, job Job, exited <-chan error) Result {
-	pgid := cmd.Process.Pid
+// a stop request meet. The child leads the job's process group; signals and kills reach
+// the group and every process of the tree outside it.
+func supervise(cmd *exec.Cmd, job Job, exited <-chan error, t *tree, chld <-chan os.Signal) Result {
 	res := Result{Started: true}
 	var timeout, kill <-chan time.Time
 	if job.Timeout > 0 {
-		t := time.NewTimer(job.Timeout)
-		defer t.Stop()
-		timeout = t.C
+		tm := time.NewTimer(job.Timeout)
+		defer tm.Stop()
+		timeout = tm.C
 	}
+	walk := time.NewTicker(walkEvery)
+	defer walk.Stop()
 	signals, stop := job.Signals, job.Stop
-	var drain <-chan time.Time // ticks once the first process has gone but its group has not
+	firstGone := false
+	// left is whether anything of the job remains once its first process has gone. What
+	// the job left running (cmd &, a daemon) is the job still, holding the lock as
+	// flock(1) would, and still subject to the timeout, signals and stops; after a timeout
+	// or a stop nothing of it may outlive the lock: stragglers are killed.
+	left := func() bool {
+		if res.Stopped || res.TimedOut {
+			return t.signal(syscall.SIGKILL) && becomeSubreaper()
+		}
+		// Without being subreaper the job's orphans went to init: they can be neither
+		// reaped nor all found, and the job counts as ended with its first process.
+		return becomeSubreaper() && len(t.walk()) > 0
+	}
+	// check walks the tree, which reaps the orphans that ended, and reports whether the
+	// job has ended.
+	check := func() bool {
+		if firstGone {
+			return !left()
+		}
+		t.walk()
+		return false
+	}
 	for {
 		select {
 		case <-exited:
 			exited = nil
+			firstGone = true
 			res.Code = exitCode(cmd.ProcessState)
-			if res.Stopped || res.TimedOut {
-				// Nothing of the job may outlive the lock: take any stragglers with it.
-				_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			}
-			if groupGone(pgid) {
+			if check() {
 				return res
 			}
-			// What the job left running in its group (cmd &) is the job still, holding the
-			// lock as flock(1) would, and still subject to the timeout, signals and stops.
-			t := time.NewTicker(20 * time.Millisecond)
-			defer t.Stop()
-			drain = t.C
-		case <-drain:
-			if groupGone(pgid) {
+		case <-chld:
+			if check() {
+				return res
+			}
+		case <-walk.C:
+			if check() {
 				return res
 			}
 		case sig := <-signals:
-			_ = syscall.Kill(-pgid, sig.(syscall.Signal))
+			t.signal(sig.(syscall.Signal))
 		case <-timeout:
 			res.TimedOut = true
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			t.signal(syscall.SIGKILL)
 		case s := <-stop:
 			stop = nil
 			res.Stopped = true
-			_ = syscall.Kill(-pgid, syscall.SIGTERM)
-			t := time.NewTimer(time.Until(s.Kill))
-			defer t.Stop()
-			kill = t.C
+			t.signal(syscall.SIGTERM)
+			tm := time.NewTimer(time.Until(s.Kill))
+			defer tm.Stop()
+			kill = tm.C
 		case <-kill:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			t.signal(syscall.SIGKILL)
 		}
 	}
-}
-
-// groupGone reaps whatever has ended in process group pgid and reports whether nothing of
-// it is left. Orphans of the group are ours to reap: Run makes us their subreaper. Where
-// that is not allowed, a group whose first process has ended counts as gone.
-func groupGone(pgid int) bool {
-	if !becomeSubreaper() {
-		return true
-	}
-	for {
-		var ws syscall.WaitStatus
-		if pid, err := syscall.Wait4(-pgid, &ws, syscall.WNOHANG, nil); pid <= 0 || err != nil {
-			break
-		}
-	}
-	return errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
 }
 
 // becomeSubreaper has orphaned descendants reparented to this process rather than to init,
-// so that groupGone can reap them (a zombie would count as alive), and reports success.
+// so that the tree can find and reap them (a zombie would count as alive), and reports
+// success.
 var becomeSubreaper = sync.OnceValue(func() bool {
 	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == nil
 })

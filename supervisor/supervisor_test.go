@@ -25,6 +25,7 @@ import (
 const helperEnv = "SUPERVISOR_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	supervisor.WatchdogMain()
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode))
 	}
@@ -86,7 +87,9 @@ func helperMain(mode string) int {
 	return 0
 }
 
-// helper prepares the test binary as a helper process in mode.
+// helper prepares the test binary as a helper process in mode. Tests that start helpers do
+// not run in parallel with the others: while one job runs, a child of ours that Run did
+// not start counts as an orphan of that job (see Run).
 func helper(mode string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0])
 	// Under the race detector a process lingers a second at exit unless told otherwise.
@@ -435,7 +438,6 @@ func TestRunStop(t *testing.T) {
 
 // TestRunParentDeath kills the supervising process with SIGKILL: its job must die with it.
 func TestRunParentDeath(t *testing.T) {
-	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	h := helper("pdeath", "PIDFILE="+pidFile)
 	if err := h.Start(); err != nil {
@@ -490,7 +492,6 @@ func TestRunWatchdogEnds(t *testing.T) {
 // to a thread that lives as long as the job: threads of the supervisor that end must not
 // take the job with them.
 func TestRunParentDeathSignalSurvivesThreadChurn(t *testing.T) {
-	t.Parallel()
 	out, err := helper("churn").Output()
 	if err != nil {
 		t.Fatalf("helper: %v", err)
@@ -504,7 +505,6 @@ func TestRunParentDeathSignalSurvivesThreadChurn(t *testing.T) {
 // group must be the terminal's foreground group (so it can read the terminal and gets ^C),
 // and the supervisor must get the terminal back when the job ends.
 func TestRunForegroundTerminal(t *testing.T) {
-	t.Parallel()
 	h := helper("foreground",
 		`JOB=cut -d" " -f5,8 /proc/$$/stat; read line; echo "got:$line"`)
 	term := ptytest.Start(t, h)

@@ -196,11 +196,14 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "bad config", env: []string{"CRONLOCK_PORT=0"}, args: []string{"true"}, want: 201, stderr: "CRONLOCK_PORT"},
 		{name: "no args", want: 201, stderr: "usage: golock"},
 		{name: "only --", args: []string{"--"}, want: 201, stderr: "usage: golock"},
-		{name: "--key alone", args: []string{"--key"}, want: 201, stderr: "usage: golock"},
-		{name: "unknown option", args: []string{"--frobnicate", "true"}, want: 201, stderr: "usage: golock"},
-		{name: "unknown short option", args: []string{"-x", "true"}, want: 201, stderr: "usage: golock"},
-		{name: "--help", args: []string{"--help"}, want: 0, stdout: "usage: golock"},
-		{name: "-h", args: []string{"-h"}, want: 0, stdout: "usage: golock"},
+		{name: "--key alone", args: []string{"--key"}, want: 201, stderr: "golock: --key needs a COMMAND\ntry golock --help\n"},
+		{name: "unknown option", args: []string{"--frobnicate", "true"}, want: 201,
+			stderr: "golock: unknown option --frobnicate\ntry golock --help\n"},
+		{name: "unknown short option", args: []string{"-x", "true"}, want: 201, stderr: "golock: unknown option -x\ntry golock --help\n"},
+		{name: "--name without --status or RESET", args: []string{"--name", "cronlock.x"}, want: 201, stderr: "CRONLOCK_RESET=yes"},
+		{name: "--doctor, not built yet", args: []string{"--doctor"}, want: 201, stderr: "--doctor"},
+		{name: "--help", args: []string{"--help"}, want: 0, stdout: "\nSYNOPSIS\n"},
+		{name: "-h", args: []string{"-h"}, want: 0, stdout: "\nEXIT STATUS\n"},
 		{name: "--version", args: []string{"--version"}, want: 0, stdout: "golock "},
 		{name: "-- then an option-like command", args: []string{"--", "sh", "-c", "exit 7"}, want: 7, keyHeld: true},
 	}
@@ -225,7 +228,12 @@ func TestCLIExitCodes(t *testing.T) {
 				t.Errorf("stderr %q, want nothing", r.stderr)
 			case tt.stderr != "" && !strings.Contains(r.stderr, tt.stderr):
 				t.Errorf("stderr %q, want it to hold %q", r.stderr, tt.stderr)
-			case tt.stderr != "" && tt.stderr != "usage: golock" && len(cliLines(r.stderr)) != 1:
+			case strings.HasSuffix(r.stderr, "\n"+hintHelp+"\n"):
+				// A misused option: one line naming it, then the hint.
+				if len(cliLines(r.stderr)) != 2 && !strings.HasPrefix(r.stderr, "usage: golock") {
+					t.Errorf("stderr %q, want one line and the hint", r.stderr)
+				}
+			case tt.stderr != "" && len(cliLines(r.stderr)) != 1:
 				t.Errorf("stderr %q, want one line", r.stderr)
 			}
 			if !strings.Contains(r.stdout, tt.stdout) {

@@ -8,8 +8,12 @@
 //	golock [--] COMMAND [ARG...]              run COMMAND under its lock
 //	golock --key COMMAND [ARG...]             print the lock's name
 //	golock --status [--json] COMMAND [ARG...] who holds the lock, and its last run
+//	golock --status [--json] --name NAME      the same, for a lock named as --list prints it
 //	golock --list [--json]                    every lock under CRONLOCK_PREFIX
-//	golock --help | --version
+//	golock --doctor | --help | --man | --version
+//
+// The manual is internal/manual/golock.md: --help prints it for a terminal, --man as the
+// man page golock(1).
 //
 // golock takes the lock named CRONLOCK_PREFIX + CRONLOCK_KEY (by default the MD5 of the
 // command line, as cronlock makes it). If another owner holds it, golock exits 200 at once
@@ -23,18 +27,22 @@
 // (configuration, Redis, or the lock was lost); 202 the command was killed by
 // CRONLOCK_TIMEOUT.
 //
-// Settings come from CRONLOCK_* environment variables, then from the file named by
-// CRONLOCK_CONFIG or /etc/cronlock.conf; README.md lists them all.
+// Settings come from CRONLOCK_* environment variables and a config file, whose
+// assignments win as in cronlock: the file named by CRONLOCK_CONFIG, else cronlock.conf
+// beside the executable, else /etc/cronlock.conf; the manual lists them all.
 package main
 
 import (
 	"context"
 	"os"
+
+	"github.com/golock/golock/supervisor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	supervisor.WatchdogMain() // when started as the job's watchdog, it does that and exits
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

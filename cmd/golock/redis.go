@@ -27,7 +27,8 @@ func (quiet) Printf(context.Context, string, ...any) {}
 
 // newClient makes the Redis client: for one Redis, for the master the sentinels name, or
 // for a cluster. Every wait on Redis is bounded by REDIS_TIMEOUT, and the client does not
-// retry on its own: retry does, on cronlock's schedule.
+// retry on its own: retry and the heartbeat do, and each of their attempts dials afresh
+// when there is no connection (dial.go).
 func newClient(cfg *config.Config) redis.UniversalClient {
 	o := *cfg.Redis()
 	o.Protocol = 2
@@ -39,12 +40,13 @@ func newClient(cfg *config.Config) redis.UniversalClient {
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
 	o.DialerRetries = 1
-	// After PoolSize failed dials the pool stops dialling and repeats the last error
-	// until a probe of its own (once a second) gets through: keep PoolSize above the
-	// retries, so that each retry really dials a Redis that may be back.
-	o.PoolSize = 2 + min(cfg.ReconnectAttempts, 100)
+	// A renewal stuck on a dead connection, the release and the connection pinned for
+	// WAIT are the most golock holds at once.
+	o.PoolSize = 4
 	if !cfg.UseSentinel && !cfg.Cluster {
-		return redis.NewClient(&o)
+		c := redis.NewClient(&o)
+		c.AddHook(alwaysDial(nil))
+		return c
 	}
 	u := &redis.UniversalOptions{
 		Addrs: cfg.Addrs(), Username: o.Username, Password: o.Password, DB: o.DB,
@@ -54,10 +56,16 @@ func newClient(cfg *config.Config) redis.UniversalClient {
 		MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries, PoolSize: o.PoolSize,
 	}
 	if cfg.Cluster {
-		return redis.NewClusterClient(u.Cluster())
+		c := redis.NewClusterClient(u.Cluster())
+		reloadOnFailedDial(c)
+		return c
 	}
 	u.MasterName, u.SentinelPassword = cfg.SentinelMaster, cfg.SentinelAuth
-	return redis.NewFailoverClient(u.Failover())
+	fo := u.Failover()
+	c := redis.NewFailoverClient(fo)
+	c.AddHook(alwaysDial(nil)) // the outer hook: it sees what freshMaster could not mend
+	c.AddHook(freshMaster(fo))
+	return c
 }
 
 // address is where Redis is, for messages: never with a password.
@@ -86,7 +94,7 @@ func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, what strin
 			}
 		}
 		err := op(ctx)
-		if err == nil || !retryable(err) || ctx.Err() != nil {
+		if err == nil || !retryable(err) || cut(ctx) {
 			return err
 		}
 		if n >= cfg.ReconnectAttempts {
@@ -134,9 +142,11 @@ func timedOut(err error) bool {
 // hint tells what to do about a refused password or an unknown Sentinel master, or is ""
 // for any other error.
 func hint(err error) string {
+	if h := passwordHint(err); h != "" {
+		return h
+	}
 	msg := err.Error()
-	// go-redis reports every failure to get the master from the sentinels this way.
-	sentinels := strings.Contains(msg, "all sentinels specified in configuration are unreachable")
+	sentinels := sentinelsUnreachable(err)
 	switch {
 	case sentinels && (strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")):
 		return "; the sentinels refused the password: check CRONLOCK_SENTINEL_AUTH"
@@ -148,4 +158,10 @@ func hint(err error) string {
 		return "; Redis wants a password: set CRONLOCK_AUTH"
 	}
 	return ""
+}
+
+// sentinelsUnreachable tells whether err is go-redis failing to get the master's address
+// from the sentinels: it reports every such failure this way.
+func sentinelsUnreachable(err error) bool {
+	return strings.Contains(err.Error(), "all sentinels specified in configuration are unreachable")
 }

@@ -35,29 +35,45 @@ const (
 	exitTimeout = 202 // CRONLOCK_TIMEOUT killed the command
 )
 
+// usage is the synopsis printed when golock is given nothing to do; --help prints the
+// whole manual (internal/manual).
 const usage = `usage: golock [--] COMMAND [ARG...]
        golock --key COMMAND [ARG...]
-       golock --status [--json] COMMAND [ARG...]
+       golock --status [--json] (COMMAND [ARG...] | --name NAME)
        golock --list [--json]
-       golock --help | --version
-Runs COMMAND under a lock in Redis; settings are CRONLOCK_* variables (see README).
+       golock --doctor | --help | --man | --version
 `
 
+// hintHelp follows every line about a misused option.
+const hintHelp = "try golock --help"
+
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmdArgs, mode, asJSON := parseArgs(args)
+	opts, err := parseArgs(args)
 	switch {
-	case mode == "help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	case mode == "version":
-		fmt.Fprintln(stdout, "golock", version)
-		return 0
-	case mode == "bad" || (len(cmdArgs) > 0) == (mode == "list"): // a command, unless listing
+	case errors.Is(err, errNoCommand):
 		fmt.Fprint(stderr, usage)
+		fmt.Fprintln(stderr, hintHelp)
+		return exitFailed
+	case err != nil:
+		fmt.Fprintln(stderr, "golock: "+err.Error())
+		fmt.Fprintln(stderr, hintHelp)
+		return exitFailed
+	}
+	cmdArgs, mode, asJSON := opts.cmd, opts.mode, opts.json
+	switch mode {
+	case "help":
+		return printHelp(stdout)
+	case "man":
+		return printMan(stdout)
+	case "version":
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	case "doctor":
+		fmt.Fprintln(stderr, "golock: --doctor: not built yet")
 		return exitFailed
 	}
 
-	cfg, warnings, err := config.Load(environ)
+	cfg, warnings, err := config.Load(environ, os.Args[0])
 	format, verbose := "text", false
 	if slices.Contains(environ, "CRONLOCK_LOG_FORMAT=json") {
 		format = "json" // for a line about settings that could not be read
@@ -73,15 +89,31 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		log.Error(err.Error())
 		return exitFailed
 	}
+	// Advice on the config file's permissions is for someone watching, not for cron's mail.
+	if cfg.FileProblem != "" && (cfg.Verbose || isTerminal(stderr)) {
+		log.Warn(cfg.FileProblem)
+	}
 	if cfg.NTPDate != "" {
 		log.Debug("CRONLOCK_NTPDATE is ignored: every time golock compares comes from Redis")
 	}
+	for _, v := range cfg.Overridden { // never the values: one may be a password
+		log.Debug(v+" in the environment is replaced by the config file's (the file wins, as in cronlock)", "file", cfg.File)
+	}
+	if mode == "" && opts.name != "" && !cfg.Reset {
+		fmt.Fprintln(stderr, "golock: --name without --status needs CRONLOCK_RESET=yes (golock runs a COMMAND, not a name)")
+		fmt.Fprintln(stderr, hintHelp)
+		return exitFailed
+	}
 	name := lockscript.Name(cfg.Prefix, cfg.Key, cmdArgs)
+	if opts.name != "" {
+		name = opts.name
+	}
 	if mode == "key" {
 		fmt.Fprintln(stdout, name)
 		return 0
 	}
 	client := newClient(cfg)
+	authLikeCronlock(cfg, client)
 	defer client.Close()
 	switch mode {
 	case "status":
@@ -98,38 +130,84 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return j.run(ctx)
 }
 
-// parseArgs splits golock's own options from the command. mode is "" (run it), "help",
-// "version", "key", "status", "list" or "bad"; asJSON is --json.
-func parseArgs(args []string) (cmd []string, mode string, asJSON bool) {
-	for i, a := range args {
-		switch a {
-		case "--":
-			cmd = args[i+1:]
-		case "-h", "--help":
-			return nil, "help", false
-		case "--version":
-			return nil, "version", false
-		case "--key", "--status", "--list":
-			if mode != "" {
-				return nil, "bad", false
+// options are golock's own command-line options.
+type options struct {
+	// mode is "" (run cmd, or reset the lock under CRONLOCK_RESET), "help", "man",
+	// "version", "doctor", "key", "status" or "list".
+	mode string
+	// name is --name NAME: the lock's full name, for --status and CRONLOCK_RESET in
+	// place of a command; "" when not given.
+	name string
+	json bool     // --json, with --status or --list
+	cmd  []string // COMMAND [ARG...]; nil when none was given
+}
+
+// errNoCommand is parseArgs' error when golock is given nothing to do.
+var errNoCommand = errors.New("no COMMAND given")
+
+// parseArgs splits golock's own options from the command. Its errors name the option at
+// fault, for one line on stderr.
+func parseArgs(args []string) (options, error) {
+	var o options
+	setMode := func(m string) error {
+		if o.mode != "" {
+			return fmt.Errorf("--%s and --%s cannot be combined", o.mode, m)
+		}
+		o.mode = m
+		return nil
+	}
+	for i := 0; i < len(args) && o.cmd == nil; i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			o.cmd = args[i+1:]
+		case a == "-h" || a == "--help":
+			return options{mode: "help"}, nil
+		case a == "--version" || a == "--man":
+			return options{mode: strings.TrimPrefix(a, "--")}, nil
+		case a == "--key" || a == "--status" || a == "--list" || a == "--doctor":
+			if err := setMode(strings.TrimPrefix(a, "--")); err != nil {
+				return options{}, err
 			}
-			mode = strings.TrimPrefix(a, "--")
-		case "--json":
-			asJSON = true
+		case a == "--json":
+			o.json = true
+		case a == "--name" || strings.HasPrefix(a, "--name="):
+			v, ok := strings.CutPrefix(a, "--name=")
+			if !ok {
+				if i+1 == len(args) {
+					return options{}, errors.New("--name needs a lock name (as --list prints it)")
+				}
+				i++
+				v = args[i]
+			}
+			if v == "" {
+				return options{}, errors.New("--name needs a lock name (as --list prints it)")
+			}
+			o.name = v
+		case strings.HasPrefix(a, "-"):
+			return options{}, fmt.Errorf("unknown option %s", a)
 		default:
-			if strings.HasPrefix(a, "-") {
-				return nil, "bad", false
-			}
-			cmd = args[i:]
-		}
-		if cmd != nil {
-			break
+			o.cmd = args[i:]
 		}
 	}
-	if asJSON && mode != "status" && mode != "list" {
-		return nil, "bad", false
+	if len(o.cmd) == 0 {
+		o.cmd = nil // "--" alone names no command
 	}
-	return cmd, mode, asJSON
+	switch {
+	case o.json && o.mode != "status" && o.mode != "list":
+		return options{}, errors.New("--json goes with --status or --list")
+	case o.name != "" && o.mode != "" && o.mode != "status":
+		return options{}, fmt.Errorf("--name goes with --status or CRONLOCK_RESET=yes, not --%s", o.mode)
+	case o.name != "" && o.cmd != nil:
+		return options{}, errors.New("--name NAME and a COMMAND both name the lock: give one")
+	case (o.mode == "list" || o.mode == "doctor") && o.cmd != nil:
+		return options{}, fmt.Errorf("--%s takes no COMMAND", o.mode)
+	case (o.mode == "key" || o.mode == "status") && o.cmd == nil && o.name == "":
+		return options{}, fmt.Errorf("--%s needs a COMMAND", o.mode)
+	case o.mode == "" && o.cmd == nil && o.name == "":
+		return options{}, errNoCommand
+	}
+	return o, nil
 }
 
 // reset clears the lock (CRONLOCK_RESET) and revokes its holder. tty says stderr is a
@@ -178,7 +256,7 @@ type job struct {
 func (j *job) run(ctx context.Context) int {
 	// Signals that come before the job starts end golock quietly; after, they go to the job.
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, supervisor.Forwarded...)
+	signal.Notify(sigs, supervisor.Notified()...) // not those ignored at start (nohup)
 	defer signal.Stop(sigs)
 	preCtx, stopWatch := watchSignals(ctx, sigs)
 
@@ -320,7 +398,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 					pinned.Close() // a connection that failed mid-command is of no more use
 					pinned = nil
 				}
-				if ctx.Err() != nil {
+				if cut(ctx) {
 					j.undo(ctx, params)
 				}
 			}
@@ -329,7 +407,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	}
 	err := try(ctx)
 	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Wait > 0 {
-		err = j.wait(ctx, try)
+		err = j.wait(ctx, try, err)
 	}
 	var held *lockscript.HeldError
 	switch {
@@ -452,6 +530,13 @@ func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscr
 	case err != nil:
 		j.log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.cfg.Lease.Seconds()), "err", err)
 	}
+}
+
+// cut reports whether ctx is done or its deadline has passed. A read cut by that deadline
+// (go-redis sets it on the socket) can return a moment before ctx itself says it is done.
+func cut(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(dl)
 }
 
 // interruptible runs f and returns its error, or ctx's as soon as ctx is done: go-redis

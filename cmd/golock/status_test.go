@@ -70,8 +70,8 @@ func TestStatusAndList(t *testing.T) {
 	cliWantCode(t, wait(), 0)
 
 	for _, args := range [][]string{{"--list", "extra"}, {"--json", "true"}, {"--status"}, {"--status", "--list"}} {
-		if r := runGolock(t, env, args...); r.code != 201 || !strings.Contains(r.stderr, "usage") {
-			t.Errorf("golock %q: exit %d, %q; want usage and 201", args, r.code, r.stderr)
+		if r := runGolock(t, env, args...); r.code != 201 || !strings.HasSuffix(r.stderr, "\n"+hintHelp+"\n") {
+			t.Errorf("golock %q: exit %d, %q; want a line, the hint and 201", args, r.code, r.stderr)
 		}
 	}
 	dead := baseEnv("CRONLOCK_PORT=1", "CRONLOCK_RECONNECT_ATTEMPTS=0")

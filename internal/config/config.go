@@ -1,27 +1,28 @@
-// Package config reads golock's settings: CRONLOCK_* environment variables over a
-// cronlock-style config file, checked so that any bad value stops the run before it starts.
+// Package config reads golock's settings: CRONLOCK_* environment variables and a cronlock
+// config file (whose assignments win, as in cronlock), checked so that any bad value stops
+// the run before it starts.
 package config
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net"
 	"net/url"
 	"os"
+	"os/user"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/redis/go-redis/v9"
 )
-
-// DefaultFile is read when CRONLOCK_CONFIG is unset and the file exists.
-const DefaultFile = "/etc/cronlock.conf"
 
 // Config is every setting, with cronlock's names and defaults. Durations are given in
 // seconds, fractions allowed.
@@ -77,6 +78,15 @@ type Config struct {
 	// false stores and prints only its hash (see cmd/golock), for a line that holds secrets.
 	RecordCmd bool `env:"CRONLOCK_RECORD_CMD" envDefault:"yes"`
 
+	// Overridden names the CRONLOCK_ variables whose value in the environment the config
+	// file replaced (the file wins, as in cronlock); nil when none.
+	Overridden []string
+
+	// FileProblem is what is wrong with the config file's permissions (see
+	// FilePermissionProblem), for a terminal or CRONLOCK_VERBOSE, not for cron's mail; ""
+	// when nothing is, or no file was read.
+	FileProblem string
+
 	// NTPDate is cronlock's; accepted and ignored, as every time comes from Redis.
 	NTPDate string `env:"CRONLOCK_NTPDATE"`
 
@@ -95,34 +105,33 @@ func (p *Problem) Error() string { return p.Var + ": " + p.Msg }
 // Passed to the job by golock; a job that runs golock again hands them back.
 var childVars = []string{"CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE"}
 
-// Load reads the settings from environ (KEY=value strings) and the config file. Warnings
-// are lines to show the user; the error is a *Problem or a file error, one line each.
-func Load(environ []string) (*Config, []string, error) {
+// Load reads the settings from environ (KEY=value strings) and the config file, found as
+// cronlock finds it (see configPath; argv0 is golock's os.Args[0], "" to search no
+// executable's directory). As in cronlock, which sources the file after the environment,
+// the file's assignments win. Warnings are lines to show the user; the error is a
+// *Problem or a file error, one line each.
+func Load(environ []string, argv0 string) (*Config, []string, error) {
 	vars := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			vars[k] = v
 		}
 	}
-	var warnings []string
-	path, explicit := vars["CRONLOCK_CONFIG"]
-	if !explicit {
-		path = DefaultFile
-	}
-	if path != "" {
-		fileVars, warn, err := readFile(path, explicit)
+	var warnings, overridden []string
+	var fileProblem string
+	if path, explicit := configPath(vars, argv0); path != "" {
+		fileVars, problem, err := readFile(path, vars, explicit)
 		if err != nil {
 			return nil, nil, err
 		}
-		warnings = append(warnings, warn...)
-		if fileVars != nil && !explicit {
-			vars["CRONLOCK_CONFIG"] = path
-		}
+		fileProblem = problem
 		for k, v := range fileVars {
-			if vars[k] == "" { // an empty variable is unset, as it is for the defaults
-				vars[k] = v
+			if old := vars[k]; old != "" && old != v && strings.HasPrefix(k, "CRONLOCK_") {
+				overridden = append(overridden, k)
 			}
+			vars[k] = v
 		}
+		vars["CRONLOCK_CONFIG"] = path
 	}
 	warnings = append(warnings, unknownVars(vars)...)
 
@@ -131,6 +140,9 @@ func Load(environ []string) (*Config, []string, error) {
 	if err != nil {
 		return nil, warnings, explain(err)
 	}
+	sort.Strings(overridden)
+	cfg.Overridden = overridden
+	cfg.FileProblem = fileProblem
 	if err := cfg.check(); err != nil {
 		return cfg, warnings, err
 	}
@@ -188,29 +200,97 @@ func (c *Config) check() error {
 	return nil
 }
 
-// readFile reads the config file at path; a missing default file is no error.
-func readFile(path string, explicit bool) (map[string]string, []string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) && !explicit {
-		return nil, nil, nil
+// readFile reads the config file at path, expanding its values from environ, and says
+// what is wrong with its permissions ("" when nothing is). explicit says CRONLOCK_CONFIG
+// named the file; a file found by searching is named in its errors instead.
+func readFile(path string, environ map[string]string, explicit bool) (map[string]string, string, error) {
+	fail := func(msg string) error {
+		if explicit {
+			return &Problem{"CRONLOCK_CONFIG", msg}
+		}
+		return fmt.Errorf("%s (found by searching; CRONLOCK_CONFIG is not set)", msg)
 	}
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("cannot read config file: %v", err)}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once
+		}
+		msg := fmt.Sprintf("cannot read config file %s: %v", path, err)
+		if errors.Is(err, os.ErrPermission) {
+			msg += "; make it readable to the users who run golock (chgrp a group of theirs, chmod 0640)" +
+				" or set CRONLOCK_CONFIG to a file they can read"
+		}
+		return nil, "", fail(msg)
 	}
 	defer f.Close()
-	vars, err := ParseFile(f)
+	vars, err := ParseFile(f, environ)
+	var ferr *FileError
+	switch {
+	case errors.As(err, &ferr) && strings.HasPrefix(ferr.Var, "CRONLOCK_"):
+		return nil, "", &Problem{ferr.Var, fmt.Sprintf("%s: line %d: %s", path, ferr.Line, ferr.Msg)}
+	case err != nil:
+		return nil, "", fail(fmt.Sprintf("config file %s: %v", path, err))
+	}
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, nil, &Problem{"CRONLOCK_CONFIG", fmt.Sprintf("%s: %v", path, err)}
+		return vars, "", nil
 	}
-	var warnings []string
-	if secret := secretIn(vars); secret != "" {
-		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o044 != 0 {
-			warnings = append(warnings, fmt.Sprintf(
-				"config file %s holds %s and is readable by others (mode %04o); chmod 600 it",
-				path, secret, fi.Mode().Perm()))
-		}
+	return vars, permissionProblem(path, fi, secretIn(vars)), nil
+}
+
+// FilePermissionProblem says what is wrong with the permissions of the config file at
+// path, in one line with what to do: writable by its group or by every user (who could
+// point golock at another Redis), or readable by every user while it holds a password.
+// It is "" when nothing is, or the file cannot be read (a run says so). A file readable
+// by its group is what the manual advises: owned by root and a group of the users whose
+// crontabs run golock, mode 0640.
+func FilePermissionProblem(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
 	}
-	return vars, warnings, nil
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	vars, err := ParseFile(f, map[string]string{})
+	if err != nil {
+		return permissionProblem(path, fi, "")
+	}
+	return permissionProblem(path, fi, secretIn(vars))
+}
+
+// permissionProblem is FilePermissionProblem for a file already read; secret names the
+// password it holds, "" when none.
+func permissionProblem(path string, fi os.FileInfo, secret string) string {
+	perm := fi.Mode().Perm()
+	switch {
+	case perm&0o002 != 0:
+		return fmt.Sprintf("config file %s is writable by every user (mode %04o), who could point golock at "+
+			"another Redis; chmod o-w %s", path, perm, path)
+	case perm&0o020 != 0:
+		return fmt.Sprintf("config file %s is writable by its group %s (mode %04o), who could point golock at "+
+			"another Redis; chmod g-w %s", path, groupName(fi), perm, path)
+	case secret != "" && perm&0o004 != 0:
+		return fmt.Sprintf("config file %s holds %s and is readable by every user (mode %04o); chmod o-r %s "+
+			"(0640, its group one of the users who run golock)", path, secret, perm, path)
+	}
+	return ""
+}
+
+// groupName is the name of the file's group, or its number when it has no name.
+func groupName(fi os.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "?"
+	}
+	gid := strconv.FormatUint(uint64(st.Gid), 10)
+	if g, err := user.LookupGroupId(gid); err == nil {
+		return g.Name
+	}
+	return gid
 }
 
 // secretIn names the variable of vars that holds a password, or is "" when none does.

@@ -1,15 +1,19 @@
 package config
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// noFile keeps /etc/cronlock.conf out of a test: an empty CRONLOCK_CONFIG reads no file.
+// noFile is an empty CRONLOCK_CONFIG: with Load's argv0 "", only /etc/cronlock.conf is
+// searched for, and the test machine has none.
 const noFile = "CRONLOCK_CONFIG="
 
 // writeFile writes a config file with mode perm in a fresh directory and returns its path.
@@ -28,7 +32,7 @@ func writeFile(t *testing.T, text string, perm os.FileMode) string {
 // load is Load that fails the test on an error.
 func load(t *testing.T, environ ...string) (*Config, []string) {
 	t.Helper()
-	cfg, warnings, err := Load(environ)
+	cfg, warnings, err := Load(environ, "")
 	if err != nil {
 		t.Fatalf("Load(%q): %v", environ, err)
 	}
@@ -70,8 +74,9 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 		{"host with a space", []string{"CRONLOCK_HOST=a b"}, "CRONLOCK_HOST", "host name or address"},
 		{"config file missing", []string{"CRONLOCK_CONFIG=" + filepath.Join(t.TempDir(), "absent.conf")}, "CRONLOCK_CONFIG", "cannot read"},
 		{"config file a directory", []string{"CRONLOCK_CONFIG=" + t.TempDir()}, "CRONLOCK_CONFIG", "is a directory"},
-		{"config file bad line", []string{"CRONLOCK_CONFIG=" + badFile}, "CRONLOCK_CONFIG", "line 3: want NAME=value"},
-		{"config file bad value", []string{"CRONLOCK_CONFIG=" + badValue}, "CRONLOCK_CONFIG", "must be quoted"},
+		{"config file bad line", []string{"CRONLOCK_CONFIG=" + badFile}, "CRONLOCK_CONFIG", "line 2: runs a command"},
+		{"config file bad value", []string{"CRONLOCK_CONFIG=" + badValue}, "CRONLOCK_HOST", "line 1: runs a command"},
+		{"config file command substitution", []string{"CRONLOCK_CONFIG=" + writeFile(t, "CRONLOCK_PREFIX=\"lock.$(hostname).\"\n", 0o600)}, "CRONLOCK_PREFIX", "command substitution $(...) cannot be evaluated"},
 		{"bad value from the file", []string{"CRONLOCK_CONFIG=" + writeFile(t, "CRONLOCK_PORT=99999\n", 0o600)}, "CRONLOCK_PORT", "1 to 65535"},
 	}
 	// Every duration refuses negatives, NaN, infinities and garbage alike.
@@ -83,7 +88,7 @@ func TestLoadRejectsBadSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, _, err := Load(append([]string{noFile}, tt.environ...))
+			cfg, _, err := Load(append([]string{noFile}, tt.environ...), "")
 			if err == nil {
 				t.Fatalf("Load(%q) = %+v, want an error naming %s", tt.environ, cfg, tt.varName)
 			}
@@ -206,48 +211,159 @@ OTHER_SHELL_VARIABLE=ignored
 	}
 }
 
-func TestLoadEnvironmentWinsOverFile(t *testing.T) {
-	path := writeFile(t, "CRONLOCK_HOST=filehost\nCRONLOCK_PORT=1234\nCRONLOCK_DB=7\nCRONLOCK_GRACE=9\n", 0o600)
-	cfg, _ := load(t, "CRONLOCK_CONFIG="+path, "CRONLOCK_HOST=envhost", "CRONLOCK_DB=0",
-		"CRONLOCK_GRACE=") // empty is unset: the file's value stands
-	if cfg.Host != "envhost" || cfg.DB != 0 {
-		t.Errorf("environment did not win: host %q db %d", cfg.Host, cfg.DB)
+// TestLoadFileWinsOverEnvironment checks cronlock's precedence: it sources the file after
+// the environment, so the file's assignments win, and the environment fills the rest.
+func TestLoadFileWinsOverEnvironment(t *testing.T) {
+	path := writeFile(t, "CRONLOCK_HOST=filehost\nCRONLOCK_PORT=1234\nCRONLOCK_DB=7\nCRONLOCK_GRACE=9\n"+
+		"CRONLOCK_PREFIX=\"${CRONLOCK_PREFIX:-none.}file.\"\nCRONLOCK_LEASE=\n", 0o600)
+	cfg, _ := load(t, "CRONLOCK_CONFIG="+path, "CRONLOCK_HOST=envhost", "CRONLOCK_DB=7",
+		"CRONLOCK_GRACE=", "CRONLOCK_PREFIX=env.", "CRONLOCK_TIMEOUT=3", "CRONLOCK_LEASE=12")
+	if cfg.Host != "filehost" || cfg.DB != 7 || cfg.Port != 1234 || cfg.Grace != 9*time.Second {
+		t.Errorf("the file did not win: host %q db %d port %d grace %v", cfg.Host, cfg.DB, cfg.Port, cfg.Grace)
 	}
-	if cfg.Port != 1234 || cfg.Grace != 9*time.Second {
-		t.Errorf("file lost where the environment is silent: port %d grace %v", cfg.Port, cfg.Grace)
+	if cfg.Prefix != "env.file." || cfg.Timeout != 3*time.Second {
+		t.Errorf("the environment is not seen: prefix %q timeout %v", cfg.Prefix, cfg.Timeout)
 	}
-	// A bad value in the file is overridden by a good one in the environment.
+	if cfg.Lease != 30*time.Second { // the file emptied it: the default, as in cronlock
+		t.Errorf("lease = %v, want the default 30s", cfg.Lease)
+	}
+	// The variables whose environment value the file replaced, for a verbose line each;
+	// not DB (the same value) nor GRACE (empty in the environment).
+	want := []string{"CRONLOCK_HOST", "CRONLOCK_LEASE", "CRONLOCK_PREFIX"}
+	if !reflect.DeepEqual(cfg.Overridden, want) {
+		t.Errorf("Overridden = %q, want %q", cfg.Overridden, want)
+	}
+	// A bad value in the file is not mended by a good one in the environment.
 	path = writeFile(t, "CRONLOCK_PORT=0\n", 0o600)
-	if cfg, _ = load(t, "CRONLOCK_CONFIG="+path, "CRONLOCK_PORT=6390"); cfg.Port != 6390 {
-		t.Errorf("port = %d, want 6390 from the environment", cfg.Port)
+	if _, _, err := Load([]string{"CRONLOCK_CONFIG=" + path, "CRONLOCK_PORT=6390"}, ""); err == nil ||
+		!strings.HasPrefix(err.Error(), "CRONLOCK_PORT: ") {
+		t.Errorf("Load: %v, want an error naming CRONLOCK_PORT", err)
 	}
 }
 
-func TestLoadWarnsOfReadableAuthFile(t *testing.T) {
+// TestFilePermissionProblem checks what a config file's permissions are reported as: a
+// password readable by every user, a file writable by its group or every user. A file
+// readable by its group (0640, as advised for non-root crontabs) is no problem. The report
+// goes to Config.FileProblem, for a terminal or CRONLOCK_VERBOSE, never to the warnings
+// that cron would mail.
+func TestFilePermissionProblem(t *testing.T) {
 	const secret = "hunter2-secret"
 	for _, tt := range []struct {
+		text string
 		perm os.FileMode
-		warn bool
-	}{{0o644, true}, {0o640, true}, {0o604, true}, {0o600, false}, {0o400, false}} {
-		path := writeFile(t, "CRONLOCK_AUTH="+secret+"\n", tt.perm)
-		cfg, warnings := load(t, "CRONLOCK_CONFIG="+path)
-		if cfg.Auth != secret {
-			t.Errorf("mode %04o: Auth not read from the file", tt.perm)
+		want string // in the problem; "" for none
+	}{
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o644, "holds CRONLOCK_AUTH and is readable by every user (mode 0644); chmod o-r"},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o604, "readable by every user (mode 0604)"},
+		{"CRONLOCK_SENTINEL_AUTH=" + secret + "\n", 0o644, "holds CRONLOCK_SENTINEL_AUTH"},
+		{"CRONLOCK_URL=redis://:" + secret + "@redis.internal\n", 0o644, "holds a password in CRONLOCK_URL"},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o640, ""},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o600, ""},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o400, ""},
+		{"CRONLOCK_HOST=h\n", 0o644, ""}, // nothing secret to read
+		{"CRONLOCK_HOST=h\n", 0o664, "is writable by its group "},
+		{"CRONLOCK_HOST=h\n", 0o646, "is writable by every user (mode 0646)"},
+		{"CRONLOCK_AUTH=" + secret + "\n", 0o666, "is writable by every user"},
+	} {
+		path := writeFile(t, tt.text, tt.perm)
+		cfg, warnings, err := Load([]string{"CRONLOCK_CONFIG=" + path}, "")
+		if err != nil {
+			t.Fatalf("mode %04o: %v", tt.perm, err)
 		}
-		if got := len(warnings) == 1 && strings.Contains(warnings[0], "CRONLOCK_AUTH") &&
-			strings.Contains(warnings[0], path); got != tt.warn || len(warnings) > 1 {
-			t.Errorf("mode %04o: warnings %q, want a warning: %v", tt.perm, warnings, tt.warn)
+		if len(warnings) != 0 {
+			t.Errorf("mode %04o: warnings %q, want none (cron would mail them)", tt.perm, warnings)
 		}
-		for _, w := range warnings {
-			if strings.Contains(w, secret) {
-				t.Errorf("warning %q shows the password", w)
-			}
+		direct := FilePermissionProblem(path)
+		switch {
+		case cfg.FileProblem != direct:
+			t.Errorf("mode %04o: Load's %q, FilePermissionProblem's %q", tt.perm, cfg.FileProblem, direct)
+		case tt.want == "" && direct != "":
+			t.Errorf("mode %04o, %q: %q, want no problem", tt.perm, tt.text, direct)
+		case tt.want != "" && (!strings.Contains(direct, tt.want) || !strings.Contains(direct, path)):
+			t.Errorf("mode %04o, %q: %q, want it to name the file and hold %q", tt.perm, tt.text, direct, tt.want)
+		case strings.Contains(direct, secret) || strings.Contains(direct, "\n"):
+			t.Errorf("mode %04o: %q shows the password or is not one line", tt.perm, direct)
 		}
 	}
-	// A readable file without a password is no concern.
-	path := writeFile(t, "CRONLOCK_HOST=h\n", 0o644)
-	if _, warnings := load(t, "CRONLOCK_CONFIG="+path); len(warnings) != 0 {
-		t.Errorf("warnings %q for a file without CRONLOCK_AUTH", warnings)
+	if got := FilePermissionProblem(filepath.Join(t.TempDir(), "none")); got != "" {
+		t.Errorf("a missing file: %q, want nothing", got)
+	}
+}
+
+// writeUnreadable writes a config file that its owner, not root, cannot read.
+func writeUnreadable(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("CRONLOCK_HOST=h\n"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o000); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runAsNobody runs the test named test again in a copy of the test binary as the user
+// nobody, for whom GOLOCK_TEST_DIR holds golock and an unreadable cronlock.conf.
+func runAsNobody(t *testing.T, test string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "golock-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "golock")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeUnreadable(t, filepath.Join(dir, "cronlock.conf"))
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = []string{"GOLOCK_TEST_DIR=" + dir, "PATH=/usr/bin:/bin"}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
+		t.Errorf("as nobody: %v\n%s", err, out)
+	}
+}
+
+// TestSearchedFileUnreadable checks that a config file found by searching, not named by
+// CRONLOCK_CONFIG, that this user cannot read is named in the error, which does not blame
+// CRONLOCK_CONFIG; one named by CRONLOCK_CONFIG is that variable's error.
+func TestSearchedFileUnreadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root reads any file: drop to nobody for the read, in a child process.
+		runAsNobody(t, "TestSearchedFileUnreadable")
+		return
+	}
+	dir := os.Getenv("GOLOCK_TEST_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "golock"), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeUnreadable(t, filepath.Join(dir, "cronlock.conf"))
+	}
+	conf := filepath.Join(dir, "cronlock.conf")
+	_, _, err := Load([]string{"CRONLOCK_CONFIG="}, filepath.Join(dir, "golock"))
+	var p *Problem
+	switch {
+	case err == nil:
+		t.Fatalf("Load of an unreadable %s: no error", conf)
+	case errors.As(err, &p) || strings.HasPrefix(err.Error(), "CRONLOCK_CONFIG"):
+		t.Errorf("error %q blames CRONLOCK_CONFIG, which is not set", err)
+	case !strings.Contains(err.Error(), "cannot read config file "+conf+": permission denied") ||
+		!strings.Contains(err.Error(), "chmod 0640") || !strings.Contains(err.Error(), "found by searching"):
+		t.Errorf("error %q, want it to name %s, the cause and what to do", err, conf)
+	}
+	_, _, err = Load([]string{"CRONLOCK_CONFIG=" + conf}, "")
+	if err == nil || !strings.HasPrefix(err.Error(), "CRONLOCK_CONFIG: cannot read config file "+conf) {
+		t.Errorf("CRONLOCK_CONFIG naming an unreadable file: %v", err)
 	}
 }
 

@@ -1,97 +1,304 @@
 package config
 
 import (
-	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode/utf8"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/syntax"
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// A cronlock config file is a bash script that cronlock sources, so golock reads it with a
+// real shell parser (mvdan.cc/sh) and expands values with the same library, as bash would:
+// quoting, escapes and the ${NAME:-default} forms follow bash's rules exactly, and anything
+// a script could do that golock cannot evaluate is found in the syntax tree and refused.
 
-// ParseFile reads a cronlock-style config file: NAME=value lines, each optionally
-// preceded by "export ", the value bare or in single or double quotes, with "#" comments
-// and blank lines. A line it cannot read is an error naming its number.
-func ParseFile(r io.Reader) (map[string]string, error) {
-	vars := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if n == 1 {
-			line = strings.TrimPrefix(line, "\ufeff") // a byte order mark, from some editors
-		}
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			line = rest
-		}
-		name, raw, ok := strings.Cut(line, "=")
-		name = strings.TrimSpace(name)
-		if !ok || !nameRE.MatchString(name) {
-			return nil, fmt.Errorf("line %d: want NAME=value", n)
-		}
-		value, err := unquote(raw)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %s: %v", n, name, err)
-		}
-		vars[name] = value
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return vars, nil
+// FileError is a line of a config file that golock cannot read as bash would. Var is the
+// variable it assigns, or "" when the line is no assignment. It never holds a value.
+type FileError struct {
+	Line int
+	Var  string
+	Msg  string
 }
 
-// unquote reads a shell-style value: 'single' taken as it is, "double" with \" \\ \$ \`
-// escapes, or bare up to a comment (a # after a space or tab).
-func unquote(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", nil
+func (e *FileError) Error() string {
+	if e.Var == "" {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 	}
-	var value string
-	var rest string
-	switch raw[0] {
-	case '\'':
-		end := strings.IndexByte(raw[1:], '\'')
-		if end < 0 {
-			return "", fmt.Errorf("unterminated single quote")
+	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Var, e.Msg)
+}
+
+// bashComputed are variables bash sets by itself, which golock cannot know as the bash
+// running cronlock would (HOSTNAME it can: see shellEnv).
+var bashComputed = []string{"RANDOM", "SRANDOM", "SECONDS", "LINENO", "EPOCHSECONDS",
+	"EPOCHREALTIME", "BASHPID", "PPID", "UID", "EUID", "PWD", "OLDPWD", "GROUPS", "HOSTTYPE",
+	"OSTYPE", "MACHTYPE", "SHLVL", "BASH", "BASHOPTS", "SHELLOPTS", "DIRSTACK", "FUNCNAME",
+	"PIPESTATUS", "HISTCMD", "COLUMNS", "LINES"}
+
+// ParseFile reads a cronlock config file as bash would source it, and returns the variables
+// it assigns. It holds NAME=value assignments (several on a line, "export" before them,
+// "export NAME" alone), comments and blank lines. Values are expanded as bash does: quotes,
+// escapes, ~, $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:+alt} and
+// ${NAME+alt}, from environ and from earlier assignments (never inside single quotes).
+// Anything else bash would run or compute (a command, command substitution, backticks,
+// arithmetic, other ${...} operations, $1, $$, $RANDOM...) is a *FileError naming the line,
+// the variable and the construct, never the value.
+func ParseFile(r io.Reader, environ map[string]string) (map[string]string, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	src = bytes.TrimPrefix(src, []byte("\ufeff")) // a byte order mark, from some editors
+	if i := bytes.Index(src, []byte("\r\n")); i >= 0 {
+		return nil, &FileError{Line: 1 + bytes.Count(src[:i], []byte("\n")),
+			Msg: "ends with CR LF: bash would keep the CR in the value; convert the file with dos2unix"}
+	}
+	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(src), "")
+	if err != nil {
+		var perr syntax.ParseError
+		if errors.As(err, &perr) {
+			line := int(perr.Pos.Line())
+			return nil, &FileError{Line: line, Var: assigned(src, line), Msg: perr.Text}
 		}
-		value, rest = raw[1:1+end], raw[2+end:]
-	case '"':
-		var b strings.Builder
-		i := 1
-		for ; i < len(raw) && raw[i] != '"'; i++ {
-			if raw[i] == '\\' && i+1 < len(raw) && strings.IndexByte("\"\\$`", raw[i+1]) >= 0 {
-				i++
+		return nil, err
+	}
+	sh := &shellEnv{environ: environ, set: map[string]string{}}
+	for _, stmt := range file.Stmts {
+		if err := sh.statement(stmt); err != nil {
+			return nil, err
+		}
+	}
+	return sh.set, nil
+}
+
+var assignRE = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\+?=`)
+
+// assigned is the variable that line n of src starts to assign, or "".
+func assigned(src []byte, n int) string {
+	lines := bytes.Split(src, []byte("\n"))
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	if m := assignRE.FindSubmatch(lines[n-1]); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
+// shellEnv is the environment as the sourced file sees it: environ, then what the file set.
+type shellEnv struct {
+	environ map[string]string
+	set     map[string]string
+}
+
+func (sh *shellEnv) statement(stmt *syntax.Stmt) error {
+	line := int(stmt.Pos().Line())
+	if stmt.Negated || stmt.Background || stmt.Coprocess || stmt.Disown || len(stmt.Redirs) > 0 {
+		return &FileError{Line: line, Msg: "golock reads only NAME=value assignments, without redirections, ! or &"}
+	}
+	switch cmd := stmt.Cmd.(type) {
+	case *syntax.CallExpr:
+		if len(cmd.Args) == 0 {
+			return sh.assign(line, cmd.Assigns)
+		}
+		name := ""
+		if len(cmd.Assigns) > 0 {
+			name = cmd.Assigns[0].Name.Value
+		}
+		return &FileError{Line: line, Var: name,
+			Msg: "runs a command, which golock cannot do (a value with spaces must be quoted; no spaces around =)"}
+	case *syntax.DeclClause:
+		if cmd.Variant.Value != "export" {
+			return &FileError{Line: line, Msg: fmt.Sprintf("%q is not supported: write NAME=value or export NAME=value", cmd.Variant.Value)}
+		}
+		for _, a := range cmd.Args {
+			if a.Naked && a.Name == nil {
+				return &FileError{Line: line, Msg: "export takes no options or expansions in a config file golock reads"}
 			}
-			b.WriteByte(raw[i])
 		}
-		if i >= len(raw) {
-			return "", fmt.Errorf("unterminated double quote")
-		}
-		value, rest = b.String(), raw[i+1:]
-	default:
-		value = raw
-		for i := 1; i < len(raw); i++ { // a # after a blank starts a comment, as in sh
-			if raw[i] == '#' && (raw[i-1] == ' ' || raw[i-1] == '\t') {
-				value = raw[:i]
-				break
+		// "export NAME" alone changes nothing golock sees: every variable is read.
+		var values []*syntax.Assign
+		for _, a := range cmd.Args {
+			if !a.Naked {
+				values = append(values, a)
 			}
 		}
-		value = strings.TrimSpace(value)
-		if strings.ContainsAny(value, " \t'\"") {
-			return "", fmt.Errorf("a value with spaces or quotes must be quoted as a whole")
+		return sh.assign(line, values)
+	}
+	return &FileError{Line: line, Msg: "golock reads only NAME=value assignments, not shell commands such as if, for or functions"}
+}
+
+func (sh *shellEnv) assign(line int, assigns []*syntax.Assign) error {
+	for _, a := range assigns {
+		name := a.Name.Value
+		if a.Index != nil || a.Array != nil {
+			return &FileError{Line: line, Var: name, Msg: "arrays are not supported"}
 		}
-		return value, nil
+		value := ""
+		if a.Value != nil {
+			if err := evaluable(a.Value); err != "" {
+				return &FileError{Line: line, Var: name, Msg: err + " cannot be evaluated by golock: write the value itself"}
+			}
+			var err error
+			value, err = expand.Literal(&expand.Config{Env: sh}, unescaped(a.Value))
+			if err != nil { // unreachable after evaluable; never show the value
+				return &FileError{Line: line, Var: name, Msg: "cannot be expanded as bash would"}
+			}
+		}
+		if a.Append {
+			value = sh.lookup(name) + value
+		}
+		sh.set[name] = value
 	}
-	rest = strings.TrimSpace(rest)
-	if rest != "" && !strings.HasPrefix(rest, "#") {
-		return "", fmt.Errorf("unexpected text after the closing quote")
+	return nil
+}
+
+// evaluable names the first construct of word that golock cannot evaluate as bash would,
+// or is "" when there is none.
+func evaluable(word *syntax.Word) string {
+	bad := ""
+	syntax.Walk(word, func(node syntax.Node) bool {
+		if bad != "" {
+			return false
+		}
+		switch n := node.(type) {
+		case *syntax.CmdSubst:
+			bad = "command substitution $(...)"
+			if n.Backquotes {
+				bad = "command substitution `...` (backticks)"
+			}
+		case *syntax.ArithmExp:
+			bad = "arithmetic $((...))"
+		case *syntax.ProcSubst:
+			bad = "process substitution"
+		case *syntax.ExtGlob:
+			bad = "an extended glob"
+		case *syntax.ParamExp:
+			if bad = paramProblem(n); bad == "" && n.Exp != nil && n.Exp.Word != nil {
+				bad = evaluable(n.Exp.Word) // ${NAME:-word}: the word may hold constructs too
+			}
+			return false
+		}
+		return true
+	})
+	return bad
+}
+
+// unescaped is word with bash's quote removal done on its unquoted backslashes (a\ b is
+// "a b"), which expand.Literal leaves in place: each escaped character becomes a quoted one.
+// Words inside double quotes keep their backslashes, as in bash.
+func unescaped(word *syntax.Word) *syntax.Word {
+	out := &syntax.Word{}
+	for _, part := range word.Parts {
+		switch p := part.(type) {
+		case *syntax.Lit:
+			s := p.Value
+			for {
+				i := strings.IndexByte(s, '\\')
+				if i < 0 || i == len(s)-1 { // a trailing backslash stays, as in bash
+					break
+				}
+				_, size := utf8.DecodeRuneInString(s[i+1:])
+				out.Parts = append(out.Parts, &syntax.Lit{Value: s[:i]}, &syntax.SglQuoted{Value: s[i+1 : i+1+size]})
+				s = s[i+1+size:]
+			}
+			out.Parts = append(out.Parts, &syntax.Lit{Value: s})
+		case *syntax.ParamExp:
+			if p.Exp != nil && p.Exp.Word != nil {
+				q := *p
+				q.Exp = &syntax.Expansion{Op: p.Exp.Op, Word: unescaped(p.Exp.Word)}
+				part = &q
+			}
+			out.Parts = append(out.Parts, part)
+		default:
+			out.Parts = append(out.Parts, part)
+		}
 	}
-	return value, nil
+	return out
+}
+
+// paramProblem names what golock cannot evaluate in a ${...} or $NAME, or is "".
+func paramProblem(p *syntax.ParamExp) string {
+	switch {
+	case p.Param == nil || !validName(p.Param.Value):
+		return "the special parameter $" + paramName(p)
+	case p.Excl, p.Length, p.Width, p.IsSet, p.Index != nil, p.Slice != nil, p.Repl != nil,
+		p.Names != 0, len(p.Modifiers) > 0, p.NestedParam != nil:
+		return "the parameter operation ${" + p.Param.Value + "...}"
+	case slices.Contains(bashComputed, p.Param.Value) || strings.HasPrefix(p.Param.Value, "BASH_"):
+		return "$" + p.Param.Value + " (bash computes it)"
+	case p.Exp == nil:
+		return ""
+	}
+	switch p.Exp.Op {
+	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull, syntax.AlternateUnset, syntax.AlternateUnsetOrNull:
+		return ""
+	}
+	return "the parameter operation ${" + p.Param.Value + p.Exp.Op.String() + "...}"
+}
+
+func paramName(p *syntax.ParamExp) string {
+	if p.Param == nil {
+		return "?"
+	}
+	return p.Param.Value
+}
+
+func validName(s string) bool {
+	for i, c := range s {
+		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// lookup is a variable's value as the file sees it at this point.
+func (sh *shellEnv) lookup(name string) string {
+	v, _ := sh.get(name)
+	return v
+}
+
+func (sh *shellEnv) get(name string) (string, bool) {
+	if v, ok := sh.set[name]; ok {
+		return v, true
+	}
+	if v, ok := sh.environ[name]; ok {
+		return v, true
+	}
+	if name == "HOSTNAME" { // bash sets it when the environment does not
+		if h, err := os.Hostname(); err == nil {
+			return h, true
+		}
+	}
+	return "", false
+}
+
+// Get and Each make shellEnv an expand.Environ.
+func (sh *shellEnv) Get(name string) expand.Variable {
+	v, ok := sh.get(name)
+	if !ok {
+		return expand.Variable{}
+	}
+	return expand.Variable{Set: true, Exported: true, Kind: expand.String, Str: v}
+}
+
+func (sh *shellEnv) Each(fn func(name string, vr expand.Variable) bool) {
+	for name := range sh.environ {
+		if _, ok := sh.set[name]; !ok && !fn(name, sh.Get(name)) {
+			return
+		}
+	}
+	for name := range sh.set {
+		if !fn(name, sh.Get(name)) {
+			return
+		}
+	}
 }

@@ -21,7 +21,7 @@ func checkRefusals(t *testing.T, tests []refusal) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, _, err := Load(append([]string{noFile}, tt.environ...))
+			cfg, _, err := Load(append([]string{noFile}, tt.environ...), "")
 			if err == nil {
 				t.Fatalf("Load(%q) accepted it: %+v", tt.environ, cfg)
 			}
@@ -106,7 +106,7 @@ func TestRefusedSecretsNotShown(t *testing.T) {
 		"CRONLOCK_SENTINEL_HOST"} {
 		for _, value := range []string{pw, pw + " x", "redis://:" + pw + "@h", "h:" + pw, "h," + pw + ":1"} {
 			env := []string{noFile, v + "=" + value, "CRONLOCK_USE_SENTINEL=yes"}
-			_, _, err := Load(env)
+			_, _, err := Load(env, "")
 			if err == nil {
 				continue // e.g. a host name that happens to be valid
 			}
@@ -118,14 +118,14 @@ func TestRefusedSecretsNotShown(t *testing.T) {
 	// Values too long or too odd for any variable are not shown either.
 	for _, v := range []string{"CRONLOCK_GRACE", "CRONLOCK_ON_LOST", "CRONLOCK_TLS", "CRONLOCK_MIN_REPLICAS"} {
 		for _, value := range []string{"s3cret/" + pw, pw + pw, "p@" + pw} {
-			_, _, err := Load([]string{noFile, v + "=" + value})
+			_, _, err := Load([]string{noFile, v + "=" + value}, "")
 			if err == nil || strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "not shown") {
 				t.Errorf("%s=%q: error %v shows the value", v, value, err)
 			}
 		}
 	}
 	// A TLS file that cannot be read is named by its variable, not by its path.
-	_, _, err := Load([]string{noFile, "CRONLOCK_TLS=yes", "CRONLOCK_TLS_CA_CERT=/" + pw})
+	_, _, err := Load([]string{noFile, "CRONLOCK_TLS=yes", "CRONLOCK_TLS_CA_CERT=/" + pw}, "")
 	if err == nil || strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing CA file: error %v", err)
 	}
@@ -137,7 +137,7 @@ func TestRefusedSecretsNotShown(t *testing.T) {
 		{"CRONLOCK_PORT=99999", "1 to 65535 (the value given is not shown)"},
 	}
 	for _, tt := range shown {
-		_, _, err := Load([]string{noFile, tt.env})
+		_, _, err := Load([]string{noFile, tt.env}, "")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want it to say %s", tt.env, err, tt.want)
 		}

@@ -1,10 +1,12 @@
-// Package proctest tells tests whether a process has ended.
+// Package proctest tells tests about processes, from /proc: whether one has ended, and how
+// many zombies a parent leaves unreaped.
 package proctest
 
 import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 )
@@ -15,10 +17,34 @@ func Gone(pid int) bool {
 	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 		return true
 	}
+	state, _, ok := stat(pid)
+	return !ok || state == 'Z'
+}
+
+// Zombies counts the zombies whose parent is ppid.
+func Zombies(ppid int) int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	n := 0
+	for _, d := range dirs {
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if state, parent, ok := stat(pid); ok && state == 'Z' && parent == ppid {
+			n++
+		}
+	}
+	return n
+}
+
+// stat returns pid's state and parent from /proc/<pid>/stat.
+func stat(pid int) (state byte, ppid int, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return true
+		return 0, 0, false
 	}
 	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+	f := bytes.Fields(b[i+1:])
+	if i < 0 || len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(string(f[1]))
+	return f[0][0], ppid, err == nil
 }

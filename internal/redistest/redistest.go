@@ -169,6 +169,13 @@ func (s *Server) RestartAfter(d time.Duration) {
 	s.t.Helper()
 	s.Kill()
 	time.Sleep(d)
+	s.Relaunch()
+}
+
+// Relaunch starts a server that Kill stopped again, empty, on the same port, and waits
+// until it answers PING.
+func (s *Server) Relaunch() {
+	s.t.Helper()
 	var err error
 	for range 50 { // the port may linger a moment
 		if err = s.start(); err == nil {

@@ -28,6 +28,7 @@ type Sentinel struct {
 
 	t         testing.TB
 	sentinels []*Server
+	downAfter time.Duration
 }
 
 // StartSentinel starts a master (Start with opts, e.g. WithPassword), one replica of it
@@ -45,10 +46,23 @@ func StartSentinel(t testing.TB, sentinels int, opts ...Option) *Sentinel {
 // password is none.
 func StartSentinelWithPassword(t testing.TB, sentinels int, password string, opts ...Option) *Sentinel {
 	t.Helper()
+	return startSentinels(t, sentinels, password, 2*time.Second, opts)
+}
+
+// StartSentinelDownAfter is StartSentinel with sentinels that take a master that does not
+// answer for downAfter as down (down-after-milliseconds): the failover after a kill of the
+// master (Master.Kill) starts that much sooner.
+func StartSentinelDownAfter(t testing.TB, sentinels int, downAfter time.Duration, opts ...Option) *Sentinel {
+	t.Helper()
+	return startSentinels(t, sentinels, "", downAfter, opts)
+}
+
+func startSentinels(t testing.TB, sentinels int, password string, downAfter time.Duration, opts []Option) *Sentinel {
+	t.Helper()
 	if sentinels < 1 {
 		t.Fatalf("redistest: StartSentinel needs at least one sentinel, got %d", sentinels)
 	}
-	s := &Sentinel{t: t, Password: password}
+	s := &Sentinel{t: t, Password: password, downAfter: downAfter}
 	s.Master = Start(t, opts...)
 	s.Replica = StartReplica(t, s.Master)
 	quorum := sentinels/2 + 1
@@ -88,7 +102,7 @@ func (s *Sentinel) config(port int, dir string, quorum int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\n", port, dir)
 	fmt.Fprintf(&b, "sentinel monitor %s 127.0.0.1 %d %d\n", SentinelMaster, s.Master.Port, quorum)
-	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s 2000\n", SentinelMaster)
+	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %d\n", SentinelMaster, s.downAfter.Milliseconds())
 	fmt.Fprintf(&b, "sentinel failover-timeout %s 5000\n", SentinelMaster)
 	if s.Master.Password != "" {
 		fmt.Fprintf(&b, "sentinel auth-pass %s %s\n", SentinelMaster, s.Master.Password)
@@ -214,6 +228,27 @@ func (s *Sentinel) masterAddr(i int) (string, error) {
 		return "", fmt.Errorf("SENTINEL GET-MASTER-ADDR-BY-NAME replied %q", hp)
 	}
 	return net.JoinHostPort(hp[0], hp[1]), nil
+}
+
+// StartStaleSentinel starts one sentinel of its own that monitors SentinelMaster at port
+// on 127.0.0.1 (where nothing need run) and knows no other sentinel: it goes on naming that
+// port, with configuration epoch 0, after a failover elsewhere, as a sentinel cut off from
+// the others would. It returns the sentinel's port.
+func StartStaleSentinel(t testing.TB, port int) int {
+	t.Helper()
+	s := &Sentinel{t: t, Master: &Server{Port: port}, downAfter: 2 * time.Second}
+	return s.startSentinel(1).Port
+}
+
+// Naming returns how many sentinels name addr ("host:port") as the master now.
+func (s *Sentinel) Naming(addr string) int {
+	n := 0
+	for i := range s.sentinels {
+		if got, err := s.masterAddr(i); err == nil && got == addr {
+			n++
+		}
+	}
+	return n
 }
 
 // Failover makes the sentinels promote the replica (SENTINEL FAILOVER) and returns when

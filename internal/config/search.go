@@ -1,0 +1,77 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultFile is read when CRONLOCK_CONFIG is unset or empty, no cronlock.conf is beside
+// the executable, and this file exists.
+const DefaultFile = "/etc/cronlock.conf"
+
+// configPath is the config file to read, searched for as cronlock does: CRONLOCK_CONFIG
+// when it is set and not empty (it must then exist), else cronlock.conf in the directory
+// of the executable (argv0 as invoked, found on PATH when it holds no slash, through one
+// symbolic link), else DefaultFile; a searched file counts only when it is a regular file.
+// path is "" when there is none.
+func configPath(vars map[string]string, argv0 string) (path string, explicit bool) {
+	if path := vars["CRONLOCK_CONFIG"]; path != "" {
+		return path, true
+	}
+	var tries []string
+	if dir := executableDir(argv0, vars["PATH"]); dir != "" {
+		tries = append(tries, filepath.Join(dir, "cronlock.conf"))
+	}
+	for _, try := range append(tries, DefaultFile) {
+		if fi, err := os.Stat(try); err == nil && fi.Mode().IsRegular() {
+			return try, false
+		}
+	}
+	return "", false
+}
+
+// executableDir is the directory cronlock would take for its own: that of argv0, or of
+// the file its symbolic link names (one link, as cronlock's readlink). A relative link
+// is taken from the link's own directory (cronlock would take it from the working
+// directory, which under cron is $HOME). It is "" when argv0 is empty.
+func executableDir(argv0, pathEnv string) string {
+	if argv0 == "" {
+		return ""
+	}
+	path := argv0
+	if !strings.Contains(argv0, "/") {
+		path = lookPath(argv0, pathEnv)
+		if path == "" { // started with an argv[0] that is not on PATH
+			exe, err := os.Executable()
+			if err != nil {
+				return ""
+			}
+			path = exe
+		}
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if target, err := os.Readlink(path); err == nil {
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(path), target)
+			}
+			path = target
+		}
+	}
+	return filepath.Dir(path)
+}
+
+// lookPath finds name on pathEnv as the shell that started golock did: the first
+// executable regular file; an empty entry is the working directory. It is "" if none.
+func lookPath(name, pathEnv string) string {
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		path := filepath.Join(dir, name)
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return path
+		}
+	}
+	return ""
+}
