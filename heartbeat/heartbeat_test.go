@@ -351,14 +351,15 @@ func TestBlockedRenewBoundedByTimeout(t *testing.T) {
 			t.Errorf("%d renewals, want one per tick, each given up after %v", len(calls), timeout)
 		}
 		for k, c := range calls {
-			if c.end.IsZero() {
-				continue
+			if c.end.IsZero() || errors.Is(c.err, context.Canceled) {
+				continue // still running, or cut by the heartbeat's end at the Loss
 			}
 			if took := c.end.Sub(c.start); took > timeout+slack || !errors.Is(c.err, context.DeadlineExceeded) {
 				t.Errorf("renewal %d took %v (%v), want it cut at %v", k, took, c.err, timeout)
 			}
+			// Timeout, or less when the kill point comes first.
 			if left := c.deadline.Sub(c.start); c.deadline.IsZero() || left > timeout || left <= 0 {
-				t.Errorf("renewal %d: context deadline %v after the call, want %v", k, left, timeout)
+				t.Errorf("renewal %d: context deadline %v after the call, want at most %v", k, left, timeout)
 			}
 		}
 	})

@@ -16,7 +16,19 @@ import (
 type Status struct {
 	Name   string
 	Holder *Holder  // nil when the lock is free
+	Record *Record  // golock's lock record; nil unless Holder.Kind is "golock"
 	Last   *LastRun // nil when no run has been recorded
+}
+
+// Record is what a golock lock record says beyond its Holder. Times are Redis's clock.
+type Record struct {
+	// Command is the command line as recorded: "sha256:" and its hash when the holder ran
+	// with CRONLOCK_RECORD_CMD=no.
+	Command   string
+	Acquired  time.Time
+	GraceEnds time.Time // the lock is held at least until then
+	Deadline  time.Time // CRONLOCK_RELEASE after acquisition: the lock lapses then
+	Released  time.Time // when the job ended, holding the lock for grace; zero while it runs
 }
 
 // LastRun is the record release leaves of a lock's last run.
@@ -50,14 +62,19 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 		h := Holder{Kind: "golock", Owner: value["owner"], Host: value["host"], PID: value["pid"],
 			TTL: r.dur(1), Released: value["released_ms"] != ""}
 		h.Fence, _ = strconv.ParseInt(value["fence"], 10, 64)
-		if acquired, err := strconv.ParseInt(value["acquired_ms"], 10, 64); err == nil {
-			h.Age = time.Duration(nowMS-acquired) * time.Millisecond
+		rec := &Record{Command: value["cmd"], Acquired: msTime(value["acquired_ms"]),
+			GraceEnds: msTime(value["grace_ms"]), Deadline: msTime(value["deadline_ms"]),
+			Released: msTime(value["released_ms"])}
+		if !rec.Acquired.IsZero() {
+			h.Age = time.Duration(nowMS-rec.Acquired.UnixMilli()) * time.Millisecond
 		}
-		st.Holder = &h
+		st.Holder, st.Record = &h, rec
 	case "string":
 		st.Holder = &Holder{Kind: "cronlock", TTL: r.dur(1)}
-		if _, err := strconv.ParseUint(value[""], 10, 64); err != nil {
+		if s, err := strconv.ParseInt(value[""], 10, 64); err != nil || s < 0 {
 			st.Holder.Kind = "string"
+		} else {
+			st.Holder.Expires = time.Unix(s, 0)
 		}
 	default:
 		st.Holder = &Holder{Kind: kind, TTL: r.dur(1)}
@@ -66,13 +83,20 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 		l := &LastRun{Host: last["host"], PID: last["pid"], Ran: last["ran"] == "1"}
 		l.Fence, _ = strconv.ParseInt(last["fence"], 10, 64)
 		l.Code, _ = strconv.Atoi(last["exit"])
-		started, _ := strconv.ParseInt(last["started_ms"], 10, 64)
-		ended, _ := strconv.ParseInt(last["ended_ms"], 10, 64)
-		l.Started = time.UnixMilli(started)
-		l.Duration = time.Duration(ended-started) * time.Millisecond
+		l.Started = msTime(last["started_ms"])
+		l.Duration = msTime(last["ended_ms"]).Sub(l.Started)
 		st.Last = l
 	}
 	return st, nil
+}
+
+// msTime reads unix milliseconds; "" or a bad number is the zero time.
+func msTime(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // fields reads element i of r, a flat field/value list, as a map; a list of one string

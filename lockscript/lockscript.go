@@ -56,6 +56,8 @@ type Holder struct {
 	Released bool
 	// Kind is "golock", "cronlock" (a legacy string lock) or the Redis type of a foreign value.
 	Kind string
+	// Expires is when a cronlock lock expires (the second its value names); zero otherwise.
+	Expires time.Time
 }
 
 func (h Holder) String() string {
@@ -124,7 +126,7 @@ func Acquire(ctx context.Context, c redis.Scripter, name string, p Params) (*Loc
 	p.Command = cut(p.Command, MaxCommand)
 	reply, err := acquireScript.Run(ctx, c, []string{name, FenceKey(name)},
 		p.Owner, p.Host, p.PID, p.Command, ms(p.Grace), ms(p.Release), ms(p.Lease),
-		RecordVersion).Slice()
+		RecordVersion, ms(FenceTTL(p.Release))).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("lockscript: acquire %s: %w", name, err)
 	}
@@ -138,7 +140,8 @@ func Acquire(ctx context.Context, c redis.Scripter, name string, p Params) (*Loc
 			Kind: "golock", Owner: r.str(1), Host: r.str(2), PID: r.str(3), Age: r.dur(4),
 			TTL: r.dur(5), Fence: r.int(6), Released: r.str(7) != ""}}
 	case "held-legacy":
-		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: "cronlock", TTL: r.dur(2)}}
+		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: "cronlock", TTL: r.dur(2),
+			Expires: time.Unix(r.int(1), 0)}}
 	case "held-foreign":
 		return nil, &HeldError{Name: name, err: ErrHeld, Holder: Holder{Kind: r.str(1), TTL: r.dur(2)}}
 	}
@@ -159,7 +162,7 @@ type Extension struct {
 func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
 	reply, err := extendScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name), LastRunKey(l.Name)},
 		l.Owner, ms(l.Lease), l.Fence, l.Host, l.PID, l.Command,
-		l.AcquiredMS, l.GraceMS, l.DeadlineMS, RecordVersion).Slice()
+		l.AcquiredMS, l.GraceMS, l.DeadlineMS, RecordVersion, ms(FenceTTL(l.Release))).Slice()
 	if err != nil {
 		return Extension{}, fmt.Errorf("lockscript: extend %s: %w", l.Name, err)
 	}
@@ -189,6 +192,15 @@ var NotTried = Outcome{Code: -1}
 // LastRunTTL is how long the record of a lock's last run is kept.
 const LastRunTTL = 30 * 24 * time.Hour
 
+// FenceTTL is the TTL a lock's fence counter gets (never shortened) from an acquire, a
+// release or a reset by a run whose CRONLOCK_RELEASE is release: a day more than the lock
+// and its last-run record can live, so that a counter frees its key once the lock has
+// not been taken for that long. The fence stays monotonic when it expires: a new counter
+// starts at Redis TIME in microseconds, past every fence handed out before.
+func FenceTTL(release time.Duration) time.Duration {
+	return release + LastRunTTL + 24*time.Hour
+}
+
 // Release lets go of l and records the run as the lock's last. When the command ran, the
 // lock stays until its grace time and the returned duration says how much longer; when it
 // did not, the lock is deleted at once. Release never touches another owner's lock: then
@@ -200,7 +212,7 @@ func Release(ctx context.Context, c redis.Scripter, l *Lock, o Outcome) (time.Du
 	}
 	reply, err := releaseScript.Run(ctx, c, []string{l.Name, FenceKey(l.Name), LastRunKey(l.Name)},
 		l.Owner, flag, Channel(l.Name), o.Code, l.Host, l.PID, l.Fence, l.AcquiredMS,
-		ms(LastRunTTL)).Slice()
+		ms(LastRunTTL), ms(FenceTTL(l.Release))).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
 	}
@@ -222,7 +234,7 @@ func Release(ctx context.Context, c redis.Scripter, l *Lock, o Outcome) (time.Du
 // writing the lock back.
 func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found bool, err error) {
 	reply, err := resetScript.Run(ctx, c, []string{name, FenceKey(name), LastRunKey(name)},
-		Channel(name), ms(LastRunTTL)).Slice()
+		Channel(name), ms(LastRunTTL), ms(FenceTTL(0))).Slice()
 	if err != nil {
 		return Holder{}, false, fmt.Errorf("lockscript: reset %s: %w", name, err)
 	}

@@ -4,6 +4,8 @@
 -- KEYS[2]  the fence counter of NAME (same cluster slot)
 -- ARGV[1]  owner token      ARGV[2] host        ARGV[3] pid        ARGV[4] command line
 -- ARGV[5]  grace ms         ARGV[6] release ms  ARGV[7] lease ms   ARGV[8] record version
+-- ARGV[9]  TTL of the fence counter, ms (set, never shortened, by each acquire: the counter
+--          outlives the lock and its last-run record, and a new one starts at Redis TIME)
 --
 -- Replies:
 --   {"acquired", fence, acquired_ms, grace_ms, deadline_ms, ttl_ms}
@@ -53,7 +55,8 @@ end
 local fence = now_us
 local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 if prev + 1 > fence then fence = prev + 1 end
-redis.call('SET', KEYS[2], int(fence))
+redis.call('SET', KEYS[2], int(fence), 'PX',
+  int(math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[9]))))
 
 local grace = now_ms + tonumber(ARGV[5])
 local deadline = now_ms + tonumber(ARGV[6])

@@ -6,6 +6,7 @@
 -- ARGV[1]  owner token   ARGV[2] lease ms
 -- ARGV[3..10], used only to write the record again: fence, host, pid, command line,
 --          acquired_ms, grace_ms, deadline_ms, record version
+-- ARGV[11] TTL of the fence counter, ms, when it is written again
 --
 -- Replies:
 --   {"extended", ttl_ms, until_deadline_ms}
@@ -46,7 +47,10 @@ if kind == 'none' then
     'acquired_ms', ARGV[7], 'grace_ms', ARGV[8], 'deadline_ms', ARGV[9], 'version', ARGV[10],
     'reestablished_ms', int(now_ms))
   -- Keep the fence counter ahead of the fence this job holds.
-  if prev < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
+  if prev < tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[2], ARGV[3], 'PX',
+      int(math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[11]))))
+  end
   status = 're-established'
 elseif kind ~= 'hash' then
   return {'lost', '', '', ''}

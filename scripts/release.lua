@@ -12,6 +12,7 @@
 -- ARGV[4]  the command's exit code, -1 when it was never tried (no last-run record)
 -- ARGV[5]  host                      ARGV[6] pid    ARGV[7] fence
 -- ARGV[8]  acquired_ms               ARGV[9] how long to keep the last-run record, ms
+-- ARGV[10] TTL of the fence counter, ms, when it has a shorter one (or none)
 --
 -- Replies:
 --   {"released"}                       NAME deleted
@@ -30,7 +31,8 @@ end
 
 local function retire()
   local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-  redis.call('SET', KEYS[2], string.format('%.0f', prev + 1))
+  redis.call('SET', KEYS[2], string.format('%.0f', prev + 1), 'PX',
+    string.format('%.0f', math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[10]))))
 end
 
 local kind = redis.call('TYPE', KEYS[1]).ok

@@ -201,7 +201,7 @@ func TestCLIExitCodes(t *testing.T) {
 			stderr: "golock: unknown option --frobnicate\ntry golock --help\n"},
 		{name: "unknown short option", args: []string{"-x", "true"}, want: 201, stderr: "golock: unknown option -x\ntry golock --help\n"},
 		{name: "--name without --status or RESET", args: []string{"--name", "cronlock.x"}, want: 201, stderr: "CRONLOCK_RESET=yes"},
-		{name: "--doctor, not built yet", args: []string{"--doctor"}, want: 201, stderr: "--doctor"},
+		{name: "--doctor, Redis without persistence", args: []string{"--doctor"}, want: 1, stdout: "FAIL    persistence: none"},
 		{name: "--help", args: []string{"--help"}, want: 0, stdout: "\nSYNOPSIS\n"},
 		{name: "-h", args: []string{"-h"}, want: 0, stdout: "\nEXIT STATUS\n"},
 		{name: "--version", args: []string{"--version"}, want: 0, stdout: "golock "},
@@ -296,7 +296,7 @@ func TestCLIHeldLockRunsNothing(t *testing.T) {
 	// Under CRONLOCK_VERBOSE the holder is named in a debug line.
 	r = runGolock(t, append(env, "CRONLOCK_VERBOSE=yes"), "touch", second)
 	cliWantCode(t, r, 200)
-	if !strings.Contains(r.stderr, "golock: debug: lock held elsewhere") || cliExists(second) {
+	if !strings.Contains(r.stderr, "golock: debug: lock held by ") || cliExists(second) {
 		t.Errorf("verbose held run: stderr %q, job ran: %v", r.stderr, cliExists(second))
 	}
 }

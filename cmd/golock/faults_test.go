@@ -654,8 +654,10 @@ func TestFaultGolockKilled(t *testing.T) {
 	freed := lockFreeWithin(t, c, name, 3*time.Second)
 	t.Logf("golock SIGKILLed: the job was gone %v later, the lock free %v later",
 		death.Sub(killed).Round(time.Millisecond), freed.Sub(killed).Round(time.Millisecond))
-	if d := freed.Sub(killed); d > 1500*time.Millisecond+100*time.Millisecond {
-		t.Errorf("the lock freed %v after golock died, want within LEASE (1.5s)", d)
+	// A renewal golock sent just before it died can still reach Redis up to its timeout
+	// (LEASE/6) later and set a full lease from there.
+	if d := freed.Sub(killed); d > 1500*time.Millisecond+250*time.Millisecond+100*time.Millisecond {
+		t.Errorf("the lock freed %v after golock died, want within LEASE (1.5s) of its last renewal", d)
 	}
 	// The parent-death signal reaches golock's own child; the watchdog, the rest of its group.
 	if gone, ok := <-grandchildDied; !ok || gone.Sub(killed) > time.Second {
@@ -773,10 +775,10 @@ func TestFaultLongJobKeepsLock(t *testing.T) {
 	c := srv.Client()
 	dir := t.TempDir()
 	const key, name = "fault-long-job", "cronlock.fault-long-job"
-	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=1")
+	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=1.5")
 	g := startFaultGolock(t, env, faultJob(dir, 0, "")...)
 	waitJob(t, dir)
-	for range 7 { // renewals every third of a second: past two leases
+	for range 7 { // renewals every half second: past two leases
 		nextRenewal(t, c, name)
 	}
 	if r := runGolock(t, env, "true"); r.code != exitHeld {
@@ -787,7 +789,7 @@ func TestFaultLongJobKeepsLock(t *testing.T) {
 	}
 	finishJob(t, dir)
 	r := g.wait(t, 10*time.Second)
-	t.Logf("the job ran %v under a lease of 1s", r.took.Round(time.Millisecond))
+	t.Logf("the job ran %v under a lease of 1.5s", r.took.Round(time.Millisecond))
 	if r.code != 0 || r.stderr != "" {
 		t.Errorf("exit code %d, stderr %q; want 0 and silence", r.code, r.stderr)
 	}

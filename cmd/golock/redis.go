@@ -68,6 +68,14 @@ func newClient(cfg *config.Config) redis.UniversalClient {
 	return c
 }
 
+// connect makes the client golock uses for cfg: newClient's, authenticating as cronlock
+// does.
+func connect(cfg *config.Config) redis.UniversalClient {
+	c := newClient(cfg)
+	authLikeCronlock(cfg, c)
+	return c
+}
+
 // address is where Redis is, for messages: never with a password.
 func address(cfg *config.Config) string {
 	switch {
@@ -81,18 +89,11 @@ func address(cfg *config.Config) string {
 
 // retry runs op until it succeeds, fails in a way a retry cannot mend, or
 // RECONNECT_ATTEMPTS retries are spent; the n-th retry first waits (n-1) × RECONNECT_BACKOFF
-// (0, 5, 10, 15, 20 seconds with the defaults, as cronlock does).
-func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, what string, op func(context.Context) error) error {
+// (0, 5, 10, 15, 20 seconds with the defaults, as cronlock does). what is what op does
+// ("take the lock"); each retry is one line, at a terminal (tty) or under VERBOSE.
+func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, tty bool, what string, op func(context.Context) error) error {
+	tell := notice(log, tty)
 	for n := 0; ; n++ {
-		if n > 0 {
-			wait := time.Duration(n-1) * cfg.ReconnectBackoff
-			log.Debug("retrying "+what, "attempt", n, "of", cfg.ReconnectAttempts, "after", wait.String())
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
 		err := op(ctx)
 		if err == nil || !retryable(err) || cut(ctx) {
 			return err
@@ -104,8 +105,24 @@ func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, what strin
 			}
 			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
 		}
-		log.Debug(what+" failed", "err", err)
+		wait := time.Duration(n) * cfg.ReconnectBackoff
+		tell(fmt.Sprintf("cannot %s at %s; retrying in %v s, %d of %d", what, address(cfg), wait.Seconds(),
+			n+1, cfg.ReconnectAttempts), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
+}
+
+// notice is how a line for the person at a terminal is logged: at info level when tty
+// (stderr is a terminal, so never under cron), else as a debug line, shown under VERBOSE.
+func notice(log *slog.Logger, tty bool) func(msg string, args ...any) {
+	if tty {
+		return log.Info
+	}
+	return log.Debug
 }
 
 // retryable tells a Redis that cannot be reached, or is still starting, from one that

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/doctor"
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/internal/logging"
@@ -69,8 +70,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "doctor":
-		fmt.Fprintln(stderr, "golock: --doctor: not built yet")
-		return exitFailed
+		return doctor.Run(ctx, doctor.Options{Environ: environ, Argv0: os.Args[0], Connect: connect, Hint: hint, Out: stdout})
 	}
 
 	cfg, warnings, err := config.Load(environ, os.Args[0])
@@ -112,8 +112,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stdout, name)
 		return 0
 	}
-	client := newClient(cfg)
-	authLikeCronlock(cfg, client)
+	client := connect(cfg)
 	defer client.Close()
 	switch mode {
 	case "status":
@@ -126,7 +125,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return reset(ctx, cfg, log, client, name, isTerminal(stderr))
 	}
 	j := &job{cfg: cfg, log: log, client: client, name: name, args: cmdArgs,
-		environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+		environ: environ, stdin: stdin, stdout: stdout, stderr: stderr, tty: isTerminal(stderr)}
 	return j.run(ctx)
 }
 
@@ -215,7 +214,7 @@ func parseArgs(args []string) (options, error) {
 func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Scripter, name string, tty bool) int {
 	var held lockscript.Holder
 	var found bool
-	err := retry(ctx, cfg, log, "reset", func(ctx context.Context) (err error) {
+	err := retry(ctx, cfg, log, tty, "reset the lock", func(ctx context.Context) (err error) {
 		held, found, err = lockscript.Reset(ctx, c, name)
 		return err
 	})
@@ -225,10 +224,7 @@ func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Sc
 	}
 	// An operator at a terminal, or one who asked for VERBOSE, is told what the reset did;
 	// cron is not.
-	tell := log.Debug
-	if cfg.Verbose || tty {
-		tell = log.Info
-	}
+	tell := notice(log, cfg.Verbose || tty)
 	switch {
 	case found && held.Kind == "golock":
 		tell(fmt.Sprintf("lock reset: it was held by %s, fence %d; that job is ended at its next renewal (under CRONLOCK_ON_LOST=kill)",
@@ -251,6 +247,7 @@ type job struct {
 	environ        []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	tty            bool // stderr is a terminal: a person is watching (never under cron)
 }
 
 func (j *job) run(ctx context.Context) int {
@@ -381,7 +378,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	// try asks for the lock, retrying a Redis that cannot be reached. A signal (or the end
 	// of CRONLOCK_WAIT) stops the retries and the waits between them.
 	try := func(ctx context.Context) error {
-		return retry(ctx, j.cfg, j.log, "acquire", func(ctx context.Context) (err error) {
+		return retry(ctx, j.cfg, j.log, j.tty, "take the lock", func(ctx context.Context) (err error) {
 			var conn redis.Scripter = j.client
 			if j.cfg.MinReplicas > 0 {
 				if pinned == nil {
@@ -416,7 +413,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 			j.log.Warn("lock holds an unexpected value; treated as held and left alone (CRONLOCK_RESET=yes clears it)",
 				"type", held.Holder.Kind)
 		}
-		j.log.Debug("lock held elsewhere; not running", "holder", held.Holder.String())
+		j.held(held.Holder)
 		return nil, sent, exitHeld
 	case err != nil && ctx.Err() != nil:
 		j.log.Warn("interrupted before the job started; nothing ran")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,26 +17,11 @@ import (
 )
 
 // status prints who holds each named lock and its last run: one line each, or JSON. With
-// no names it lists every lock under CRONLOCK_PREFIX.
+// no names it lists every lock under CRONLOCK_PREFIX. Someone is waiting for the answer:
+// Redis is tried once, each wait bounded by REDIS_TIMEOUT, not on the reconnect schedule.
 func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, names []string, asJSON bool, stdout io.Writer) int {
 	list := names == nil
-	var sts []lockscript.Status
-	err := retry(ctx, cfg, log, "inspect", func(ctx context.Context) (err error) {
-		if list {
-			if names, err = lockscript.List(ctx, c, cfg.Prefix); err != nil {
-				return err
-			}
-		}
-		sts = sts[:0]
-		for _, name := range names {
-			st, err := lockscript.Inspect(ctx, c, name)
-			if err != nil {
-				return err
-			}
-			sts = append(sts, st)
-		}
-		return nil
-	})
+	sts, err := inspect(ctx, c, cfg.Prefix, names)
 	if err != nil {
 		log.Error("cannot read the locks at "+address(cfg)+hint(err), "err", err)
 		return exitFailed
@@ -59,7 +45,27 @@ func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.U
 	return 0
 }
 
-// statusLine is one lock on one line: its holder or "free", then its last run.
+// inspect reads the named locks, or every lock under prefix when names is nil.
+func inspect(ctx context.Context, c redis.UniversalClient, prefix string, names []string) ([]lockscript.Status, error) {
+	if names == nil {
+		var err error
+		if names, err = lockscript.List(ctx, c, prefix); err != nil {
+			return nil, err
+		}
+	}
+	sts := make([]lockscript.Status, 0, len(names))
+	for _, name := range names {
+		st, err := lockscript.Inspect(ctx, c, name)
+		if err != nil {
+			return nil, err
+		}
+		sts = append(sts, st)
+	}
+	return sts, nil
+}
+
+// statusLine is one lock on one line: its holder or "free", then its last run. Times are
+// Redis's clock, in UTC.
 func statusLine(st lockscript.Status) string {
 	var b strings.Builder
 	b.WriteString(st.Name + ": ")
@@ -67,19 +73,20 @@ func statusLine(st lockscript.Status) string {
 	case h == nil:
 		b.WriteString("free")
 	case h.Kind == "golock":
-		fmt.Fprintf(&b, "held by %s pid %s, owner %s, fence %d, age %s, ttl %s",
-			h.Host, h.PID, h.Owner, h.Fence, secs(h.Age), ttl(h.TTL))
+		fmt.Fprintf(&b, "held by %s pid %s, owner %s, fence %d, since %s (age %s), ttl %s",
+			h.Host, h.PID, h.Owner, h.Fence, iso(st.Record.Acquired), secs(h.Age), ttl(h.TTL))
 		if h.Released {
-			b.WriteString(", job ended, held for grace")
+			fmt.Fprintf(&b, ", job ended, held for grace until %s", iso(st.Record.GraceEnds))
 		}
+		fmt.Fprintf(&b, ", command %s", strconv.Quote(st.Record.Command))
 	case h.Kind == "cronlock":
-		fmt.Fprintf(&b, "held by cronlock, ttl %s", ttl(h.TTL))
+		fmt.Fprintf(&b, "held by cronlock until %s, ttl %s", iso(h.Expires), ttl(h.TTL))
 	default:
 		fmt.Fprintf(&b, "held by a foreign %s value (golock leaves it alone; CRONLOCK_RESET=yes clears it)", h.Kind)
 	}
 	if l := st.Last; l != nil {
 		fmt.Fprintf(&b, "; last run: %s pid %s, fence %d, started %s, took %s, exit %d",
-			l.Host, l.PID, l.Fence, l.Started.UTC().Format(time.RFC3339), secs(l.Duration), l.Code)
+			l.Host, l.PID, l.Fence, iso(l.Started), secs(l.Duration), l.Code)
 		if !l.Ran {
 			b.WriteString(" (could not start)")
 		}
@@ -87,27 +94,44 @@ func statusLine(st lockscript.Status) string {
 	return b.String()
 }
 
+// statusJSON is one lock in --json: numbers are numbers, and each moment is given twice,
+// in unix milliseconds (as the lock record holds it) and in ISO 8601, UTC.
 type statusJSON struct {
-	Name    string    `json:"name"`
-	State   string    `json:"state"` // free, held, released (held for grace), cronlock or foreign
-	Owner   string    `json:"owner,omitempty"`
-	Host    string    `json:"host,omitempty"`
-	PID     string    `json:"pid,omitempty"`
-	Fence   int64     `json:"fence,omitempty"`
-	AgeMS   int64     `json:"age_ms,omitempty"`
-	TTLMS   int64     `json:"ttl_ms,omitempty"`
-	Type    string    `json:"type,omitempty"` // the Redis type of a foreign value
-	LastRun *lastJSON `json:"last_run,omitempty"`
+	Name  string `json:"name"`
+	State string `json:"state"` // free, held, released (held for grace), cronlock or foreign
+	Owner string `json:"owner,omitempty"`
+	Host  string `json:"host,omitempty"`
+	PID   int    `json:"pid,omitempty"`
+	Fence int64  `json:"fence,omitempty"`
+	// Command is the recorded command line ("sha256:..." under CRONLOCK_RECORD_CMD=no).
+	Command      string    `json:"command,omitempty"`
+	AgeMS        int64     `json:"age_ms,omitempty"`
+	TTLMS        int64     `json:"ttl_ms,omitempty"` // -1: the key has no expiry
+	AcquiredMS   int64     `json:"acquired_ms,omitempty"`
+	Acquired     string    `json:"acquired,omitempty"`
+	GraceUntilMS int64     `json:"grace_until_ms,omitempty"`
+	GraceUntil   string    `json:"grace_until,omitempty"`
+	DeadlineMS   int64     `json:"deadline_ms,omitempty"`
+	Deadline     string    `json:"deadline,omitempty"`
+	ReleasedMS   int64     `json:"released_ms,omitempty"` // the job ended; held for grace
+	Released     string    `json:"released,omitempty"`
+	ExpiresMS    int64     `json:"expires_ms,omitempty"` // a cronlock lock: the second its value names
+	Expires      string    `json:"expires,omitempty"`
+	Type         string    `json:"type,omitempty"` // the Redis type of a foreign value
+	LastRun      *lastJSON `json:"last_run,omitempty"`
 }
 
 type lastJSON struct {
-	Host       string    `json:"host"`
-	PID        string    `json:"pid"`
-	Fence      int64     `json:"fence"`
-	Started    time.Time `json:"started"`
-	DurationMS int64     `json:"duration_ms"`
-	Exit       int       `json:"exit"`
-	Ran        bool      `json:"ran"`
+	Host       string `json:"host"`
+	PID        int    `json:"pid"`
+	Fence      int64  `json:"fence"`
+	StartedMS  int64  `json:"started_ms"`
+	Started    string `json:"started"`
+	EndedMS    int64  `json:"ended_ms"`
+	Ended      string `json:"ended"`
+	DurationMS int64  `json:"duration_ms"`
+	Exit       int    `json:"exit"`
+	Ran        bool   `json:"ran"`
 }
 
 func toJSON(st lockscript.Status) statusJSON {
@@ -116,21 +140,52 @@ func toJSON(st lockscript.Status) statusJSON {
 		out.TTLMS = h.TTL.Milliseconds()
 		switch h.Kind {
 		case "golock":
-			out.State, out.Owner, out.Host, out.PID, out.Fence, out.AgeMS = "held", h.Owner, h.Host, h.PID, h.Fence, h.Age.Milliseconds()
+			out.State, out.Owner, out.Host, out.PID, out.Fence, out.AgeMS = "held", h.Owner, h.Host, atoi(h.PID), h.Fence, h.Age.Milliseconds()
 			if h.Released {
 				out.State = "released"
 			}
+			r := st.Record
+			out.Command = r.Command
+			out.AcquiredMS, out.Acquired = moment(r.Acquired)
+			out.GraceUntilMS, out.GraceUntil = moment(r.GraceEnds)
+			out.DeadlineMS, out.Deadline = moment(r.Deadline)
+			out.ReleasedMS, out.Released = moment(r.Released)
 		case "cronlock":
 			out.State = "cronlock"
+			out.ExpiresMS, out.Expires = moment(h.Expires)
 		default:
 			out.State, out.Type = "foreign", h.Kind
 		}
 	}
 	if l := st.Last; l != nil {
-		out.LastRun = &lastJSON{Host: l.Host, PID: l.PID, Fence: l.Fence, Started: l.Started.UTC(),
+		out.LastRun = &lastJSON{Host: l.Host, PID: atoi(l.PID), Fence: l.Fence,
 			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran}
+		out.LastRun.StartedMS, out.LastRun.Started = moment(l.Started)
+		out.LastRun.EndedMS, out.LastRun.Ended = moment(l.Started.Add(l.Duration))
 	}
 	return out
+}
+
+// moment is t in unix milliseconds and in ISO 8601 UTC; 0 and "" for the zero time.
+func moment(t time.Time) (int64, string) {
+	if t.IsZero() {
+		return 0, ""
+	}
+	return t.UnixMilli(), iso(t)
+}
+
+// iso is t in ISO 8601, UTC, to the millisecond: Redis's clock, as every time golock
+// shows; "unknown" for the zero time.
+func iso(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // ttl says how long a key has left; Redis's -1 means it has no expiry.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/golock/golock/lockscript"
@@ -27,7 +28,11 @@ func (j *job) wait(ctx context.Context, try func(context.Context) error, held er
 		return err
 	}
 	msgs := sub.Channel()
-	j.log.Debug("lock held; waiting", "for", j.cfg.Wait.String())
+	var h *lockscript.HeldError
+	if errors.As(held, &h) {
+		notice(j.log, j.tty)(fmt.Sprintf("%s; waiting up to %v s for it (CRONLOCK_WAIT)",
+			heldBy(h.Holder, time.Now()), j.cfg.Wait.Seconds()))
+	}
 	last := held // the last "held" reply: what the wait ends with when it runs out
 	for {
 		err := try(ctx)
@@ -51,4 +56,38 @@ func (j *job) wait(ctx context.Context, try func(context.Context) error, held er
 		case <-time.After(next):
 		}
 	}
+}
+
+// held says that the lock is held elsewhere and nothing runs: one line for a person at a
+// terminal, a debug line otherwise (cron mails nothing). A foreign value has had its
+// warning already.
+func (j *job) held(h lockscript.Holder) {
+	if h.Kind != "golock" && h.Kind != "cronlock" {
+		return
+	}
+	notice(j.log, j.tty)(heldBy(h, time.Now()) + "; not running (exit 200)")
+}
+
+// heldBy says who holds a lock, since when and, for a grace hold or a cronlock lock, until
+// when, in local time as of now (the holder's age and TTL are Redis's).
+func heldBy(h lockscript.Holder, now time.Time) string {
+	switch h.Kind {
+	case "golock":
+		s := fmt.Sprintf("lock held by %s pid %s since %s (%s ago)", h.Host, h.PID, clock(now.Add(-h.Age), now), h.Age.Round(time.Second))
+		if h.Released && h.TTL > 0 {
+			s += fmt.Sprintf(", its job ended; held for grace until %s (%s from now)", clock(now.Add(h.TTL), now), h.TTL.Round(time.Second))
+		}
+		return s
+	case "cronlock":
+		return fmt.Sprintf("lock held by cronlock until %s (%s from now)", clock(h.Expires, now), h.Expires.Sub(now).Round(time.Second))
+	}
+	return "lock held by " + h.String()
+}
+
+// clock is t as a person reads it: the time of day, with the date when it is not today's.
+func clock(t, now time.Time) string {
+	if y, m, d := t.Date(); now.Day() != d || now.Month() != m || now.Year() != y {
+		return t.Format("2006-01-02 15:04:05")
+	}
+	return t.Format("15:04:05")
 }

@@ -16,19 +16,39 @@ const DefaultFile = "/etc/cronlock.conf"
 // symbolic link), else DefaultFile; a searched file counts only when it is a regular file.
 // path is "" when there is none.
 func configPath(vars map[string]string, argv0 string) (path string, explicit bool) {
-	if path := vars["CRONLOCK_CONFIG"]; path != "" {
-		return path, true
+	tries, explicit := searchPath(vars, argv0)
+	if explicit {
+		return tries[0], true
 	}
-	var tries []string
-	if dir := executableDir(argv0, vars["PATH"]); dir != "" {
-		tries = append(tries, filepath.Join(dir, "cronlock.conf"))
-	}
-	for _, try := range append(tries, DefaultFile) {
+	for _, try := range tries {
 		if fi, err := os.Stat(try); err == nil && fi.Mode().IsRegular() {
 			return try, false
 		}
 	}
 	return "", false
+}
+
+// SearchPath is where Load looks for the config file, in order, for environ (KEY=value
+// strings) and argv0 as Load takes them: the first that is a regular file is read. explicit
+// is true when CRONLOCK_CONFIG names the file: then it is the only one, and must exist.
+func SearchPath(environ []string, argv0 string) (files []string, explicit bool) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	return searchPath(vars, argv0)
+}
+
+func searchPath(vars map[string]string, argv0 string) (files []string, explicit bool) {
+	if path := vars["CRONLOCK_CONFIG"]; path != "" {
+		return []string{path}, true
+	}
+	if dir := executableDir(argv0, vars["PATH"]); dir != "" {
+		files = append(files, filepath.Join(dir, "cronlock.conf"))
+	}
+	return append(files, DefaultFile), false
 }
 
 // executableDir is the directory cronlock would take for its own: that of argv0, or of

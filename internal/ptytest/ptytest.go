@@ -65,6 +65,26 @@ func (s *Session) Next(t testing.TB) string {
 	return ""
 }
 
+// Rest returns every line the terminal shows until it closes (the command and whatever
+// it started have ended), failing the test after timeout.
+func (s *Session) Rest(t testing.TB, timeout time.Duration) []string {
+	t.Helper()
+	var lines []string
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				return lines
+			}
+			lines = append(lines, l)
+		case <-deadline:
+			t.Fatalf("the terminal still open after %v; it showed %q", timeout, lines)
+			return nil
+		}
+	}
+}
+
 // Type writes text to the terminal, as if typed.
 func (s *Session) Type(t testing.TB, text string) {
 	t.Helper()

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golock/golock/internal/redistest"
+)
+
+const isoRE = `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`
+
+// TestStatusByName checks --status --name NAME (the name --list prints) on a lock held by
+// a running golock, one held for grace, one whose command is recorded as a hash, a free
+// one and a cronlock string lock, in text and JSON; and a reset by name.
+func TestStatusByName(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	env := baseEnv(append(srv.Env(), "CRONLOCK_PREFIX=byname.", "CRONLOCK_LEASE=1.5")...)
+	release := cliPath(t, "release")
+	running := []string{"sh", "-c", "while [ ! -e " + release + " ]; do sleep 0.05; done"}
+	name := strings.TrimSpace(runGolock(t, env, append([]string{"--key"}, running...)...).stdout)
+	_, wait := cliStart(t, env, running...)
+	if !redistest.Poll(5*time.Second, func() bool { return c.Exists(t.Context(), name).Val() == 1 }) {
+		t.Fatal("the running job's lock never appeared")
+	}
+
+	// Held, by name; the command as a command names another lock, which is free.
+	r := runGolock(t, env, "--status", "--name", name)
+	cliWantCode(t, r, 0)
+	want := regexp.MustCompile(`^` + regexp.QuoteMeta(name) + `: held by \S+ pid \d+, owner [0-9a-f-]{36}, fence \d+, since ` +
+		isoRE + ` \(age [0-9.]+m?s\), ttl [0-9.]+s, command ` + regexp.QuoteMeta(strconv.Quote(strings.Join(running, " "))) + `$`)
+	if !want.MatchString(strings.TrimSpace(r.stdout)) || r.stderr != "" {
+		t.Errorf("--status --name of a held lock:\n%s%s\nwant it to match %s", r.stdout, r.stderr, want)
+	}
+	t.Logf("--status --name: %s", r.stdout)
+	if r := runGolock(t, env, "--status", name); !strings.HasSuffix(strings.TrimSpace(r.stdout), ": free") {
+		t.Errorf("--status NAME (a command) = %q, want another lock, free", r.stdout)
+	}
+	if r := runGolock(t, env, "--list"); !strings.Contains(r.stdout, "command "+strconv.Quote(strings.Join(running, " "))) {
+		t.Errorf("--list does not show the command:\n%s", r.stdout)
+	}
+
+	// JSON: numbers are numbers; every moment in milliseconds and ISO 8601.
+	r = runGolock(t, env, "--status", "--json", "--name", name)
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+		t.Fatalf("--status --json: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"pid", "fence", "age_ms", "ttl_ms", "acquired_ms", "grace_until_ms", "deadline_ms"} {
+		if _, ok := raw[k].(float64); !ok {
+			t.Errorf("%s = %#v, want a number", k, raw[k])
+		}
+	}
+	for _, k := range []string{"acquired", "grace_until", "deadline"} {
+		s, _ := raw[k].(string)
+		ts, err := time.Parse(time.RFC3339, s)
+		if err != nil || ts.UnixMilli() != int64(raw[k+"_ms"].(float64)) {
+			t.Errorf("%s = %q (%v), want the ISO form of %s_ms %v", k, s, err, k, raw[k+"_ms"])
+		}
+	}
+	if raw["state"] != "held" || raw["command"] != strings.Join(running, " ") {
+		t.Errorf("--status --json: %s", r.stdout)
+	}
+
+	// Reset by name: the lock is gone at once, and its holder is revoked at its next renewal.
+	r = runGolock(t, append(env, "CRONLOCK_RESET=yes"), "--name", name)
+	cliWantCode(t, r, exitHeld)
+	if n := c.Exists(t.Context(), name).Val(); n != 0 {
+		t.Error("the lock is still there after CRONLOCK_RESET=yes --name")
+	}
+	if r := wait(); r.code != exitFailed || !strings.Contains(r.stderr, "CRONLOCK_RESET") {
+		t.Errorf("the reset holder: exit %d, %q; want 201 naming the reset", r.code, r.stderr)
+	}
+	if r := runGolock(t, env, "--status", "--name", name); !strings.HasPrefix(r.stdout, name+": free; last run: ") {
+		t.Errorf("after the reset: %q, want free", r.stdout)
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Held for grace, with the command recorded as its hash.
+	graceEnv := append(env, "CRONLOCK_GRACE=30", "CRONLOCK_RECORD_CMD=no")
+	cliWantCode(t, runGolock(t, graceEnv, "echo", "s3cret"), 0)
+	sum := sha256.Sum256([]byte("echo s3cret\n"))
+	r = runGolock(t, env, "--status", "--name", "byname."+cliKeyOf("echo", "s3cret"))
+	if !regexp.MustCompile(`, job ended, held for grace until `+isoRE+`, command "sha256:`+hex.EncodeToString(sum[:])+`"; last run: .* exit 0$`).
+		MatchString(strings.TrimSpace(r.stdout)) || strings.Contains(r.stdout, "s3cret") {
+		t.Errorf("--status of a grace hold recorded as a hash:\n%s", r.stdout)
+	}
+
+	// Free, by a name nothing ever held.
+	r = runGolock(t, env, "--status", "--name", "byname.nothing")
+	if strings.TrimSpace(r.stdout) != "byname.nothing: free" || r.code != 0 {
+		t.Errorf("--status --name of a free lock: exit %d, %q", r.code, r.stdout)
+	}
+	r = runGolock(t, env, "--status", "--json", "--name", "byname.nothing")
+	if strings.TrimSpace(r.stdout) != `{"name":"byname.nothing","state":"free"}` {
+		t.Errorf("--status --json of a free lock: %s", r.stdout)
+	}
+
+	// cronlock's string lock: its expiry, by Redis's clock, as cronlock wrote it.
+	expires := time.Now().Add(2 * time.Minute).Unix()
+	if err := c.Set(t.Context(), "byname.legacy", expires, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r = runGolock(t, env, "--status", "--name", "byname.legacy")
+	if want := fmt.Sprintf("byname.legacy: held by cronlock until %s, ttl none", iso(time.Unix(expires, 0))); strings.TrimSpace(r.stdout) != want {
+		t.Errorf("--status of a cronlock lock: %q, want %q", r.stdout, want)
+	}
+	r = runGolock(t, env, "--status", "--json", "--name", "byname.legacy")
+	var legacy statusJSON
+	if err := json.Unmarshal([]byte(r.stdout), &legacy); err != nil || legacy.State != "cronlock" ||
+		legacy.ExpiresMS != expires*1000 || legacy.Expires != iso(time.Unix(expires, 0)) {
+		t.Errorf("--status --json of a cronlock lock: %s (%v)", r.stdout, err)
+	}
+	// A reset by name clears it too.
+	cliWantCode(t, runGolock(t, append(env, "CRONLOCK_RESET=yes"), "--name", "byname.legacy"), exitHeld)
+	if n := c.Exists(t.Context(), "byname.legacy").Val(); n != 0 {
+		t.Error("the cronlock lock is still there after a reset by name")
+	}
+}
+
+// cliKeyOf is the key golock makes of a command line (its MD5), without the prefix.
+func cliKeyOf(args ...string) string { return strings.TrimPrefix(cliName(args...), "cronlock.") }
+
+// TestInspectTriesOnce: --status and --list, which someone waits on, try Redis once, not on
+// the reconnect schedule (0 + 5 + 10 + 15 + 20 s by default).
+func TestInspectTriesOnce(t *testing.T) {
+	t.Parallel()
+	env := baseEnv("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", redistest.FreePort(t)))
+	for _, args := range [][]string{{"--status", "--name", "cronlock.x"}, {"--list"}, {"--status", "true"}} {
+		r := runGolock(t, env, args...)
+		if r.code != exitFailed || len(cliLines(r.stderr)) != 1 || r.took > 4*time.Second {
+			t.Errorf("golock %q with Redis down: exit %d after %v, %q; want 201 at once, one line", args, r.code, r.took, r.stderr)
+		}
+		t.Logf("measured: golock %q with Redis down ended after %v", args, r.took.Round(time.Millisecond))
+	}
+}
