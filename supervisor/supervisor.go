@@ -80,7 +80,7 @@ type Result struct {
 // when the command could not start.
 //
 // If the supervisor dies, even of SIGKILL, the kernel kills the job's first process
-// (parent-death signal), and a watchdog kills the rest of its tree (see WatchdogMain).
+// (parent-death signal), and a watchdog kills the rest of its tree (see watchdog.go).
 //
 // Orphans of the job come to the supervisor, a child subreaper. Run takes it that the
 // program starts no other children while it runs: while there is one job, every child of
