@@ -140,4 +140,3 @@ func (g *guardian) done() error {
 	<-g.wrote
 	return g.err
 }
-

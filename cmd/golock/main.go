@@ -35,7 +35,6 @@ package main
 import (
 	"context"
 	"os"
-
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -257,4 +257,3 @@ func TestSuperviseWaitsForDetached(t *testing.T) {
 		t.Errorf("golock exited before the detached process had finished: %v", err)
 	}
 }
-
