@@ -99,6 +99,10 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 				st.Others = append(st.Others, Slot{Holder: h, Record: rec})
 			}
 		}
+		if st.Holder == nil && len(st.Others) > 0 { // slot 1 is free, another is not
+			first := st.Others[0]
+			st.Holder, st.Record, st.Others = &first.Holder, &first.Record, st.Others[1:]
+		}
 	}
 	return st, nil
 }

@@ -380,25 +380,28 @@ const (
 )
 
 // Revoke revokes owner's hold on name for CRONLOCK_REPLACE, as Reset does, but leaves the
-// lock in place so that nobody starts while the holder's job may still run. by names the
-// replacer (host, pid) for the holder's message.
-func Revoke(ctx context.Context, c redis.Scripter, name, owner, host string, pid int, release time.Duration) (Revocation, error) {
+// lock in place so that nobody starts while the holder's job may still run: the holder's
+// next Extend returns ErrLost (HeldError.Replaced) and its release deletes the lock at once.
+// host and pid name the replacer, for the holder's message. ttl is how long the lock can
+// live at most, since the holder will not renew it.
+func Revoke(ctx context.Context, c redis.Scripter, name, owner, host string, pid int, release time.Duration) (r Revocation, ttl time.Duration, err error) {
 	reply, err := revokeScript.Run(ctx, c, []string{name, FenceKey(name), LastRunKey(name)},
 		owner, host, pid, ms(LastRunTTL), ms(FenceTTL(release))).Slice()
 	if err != nil {
-		return 0, fmt.Errorf("lockscript: revoke %s: %w", name, err)
+		return 0, 0, fmt.Errorf("lockscript: revoke %s: %w", name, err)
 	}
-	switch answer(reply).str(0) {
+	a := answer(reply)
+	switch a.str(0) {
 	case "revoked":
-		return Revoked, nil
+		return Revoked, a.dur(1), nil
 	case "keep":
-		return KeptByHolder, nil
+		return KeptByHolder, 0, nil
 	case "released":
-		return JobEnded, nil
+		return JobEnded, a.dur(1), nil
 	case "gone":
-		return Gone, nil
+		return Gone, 0, nil
 	}
-	return 0, fmt.Errorf("lockscript: revoke %s: unexpected reply %v", name, reply)
+	return 0, 0, fmt.Errorf("lockscript: revoke %s: unexpected reply %v", name, reply)
 }
 
 // Held reports whether owner still holds name (any slot of a CRONLOCK_LIMIT above 1), and
