@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/lockscript"
 	"github.com/golock/golock/policy"
@@ -76,6 +77,21 @@ func (j *job) replace(ctx context.Context, try func(context.Context) error, held
 	return held
 }
 
+// killAt is when a job whose lock was lost gets SIGKILL, after SIGTERM at once. A lock
+// revoked by CRONLOCK_REPLACE is still ours in Redis until our release (nobody else can
+// take it), so the job gets KILL_GRACE to end on SIGTERM: the loss came before the kill
+// point, LEASE − KILL_GRACE after the last confirmed renewal, so the lease outlasts it.
+// Any other loss: a moment before the lease ends, not at it: the kill takes a few
+// milliseconds, and a competitor may take the lock the instant it ends.
+func (j *job) killAt(loss *heartbeat.Loss) time.Time {
+	margin := min(killMargin, j.cfg.KillGrace/2)
+	var held *lockscript.HeldError
+	if errors.As(loss.Err, &held) && held.Replaced {
+		return loss.End.Add(j.cfg.KillGrace - margin)
+	}
+	return loss.End.Add(-margin)
+}
+
 // policyRefusal maps the acquire's policy answers to an exit code; ok is false for any
 // other error.
 func (j *job) policyRefusal(err error) (code int, ok bool) {
@@ -83,8 +99,13 @@ func (j *job) policyRefusal(err error) (code int, ok bool) {
 	var soon *lockscript.TooSoonError
 	switch {
 	case errors.As(err, &limit):
-		j.log.Error(fmt.Sprintf("lock is held under CRONLOCK_LIMIT=%s and this run has CRONLOCK_LIMIT=%d; set the same LIMIT on every host (not running)",
-			limit.Theirs, limit.Ours), "holder", limit.Holder.String())
+		msg := fmt.Sprintf("lock is held under CRONLOCK_LIMIT=%s and this run has CRONLOCK_LIMIT=%d; set the same LIMIT on every host (not running)",
+			limit.Theirs, limit.Ours)
+		if limit.Holder.Kind != "" {
+			j.log.Error(msg, "holder", limit.Holder.String())
+		} else {
+			j.log.Error(msg)
+		}
 		return exitFailed, true
 	case errors.As(err, &soon):
 		notice(j.log, j.tty)(fmt.Sprintf("last successful run started %s; CRONLOCK_INTERVAL=%v has not passed, next run in %v (exit 200)",

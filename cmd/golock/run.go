@@ -327,9 +327,7 @@ func (j *job) run(ctx context.Context) int {
 				j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
 				continue
 			}
-			// SIGKILL a moment before the lease ends, not at it: the kill takes a few
-			// milliseconds, and a competitor may take the lock the instant it ends.
-			stop <- supervisor.Stop{Kill: loss.End.Add(-min(killMargin, j.cfg.KillGrace/2))}
+			stop <- supervisor.Stop{Kill: j.killAt(loss)} // SIGTERM now; SIGKILL then
 			return
 		}
 	}()
