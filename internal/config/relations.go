@@ -25,14 +25,17 @@ const (
 //
 //   - KILL_GRACE at least MinKillGrace: at 0 a job that ignores SIGTERM outlives its lease,
 //     and below it SIGKILL comes too close to the lease's end to be sure.
+//
 //   - KILL_GRACE less than LEASE/2: the renewal at LEASE/3, bounded by LEASE/6, and a
 //     retry must both come before the kill point, or a healthy job is killed for one slow
 //     reply (at ⅔ LEASE or more, the kill point comes before the first renewal at all).
+//
 //   - RELEASE more than KILL_GRACE: when the lock lives at most RELEASE, a job is started
 //     only with more than KILL_GRACE of it left, so it would never start.
 //
 //   - SPLAY less than GRACE: a host whose random sleep outlasts the grace hold of a short
 //     job finds the lock free and runs it again.
+//
 //   - LIMIT above 1 with INTERVAL or REPLACE: one successful run per interval, or one run
 //     replacing another, cannot mean anything with several holders at once.
 //
