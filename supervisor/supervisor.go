@@ -128,12 +128,11 @@ func Run(job Job) (Result, error) {
 	if err := <-started; err != nil {
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
-	g, guardErr := guard(cmd.Process.Pid)
+	g := guard(cmd.Process.Pid)
 	t := newTree(cmd.Process.Pid, g.tell)
 	res := supervise(cmd, job, exited, t, chld)
 	t.close()
-	g.done()
-	res.Unguarded = guardErr
+	res.Unguarded = g.done()
 	return res, nil
 }
 

@@ -51,16 +51,54 @@ func WatchdogMain() {
 type guardian struct {
 	lines chan string   // to the watchdog; closed when the job has ended
 	wrote chan struct{} // closed once "done" is written, or cannot be
+	err   error         // why no watchdog could be started; read after wrote is closed
+	ended atomic.Bool   // the job has ended: a watchdog not started yet is not needed
 }
 
-// guard starts the watchdog of the job whose process group is pgid.
-func guard(pgid int) (*guardian, error) {
+// guard starts the watchdog of the job whose process group is pgid. It returns at once:
+// the watchdog starts beside the job, off the job's critical path, and a job that ends
+// before it could start needs none (done says so).
+func guard(pgid int) *guardian {
+	g := &guardian{lines: make(chan string, 1024), wrote: make(chan struct{})}
 	if !hooked.Load() {
-		return nil, errors.New("supervisor: no watchdog: the program does not call supervisor.WatchdogMain")
+		g.err = errors.New("supervisor: no watchdog: the program does not call supervisor.WatchdogMain")
+		close(g.wrote)
+		return g
+	}
+	go func() {
+		defer close(g.wrote)
+		w, err := g.start(pgid)
+		if err != nil {
+			g.err = fmt.Errorf("supervisor: watchdog: %w", err)
+			for range g.lines { // nobody to tell
+			}
+			return
+		}
+		if w == nil {
+			return // the job ended first
+		}
+		defer w.Close()
+		for l := range g.lines {
+			_ = w.SetWriteDeadline(time.Now().Add(time.Second)) // a stuck watchdog must not hold us
+			if _, err := io.WriteString(w, l+"\n"); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+		}
+		_ = w.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(w, "done\n")
+	}()
+	return g
+}
+
+// start starts the watchdog process and returns the pipe to it, or nil when the job has
+// ended already.
+func (g *guardian) start(pgid int) (*os.File, error) {
+	if g.ended.Load() {
+		return nil, nil
 	}
 	r, w, err := os.Pipe() // close-on-exec: only the watchdog gets an end, the read end
 	if err != nil {
-		return nil, fmt.Errorf("supervisor: watchdog: %w", err)
+		return nil, err
 	}
 	defer r.Close()
 	cmd := exec.Command("/proc/self/exe")
@@ -72,46 +110,29 @@ func guard(pgid int) (*guardian, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := startChild(cmd); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("supervisor: watchdog: %w", err)
+		return nil, err
 	}
 	go func() {
 		_ = cmd.Wait()
 		forget(cmd.Process.Pid)
 	}()
-	g := &guardian{lines: make(chan string, 1024), wrote: make(chan struct{})}
-	go func() {
-		defer close(g.wrote)
-		defer w.Close()
-		for l := range g.lines {
-			_ = w.SetWriteDeadline(time.Now().Add(time.Second)) // a stuck watchdog must not hold us
-			if _, err := io.WriteString(w, l+"\n"); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
-		}
-		_ = w.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = io.WriteString(w, "done\n")
-	}()
-	return g, nil
+	return w, nil
 }
 
 // tell passes line on to the watchdog, or drops it if the watchdog is that far behind.
 func (g *guardian) tell(line string) {
-	if g == nil {
-		return
-	}
 	select {
 	case g.lines <- line:
 	default:
 	}
 }
 
-// done tells the watchdog that the job has ended.
-func (g *guardian) done() {
-	if g == nil {
-		return
-	}
+// done tells the watchdog that the job has ended, and returns why there was none, if so.
+func (g *guardian) done() error {
+	g.ended.Store(true)
 	close(g.lines)
 	<-g.wrote
+	return g.err
 }
 
 // watch is the watchdog's work: it follows what the supervisor tells it on r, and kills

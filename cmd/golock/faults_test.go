@@ -775,10 +775,10 @@ func TestFaultLongJobKeepsLock(t *testing.T) {
 	c := srv.Client()
 	dir := t.TempDir()
 	const key, name = "fault-long-job", "cronlock.fault-long-job"
-	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=1")
+	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=1.5")
 	g := startFaultGolock(t, env, faultJob(dir, 0, "")...)
 	waitJob(t, dir)
-	for range 7 { // renewals every third of a second: past two leases
+	for range 7 { // renewals every half second: past two leases
 		nextRenewal(t, c, name)
 	}
 	if r := runGolock(t, env, "true"); r.code != exitHeld {
@@ -789,7 +789,7 @@ func TestFaultLongJobKeepsLock(t *testing.T) {
 	}
 	finishJob(t, dir)
 	r := g.wait(t, 10*time.Second)
-	t.Logf("the job ran %v under a lease of 1s", r.took.Round(time.Millisecond))
+	t.Logf("the job ran %v under a lease of 1.5s", r.took.Round(time.Millisecond))
 	if r.code != 0 || r.stderr != "" {
 		t.Errorf("exit code %d, stderr %q; want 0 and silence", r.code, r.stderr)
 	}
