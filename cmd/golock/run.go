@@ -42,6 +42,7 @@ const usage = `usage: golock [--] COMMAND [ARG...]
        golock --key COMMAND [ARG...]
        golock --status [--json] (COMMAND [ARG...] | --name NAME)
        golock --list [--json]
+       golock --held [--min-left S]   (inside a job)
        golock --doctor | --help | --man | --version
 `
 
@@ -119,6 +120,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return status(ctx, cfg, log, client, []string{name}, asJSON, stdout)
 	case "list":
 		return status(ctx, cfg, log, client, nil, asJSON, stdout)
+	case "held":
+		return heldMode(ctx, cfg, log, client, environ, opts.minLeft, stderr)
 	}
 	log = log.With("lock", name)
 	if cfg.Reset {
@@ -139,6 +142,8 @@ type options struct {
 	name string
 	json bool     // --json, with --status or --list
 	cmd  []string // COMMAND [ARG...]; nil when none was given
+	// minLeft is --min-left S, with --held: the lease that must be left; 0 when not given.
+	minLeft time.Duration
 }
 
 // errNoCommand is parseArgs' error when golock is given nothing to do.
@@ -170,6 +175,21 @@ func parseArgs(args []string) (options, error) {
 			}
 		case a == "--json":
 			o.json = true
+		case a == "--held":
+			if err := setMode("held"); err != nil {
+				return options{}, err
+			}
+		case a == "--min-left" || strings.HasPrefix(a, "--min-left="):
+			v, ok := strings.CutPrefix(a, "--min-left=")
+			if !ok && i+1 < len(args) {
+				i++
+				v, ok = args[i], true
+			}
+			d, err := config.ParseSeconds(v)
+			if !ok || err != nil {
+				return options{}, errors.New("--min-left needs a number of seconds, 0 or more")
+			}
+			o.minLeft = d
 		case a == "--name" || strings.HasPrefix(a, "--name="):
 			v, ok := strings.CutPrefix(a, "--name=")
 			if !ok {
@@ -199,7 +219,9 @@ func parseArgs(args []string) (options, error) {
 		return options{}, fmt.Errorf("--name goes with --status or CRONLOCK_RESET=yes, not --%s", o.mode)
 	case o.name != "" && o.cmd != nil:
 		return options{}, errors.New("--name NAME and a COMMAND both name the lock: give one")
-	case (o.mode == "list" || o.mode == "doctor") && o.cmd != nil:
+	case o.minLeft > 0 && o.mode != "held":
+		return options{}, errors.New("--min-left goes with --held")
+	case (o.mode == "list" || o.mode == "doctor" || o.mode == "held") && o.cmd != nil:
 		return options{}, fmt.Errorf("--%s takes no COMMAND", o.mode)
 	case (o.mode == "key" || o.mode == "status") && o.cmd == nil && o.name == "":
 		return options{}, fmt.Errorf("--%s needs a COMMAND", o.mode)
@@ -305,9 +327,7 @@ func (j *job) run(ctx context.Context) int {
 				j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
 				continue
 			}
-			// SIGKILL a moment before the lease ends, not at it: the kill takes a few
-			// milliseconds, and a competitor may take the lock the instant it ends.
-			stop <- supervisor.Stop{Kill: loss.End.Add(-min(killMargin, j.cfg.KillGrace/2))}
+			stop <- supervisor.Stop{Kill: j.killAt(loss)} // SIGTERM now; SIGKILL then
 			return
 		}
 	}()
@@ -369,6 +389,12 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		Release: j.cfg.Release,
 		Lease:   j.cfg.Lease,
 	}
+	// Fleet policies (policy.go): SPLAY sleeps first; LIMIT, INTERVAL and LOCK_DELAY are
+	// decided by the acquire script; REPLACE acts on a "held" reply below.
+	params = j.withPolicies(params)
+	if !j.splay(ctx) {
+		return nil, sent, exitHeld
+	}
 	var pinned *redis.Conn // with MIN_REPLICAS: the connection that acquires, then WAITs
 	defer func() {
 		if pinned != nil {
@@ -403,8 +429,14 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		})
 	}
 	err := try(ctx)
+	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Replace {
+		err = j.replace(ctx, try, err)
+	}
 	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Wait > 0 {
-		err = j.wait(ctx, try, err)
+		err = j.wait(ctx, j.cfg.Wait, "CRONLOCK_WAIT", try, err)
+	}
+	if code, ok := j.policyRefusal(err); ok {
+		return nil, sent, code
 	}
 	var held *lockscript.HeldError
 	switch {
