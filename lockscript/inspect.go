@@ -15,10 +15,19 @@ import (
 // Status is what Inspect finds at a lock: its holder, if any, and its last run.
 type Status struct {
 	Name   string
-	Holder *Holder   // nil when the lock is free
-	Record *Record   // golock's lock record; nil unless Holder.Kind is "golock"
-	Last   *LastRun  // nil when no run has been recorded
+	Holder *Holder  // nil when the lock is free
+	Record *Record  // golock's lock record; nil unless Holder.Kind is "golock"
+	Last   *LastRun // nil when no run has been recorded
+	// Others are the holders of slots 2..N of a lock taken with CRONLOCK_LIMIT above 1;
+	// nil otherwise.
+	Others []Slot
 	Now    time.Time // Redis's clock when it was read
+}
+
+// Slot is one more holder of a lock taken with CRONLOCK_LIMIT above 1.
+type Slot struct {
+	Holder Holder
+	Record Record
 }
 
 // Record is what a golock lock record says beyond its Holder. Times are Redis's clock.
@@ -47,13 +56,15 @@ type LastRun struct {
 	Success time.Time
 }
 
-// Inspect reads who holds name and its last run, in one round trip, changing nothing.
+// Inspect reads who holds name and its last run, in one round trip (two for a lock taken
+// with CRONLOCK_LIMIT above 1: the first learns how many slots to read), changing nothing.
 func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error) {
-	reply, err := inspectScript.Run(ctx, c, []string{name, LastRunKey(name)}).Slice()
+	r, err := withSlots(ctx, inspectScript, c, name, func(slots []string) []string {
+		return append([]string{name, LastRunKey(name), LimitKey(name)}, slots...)
+	})
 	if err != nil {
 		return Status{}, fmt.Errorf("lockscript: inspect %s: %w", name, err)
 	}
-	r := answer(reply)
 	nowMS := r.int(2)
 	st := Status{Name: name, Now: time.UnixMilli(nowMS)}
 	value := fields(r, 3)
@@ -64,16 +75,8 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 			st.Holder = &Holder{Kind: "hash", TTL: r.dur(1)} // not golock's
 			break
 		}
-		h := Holder{Kind: "golock", Owner: value["owner"], Host: value["host"], PID: value["pid"],
-			TTL: r.dur(1), Released: value["released_ms"] != ""}
-		h.Fence, _ = strconv.ParseInt(value["fence"], 10, 64)
-		rec := &Record{Command: value["cmd"], Acquired: msTime(value["acquired_ms"]),
-			GraceEnds: msTime(value["grace_ms"]), Deadline: msTime(value["deadline_ms"]),
-			Released: msTime(value["released_ms"])}
-		if !rec.Acquired.IsZero() {
-			h.Age = time.Duration(nowMS-rec.Acquired.UnixMilli()) * time.Millisecond
-		}
-		st.Holder, st.Record = &h, rec
+		h, rec := record(value, r.dur(1), nowMS)
+		st.Holder, st.Record = &h, &rec
 	case "string":
 		st.Holder = &Holder{Kind: "cronlock", TTL: r.dur(1)}
 		if s, err := strconv.ParseInt(value[""], 10, 64); err != nil || s < 0 {
@@ -96,7 +99,40 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 		}
 		st.Last = l
 	}
+	if len(r) > 5 {
+		slots, _ := r[5].([]any)
+		for _, s := range slots {
+			sr := answer(asList(s))
+			if f := fields(sr, 1); f["owner"] != "" {
+				h, rec := record(f, sr.dur(0), nowMS)
+				st.Others = append(st.Others, Slot{Holder: h, Record: rec})
+			}
+		}
+		if st.Holder == nil && len(st.Others) > 0 { // slot 1 is free, another is not
+			first := st.Others[0]
+			st.Holder, st.Record, st.Others = &first.Holder, &first.Record, st.Others[1:]
+		}
+	}
 	return st, nil
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// record reads a golock lock record's fields; ttl is its key's, nowMS Redis's clock.
+func record(value map[string]string, ttl time.Duration, nowMS int64) (Holder, Record) {
+	h := Holder{Kind: "golock", Owner: value["owner"], Host: value["host"], PID: value["pid"],
+		TTL: ttl, Released: value["released_ms"] != ""}
+	h.Fence, _ = strconv.ParseInt(value["fence"], 10, 64)
+	rec := Record{Command: value["cmd"], Acquired: msTime(value["acquired_ms"]),
+		GraceEnds: msTime(value["grace_ms"]), Deadline: msTime(value["deadline_ms"]),
+		Released: msTime(value["released_ms"])}
+	if !rec.Acquired.IsZero() {
+		h.Age = time.Duration(nowMS-rec.Acquired.UnixMilli()) * time.Millisecond
+	}
+	return h, rec
 }
 
 // msTime reads unix milliseconds; "" or a bad number is the zero time.
@@ -201,11 +237,18 @@ func lastRunOf(key string) (string, bool) {
 	return "", false
 }
 
-// isCompanion reports whether key is a fence counter or last-run record of some lock.
+// isCompanion reports whether key is a fence counter, last-run record, limit key or slot
+// (2 and up, of a CRONLOCK_LIMIT above 1) of some lock.
 func isCompanion(key string) bool {
-	for _, suffix := range []string{".fence", ".last"} {
+	for _, suffix := range []string{".fence", ".last", ".limit"} {
 		if base, ok := strings.CutSuffix(key, suffix); ok && sameSlot(base, suffix) == key {
 			return true
+		}
+	}
+	if i := strings.LastIndex(key, ".slot"); i > 0 {
+		if k, err := strconv.Atoi(key[i+len(".slot"):]); err == nil && k > 1 {
+			suffix := key[i:]
+			return sameSlot(key[:i], suffix) == key
 		}
 	}
 	return false

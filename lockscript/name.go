@@ -3,6 +3,7 @@ package lockscript
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -28,6 +29,22 @@ func FenceKey(name string) string {
 // LastRunKey is the key of the record of name's last run, in name's cluster slot.
 func LastRunKey(name string) string {
 	return sameSlot(name, ".last")
+}
+
+// SlotKey is the key of slot k (from 1) of a lock taken with CRONLOCK_LIMIT above 1: slot 1
+// is name itself, so that a LIMIT of 1 is the plain lock; slot k is "{name}.slotK" (or
+// "name.slotK" when name holds a hash tag), in name's cluster slot.
+func SlotKey(name string, k int) string {
+	if k <= 1 {
+		return name
+	}
+	return sameSlot(name, ".slot"+strconv.Itoa(k))
+}
+
+// LimitKey is the key that holds the LIMIT of name's holders while any runs with a LIMIT
+// above 1, in name's cluster slot; every acquire reads it.
+func LimitKey(name string) string {
+	return sameSlot(name, ".limit")
 }
 
 // Channel is where release and reset announce that name is free, for waiting golocks.

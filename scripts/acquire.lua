@@ -1,17 +1,32 @@
--- acquire: take the lock NAME if it is free, a stale cronlock string, or already ours.
+-- acquire: take the lock NAME (or, under CRONLOCK_LIMIT above 1, one of its slots) if it is
+-- free, a stale cronlock string, or already ours.
 --
--- KEYS[1]  NAME, the lock record (a hash)
--- KEYS[2]  the fence counter of NAME (same cluster slot)
+-- KEYS[1]  NAME, the lock record (a hash); slot 1 of a LIMIT above 1
+-- KEYS[2]  the fence counter of NAME (same cluster slot), shared by every slot
+-- KEYS[3]  NAME's last-run record (a hash), read only under CRONLOCK_INTERVAL
+-- KEYS[4]  NAME's limit key: the LIMIT its holders run with, set only when it is above 1;
+--          read by every run, so that runs disagreeing on LIMIT never overlap silently
+-- KEYS[5..] slots 2..LIMIT (none when LIMIT is 1), every one in NAME's cluster slot
 -- ARGV[1]  owner token      ARGV[2] host        ARGV[3] pid        ARGV[4] command line
 -- ARGV[5]  grace ms         ARGV[6] release ms  ARGV[7] lease ms   ARGV[8] record version
 -- ARGV[9]  TTL of the fence counter, ms (set, never shortened, by each acquire: the counter
 --          outlives the lock and its last-run record, and a new one starts at Redis TIME)
+-- ARGV[10] LIMIT            ARGV[11] INTERVAL ms, 0 for none
+-- ARGV[12] LOCK_DELAY ms, 0 for none: the key outlives the lease by as much, unless released
+-- ARGV[13] the run's CRONLOCK_ON_LOST; "keep" is recorded, so that CRONLOCK_REPLACE spares it
+--
+-- Fields beyond today's record are written only when their policy is on: limit (LIMIT above
+-- 1), on_lost (keep), delay_ms (LOCK_DELAY).
 --
 -- Replies:
---   {"acquired", fence, acquired_ms, grace_ms, deadline_ms, ttl_ms}
---   {"held", owner, host, pid, age_ms, ttl_ms, fence, released_ms}   another golock holds it
+--   {"acquired", fence, acquired_ms, grace_ms, deadline_ms, ttl_ms, slot}   ttl is the lease
+--   {"held", owner, host, pid, age_ms, ttl_ms, fence, released_ms, holders}  every slot is
+--                                     held; the holder named is the one whose slot frees first
 --   {"held-legacy", expires_s, ttl_ms}                                a live cronlock string lock
 --   {"held-foreign", type, ttl_ms}                                    anything else; never touched
+--   {"limit-conflict", limit, owner, host, pid}  a holder runs with another LIMIT (owner, host
+--                                     and pid are "" when only the limit key says so)
+--   {"too-soon", ok_started_ms, wait_ms}   a run that exited 0 started less than INTERVAL ago
 --
 -- Every time is Redis TIME, so clients with drifting clocks still agree.
 
@@ -21,35 +36,68 @@ local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 local function int(n) return string.format('%.0f', n) end
 
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind == 'hash' then
-  local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'acquired_ms', 'fence',
-    'grace_ms', 'deadline_ms')
-  if not r[1] then
-    return {'held-foreign', 'hash', redis.call('PTTL', KEYS[1])} -- a hash golock did not write
+local limit = tonumber(ARGV[10]) or 1
+local recorded = redis.call('GET', KEYS[4])
+if recorded and tonumber(recorded) ~= limit then
+  return {'limit-conflict', recorded, '', '', ''}
+end
+
+local slots = {KEYS[1]}
+for i = 5, #KEYS do slots[#slots + 1] = KEYS[i] end
+
+local free, held, holders = nil, nil, 0
+for i, key in ipairs(slots) do
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'hash' then
+    local r = redis.call('HMGET', key, 'owner', 'host', 'pid', 'acquired_ms', 'fence',
+      'grace_ms', 'deadline_ms', 'limit', 'released_ms')
+    if not r[1] then
+      return {'held-foreign', 'hash', redis.call('PTTL', key)} -- a hash golock did not write
+    end
+    if (tonumber(r[8]) or 1) ~= limit then
+      return {'limit-conflict', r[8] or '1', r[1], r[2] or '', r[3] or ''}
+    end
+    if r[1] == ARGV[1] then
+      -- Our own earlier attempt went through but its reply was lost: it is ours. Set the TTL
+      -- again, a write, so that a WAIT on this connection counts the replicas that have it.
+      local ttl = redis.call('PTTL', key)
+      if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+      return {'acquired', tonumber(r[5]), tonumber(r[4]), tonumber(r[6]), tonumber(r[7]), ttl, i}
+    end
+    holders = holders + 1
+    local ttl = redis.call('PTTL', key)
+    if not held or ttl < held[6] then
+      held = {'held', r[1] or '', r[2] or '', r[3] or '', now_ms - (tonumber(r[4]) or now_ms),
+        ttl, tonumber(r[5]) or 0, r[9] or ''}
+    end
+  elseif kind == 'string' and i == 1 then
+    local v = redis.call('GET', key)
+    if not string.match(v, '^%d+$') then
+      return {'held-foreign', 'string', redis.call('PTTL', key)}
+    end
+    if tonumber(t[1]) <= tonumber(v) then
+      return {'held-legacy', v, redis.call('PTTL', key)}
+    end
+    -- cronlock's stale-lock rule: its second has passed by Redis's clock; take it over.
+    redis.call('DEL', key)
+    free = free or i
+  elseif kind == 'none' then
+    free = free or i
+  else
+    return {'held-foreign', kind, redis.call('PTTL', key)}
   end
-  if r[1] == ARGV[1] then
-    -- Our own earlier attempt went through but its reply was lost: it is ours. Set the TTL
-    -- again, a write, so that a WAIT on this connection counts the replicas that have it.
-    local ttl = redis.call('PTTL', KEYS[1])
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-    return {'acquired', tonumber(r[5]), tonumber(r[4]), tonumber(r[6]), tonumber(r[7]), ttl}
+end
+if not free then
+  held[9] = holders
+  return held
+end
+
+local interval = tonumber(ARGV[11]) or 0
+if interval > 0 then
+  local ok = tonumber(redis.call('HGET', KEYS[3], 'ok_started_ms') or '')
+  if ok and now_ms - ok < interval then
+    return {'too-soon', ok, ok + interval - now_ms}
   end
-  local released = redis.call('HGET', KEYS[1], 'released_ms') or ''
-  return {'held', r[1] or '', r[2] or '', r[3] or '', now_ms - (tonumber(r[4]) or now_ms),
-    redis.call('PTTL', KEYS[1]), tonumber(r[5]) or 0, released}
-elseif kind == 'string' then
-  local v = redis.call('GET', KEYS[1])
-  if not string.match(v, '^%d+$') then
-    return {'held-foreign', 'string', redis.call('PTTL', KEYS[1])}
-  end
-  if tonumber(t[1]) <= tonumber(v) then
-    return {'held-legacy', v, redis.call('PTTL', KEYS[1])}
-  end
-  -- cronlock's stale-lock rule: its second has passed by Redis's clock; take it over.
-  redis.call('DEL', KEYS[1])
-elseif kind ~= 'none' then
-  return {'held-foreign', kind, redis.call('PTTL', KEYS[1])}
 end
 
 local fence = now_us
@@ -58,13 +106,23 @@ if prev + 1 > fence then fence = prev + 1 end
 redis.call('SET', KEYS[2], int(fence), 'PX',
   int(math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[9]))))
 
+local key = slots[free]
 local grace = now_ms + tonumber(ARGV[5])
 local deadline = now_ms + tonumber(ARGV[6])
-redis.call('HSET', KEYS[1],
+local delay = tonumber(ARGV[12]) or 0
+redis.call('HSET', key,
   'owner', ARGV[1], 'fence', int(fence), 'host', ARGV[2], 'pid', ARGV[3], 'cmd', ARGV[4],
   'acquired_ms', int(now_ms), 'grace_ms', int(grace), 'deadline_ms', int(deadline),
   'version', ARGV[8])
+if limit > 1 then redis.call('HSET', key, 'limit', int(limit)) end
+if ARGV[13] == 'keep' then redis.call('HSET', key, 'on_lost', 'keep') end
+if delay > 0 then redis.call('HSET', key, 'delay_ms', int(delay)) end
 
-local ttl = math.min(deadline - now_ms, math.max(tonumber(ARGV[7]), grace - now_ms))
-redis.call('PEXPIRE', KEYS[1], int(ttl))
-return {'acquired', fence, now_ms, grace, deadline, ttl}
+local lease = math.max(tonumber(ARGV[7]), grace - now_ms)
+local ttl = math.min(deadline - now_ms, lease)
+local keep = math.min(deadline - now_ms, lease + delay)
+redis.call('PEXPIRE', key, int(keep))
+if limit > 1 then
+  redis.call('SET', KEYS[4], int(limit), 'PX', int(math.max(redis.call('PTTL', KEYS[4]), keep)))
+end
+return {'acquired', fence, now_ms, grace, deadline, ttl, free}

@@ -15,4 +15,8 @@ var (
 	Reset string
 	//go:embed inspect.lua
 	Inspect string
+	//go:embed revoke.lua
+	Revoke string
+	//go:embed held.lua
+	Held string
 )

@@ -7,6 +7,10 @@
 -- ARGV[3..10], used only to write the record again: fence, host, pid, command line,
 --          acquired_ms, grace_ms, deadline_ms, record version
 -- ARGV[11] TTL of the fence counter, ms, when it is written again
+-- ARGV[12] LOCK_DELAY ms: the key is kept this much beyond the lease (0: none)
+-- ARGV[13] LIMIT   ARGV[14] CRONLOCK_ON_LOST (for the record, when written again)
+-- KEYS[1] is the holder's slot under a LIMIT above 1; then KEYS[4] is NAME's limit key,
+-- kept alive at least as long as the slot
 --
 -- Replies:
 --   {"extended", ttl_ms, until_deadline_ms}
@@ -14,11 +18,13 @@
 --   {"lost", owner, host, pid, why}                 someone else holds NAME ("" when not golock),
 --                                                   or held it since us, or a reset revoked us (the
 --                                                   fence counter is past ours); why is "reset" when
---                                                   a reset did, else ""
+--                                                   a reset did, "replace" when a CRONLOCK_REPLACE
+--                                                   run did (host and pid are then the replacer's)
 --   {"expired"}                                     past the deadline, or already released;
 --                                                   the key is left to expire
 --
--- The TTL is min(deadline - now, max(lease, grace - now)), by Redis TIME.
+-- The TTL is min(deadline - now, max(lease, grace - now)), by Redis TIME; the key itself
+-- expires LOCK_DELAY later (never past the deadline), and the reply says the lease.
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -38,14 +44,19 @@ if kind == 'none' then
   -- ours was lost, not wiped with the data, and must not come back.
   local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
   if prev > tonumber(ARGV[3]) then
-    local reset = tonumber(redis.call('HGET', KEYS[3], 'reset_fence') or '0') or 0
-    if reset > tonumber(ARGV[3]) then return {'lost', '', '', '', 'reset'} end
+    local r = redis.call('HMGET', KEYS[3], 'reset_fence', 'reset_why', 'reset_host', 'reset_pid')
+    if (tonumber(r[1] or '0') or 0) > tonumber(ARGV[3]) then
+      return {'lost', '', r[3] or '', r[4] or '', r[2] or 'reset'}
+    end
     return {'lost', '', '', '', ''}
   end
   redis.call('HSET', KEYS[1],
     'owner', ARGV[1], 'fence', ARGV[3], 'host', ARGV[4], 'pid', ARGV[5], 'cmd', ARGV[6],
     'acquired_ms', ARGV[7], 'grace_ms', ARGV[8], 'deadline_ms', ARGV[9], 'version', ARGV[10],
     'reestablished_ms', int(now_ms))
+  if tonumber(ARGV[13]) > 1 then redis.call('HSET', KEYS[1], 'limit', ARGV[13]) end
+  if ARGV[14] == 'keep' then redis.call('HSET', KEYS[1], 'on_lost', 'keep') end
+  if tonumber(ARGV[12]) > 0 then redis.call('HSET', KEYS[1], 'delay_ms', ARGV[12]) end
   -- Keep the fence counter ahead of the fence this job holds.
   if prev < tonumber(ARGV[3]) then
     redis.call('SET', KEYS[2], ARGV[3], 'PX',
@@ -56,8 +67,11 @@ elseif kind ~= 'hash' then
   return {'lost', '', '', ''}
 else
   local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'deadline_ms',
-    'released_ms')
+    'released_ms', 'revoked_host', 'revoked_pid')
   if r[1] ~= ARGV[1] then return {'lost', r[1] or '', r[2] or '', r[3] or ''} end
+  -- A CRONLOCK_REPLACE run revoked us: the job must end; the key stays (so that nobody else
+  -- starts) until our release deletes it or its lease runs out.
+  if r[7] then return {'lost', '', r[7], r[8] or '', 'replace'} end
   grace = tonumber(r[4])
   deadline = tonumber(r[5])
   -- Released (a late renewal): the grace hold must end when it was set to.
@@ -65,5 +79,9 @@ else
 end
 
 local ttl = math.min(deadline - now_ms, math.max(lease, grace - now_ms))
-redis.call('PEXPIRE', KEYS[1], int(ttl))
+local keep = math.min(deadline - now_ms, math.max(lease, grace - now_ms) + tonumber(ARGV[12]))
+redis.call('PEXPIRE', KEYS[1], int(keep))
+if KEYS[4] then
+  redis.call('SET', KEYS[4], ARGV[13], 'PX', int(math.max(redis.call('PTTL', KEYS[4]), keep)))
+end
 return {status, ttl, deadline - now_ms}

@@ -1,15 +1,26 @@
--- inspect: what holds NAME, and NAME's last run; changes nothing.
+-- inspect: what holds NAME (every slot of a CRONLOCK_LIMIT above 1), and NAME's last run;
+-- changes nothing.
 --
 -- KEYS[1]  NAME, the lock
 -- KEYS[2]  NAME's last-run record (a hash; see release)
+-- KEYS[3]  NAME's limit key (see acquire), when the caller passes it
+-- KEYS[4..] slots 2..N
 --
--- Reply: {type, pttl_ms, now_ms, value, last}
+-- Reply: {type, pttl_ms, now_ms, value, last, slots}
 --   type    Redis type of NAME ("none" when free)
 --   value   NAME's fields and values (a flat list) for a hash, {string} for a string, else {}
 --   last    the last-run record's fields and values (a flat list), {} when there is none
+--   slots   for each held slot 2..N: {pttl_ms, fields and values (a flat list)}
+-- or {"limit", n} when the limit key says NAME has more slots than were passed: call again
+-- with them.
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+if KEYS[3] then
+  local limit = tonumber(redis.call('GET', KEYS[3]) or '1') or 1
+  if limit > #KEYS - 2 then return {'limit', limit} end
+end
 
 local kind = redis.call('TYPE', KEYS[1]).ok
 local value = {}
@@ -22,4 +33,10 @@ local last = {}
 if redis.call('TYPE', KEYS[2]).ok == 'hash' then
   last = redis.call('HGETALL', KEYS[2])
 end
-return {kind, redis.call('PTTL', KEYS[1]), now_ms, value, last}
+local slots = {}
+for i = 4, #KEYS do
+  if redis.call('TYPE', KEYS[i]).ok == 'hash' then
+    slots[#slots + 1] = {redis.call('PTTL', KEYS[i]), redis.call('HGETALL', KEYS[i])}
+  end
+end
+return {kind, redis.call('PTTL', KEYS[1]), now_ms, value, last, slots}

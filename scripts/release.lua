@@ -1,12 +1,13 @@
 -- release: let go of our lock, keeping it until its grace time has passed, and record
 -- this run as NAME's last.
 --
--- KEYS[1]  NAME, the lock record (a hash)
+-- KEYS[1]  NAME, the lock record (a hash); under CRONLOCK_LIMIT above 1, our slot
 -- KEYS[2]  the fence counter of NAME, moved past our fence whenever we let go (deleted or
 --          held for grace), so that a renewal of ours still on its way (extend) cannot
 --          write the lock back, now or once the grace hold has expired
--- KEYS[3]  NAME's last-run record (a hash), written whatever the reply; success_ms, the end
---          of the last run that exited 0, is kept across failed runs
+-- KEYS[3]  NAME's last-run record (a hash), written whatever the reply; ok_started_ms
+--          keeps the start of the last run that exited 0 (CRONLOCK_INTERVAL counts from it),
+--          success_ms its end (golock --check and the exporter)
 -- ARGV[1]  owner token
 -- ARGV[2]  "1" when the command ran, "0" when it could not start (then no grace hold)
 -- ARGV[3]  channel to publish the hand-off on, for golocks waiting on NAME
@@ -18,6 +19,8 @@
 -- Replies:
 --   {"released"}                       NAME deleted
 --   {"held-grace", ms}                 released_ms set; NAME expires at grace_ms, ms from now
+--                                      (never for a lock a CRONLOCK_REPLACE run revoked: its
+--                                      replacer is waiting, and the job has ended)
 --   {"not-owner", owner, host, pid}    someone else holds NAME: nothing touched
 --   {"missing"}                        NAME is gone already (lease ran out, or data lost)
 
@@ -27,8 +30,8 @@ local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[4] ~= '-1' then
   redis.call('HSET', KEYS[3], 'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7],
     'started_ms', ARGV[8], 'ended_ms', string.format('%.0f', now_ms), 'exit', ARGV[4], 'ran', ARGV[2])
-  if ARGV[4] == '0' and ARGV[2] == '1' then
-    redis.call('HSET', KEYS[3], 'success_ms', string.format('%.0f', now_ms))
+  if ARGV[2] == '1' and ARGV[4] == '0' then
+    redis.call('HSET', KEYS[3], 'ok_started_ms', ARGV[8], 'success_ms', string.format('%.0f', now_ms))
   end
   redis.call('PEXPIRE', KEYS[3], ARGV[9])
 end
@@ -46,11 +49,11 @@ if kind == 'none' then
 end
 if kind ~= 'hash' then return {'not-owner', '', '', ''} end
 
-local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms')
+local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'revoked_host')
 if r[1] ~= ARGV[1] then return {'not-owner', r[1] or '', r[2] or '', r[3] or ''} end
 
 local grace = tonumber(r[4]) or 0
-if ARGV[2] == '1' and now_ms < grace then
+if ARGV[2] == '1' and now_ms < grace and not r[5] then
   redis.call('HSET', KEYS[1], 'released_ms', string.format('%.0f', now_ms))
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', grace - now_ms))
   retire()

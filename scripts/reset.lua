@@ -1,42 +1,65 @@
--- reset: delete NAME whoever holds it (CRONLOCK_RESET), and revoke its holder: the fence
--- counter moves past the holder's fence, so that a live holder's next renewal (extend)
--- finds the lock lost and never writes it back. The fence counter is never deleted.
+-- reset: delete NAME whoever holds it (CRONLOCK_RESET), with every slot of a CRONLOCK_LIMIT
+-- above 1, and revoke its holders: the fence counter moves past their fences, so that a live
+-- holder's next renewal (extend) finds the lock lost and never writes it back. The fence
+-- counter is never deleted.
 --
 -- KEYS[1]  NAME
 -- KEYS[2]  the fence counter of NAME
 -- KEYS[3]  NAME's last-run record (a hash): reset_ms and reset_fence say a reset came
+-- KEYS[4]  NAME's limit key (see acquire); deleted with the slots
+-- KEYS[5..] slots 2..N; the reply "limit" asks for them when the limit key says more
 -- ARGV[1]  channel to publish the hand-off on, for golocks waiting on NAME
 -- ARGV[2]  how long to keep the last-run record, ms
 -- ARGV[3]  TTL of the fence counter, ms, beyond the holder's deadline (kept when longer)
 --
 -- Replies:
---   {"free"}                                     nothing was there
---   {"reset", type, owner, host, pid, fence}     what was deleted (owner, host, pid and
---                                                fence only for golock's hash)
+--   {"free"}                                        nothing was there
+--   {"reset", type, owner, host, pid, fence, n}     what was deleted: the first holder found
+--                                                   (owner, host, pid and fence only for
+--                                                   golock's hash) and how many there were
+--   {"limit", n}                                    the lock has n slots: call again with them;
+--                                                   nothing was touched
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(n) return string.format('%.0f', n) end
 
-local kind = redis.call('TYPE', KEYS[1]).ok
-local owner, host, pid, fence, deadline = '', '', '', '', now_ms
-if kind == 'hash' then
-  local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'fence', 'deadline_ms')
-  owner, host, pid, fence = r[1] or '', r[2] or '', r[3] or '', r[4] or ''
-  deadline = math.max(now_ms, tonumber(r[5]) or now_ms)
+local limit = tonumber(redis.call('GET', KEYS[4]) or '1') or 1
+if limit > #KEYS - 3 then return {'limit', limit} end
+
+local slots = {KEYS[1]}
+for i = 5, #KEYS do slots[#slots + 1] = KEYS[i] end
+
+local first, found, top, deadline = nil, 0, 0, now_ms
+for _, key in ipairs(slots) do
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'none' then
+    local owner, host, pid, fence = '', '', '', ''
+    if kind == 'hash' then
+      local r = redis.call('HMGET', key, 'owner', 'host', 'pid', 'fence', 'deadline_ms')
+      owner, host, pid, fence = r[1] or '', r[2] or '', r[3] or '', r[4] or ''
+      deadline = math.max(deadline, tonumber(r[5]) or now_ms)
+      top = math.max(top, tonumber(fence) or 0)
+    end
+    first = first or {'reset', kind, owner, host, pid, fence}
+    found = found + 1
+    redis.call('DEL', key)
+  end
 end
 
--- Past every fence handed out so far, the holder's included, even with NAME gone already
+-- Past every fence handed out so far, the holders' included, even with NAME gone already
 -- (a holder whose lease ran out while Redis was unreachable must not write it back).
 local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-local revoked = math.max(prev, tonumber(fence) or 0) + 1
--- It must outlive the holder, who may renew until its deadline.
+local revoked = math.max(prev, top) + 1
+-- It must outlive the holders, who may renew until their deadlines.
 redis.call('SET', KEYS[2], int(revoked), 'PX',
   int(math.max(redis.call('PTTL', KEYS[2]), deadline - now_ms + tonumber(ARGV[3]))))
-redis.call('HSET', KEYS[3], 'reset_ms', int(now_ms), 'reset_fence', int(revoked))
+redis.call('HSET', KEYS[3], 'reset_ms', int(now_ms), 'reset_fence', int(revoked), 'reset_why', 'reset')
+redis.call('HDEL', KEYS[3], 'reset_host', 'reset_pid')
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('DEL', KEYS[4])
 
-if kind == 'none' then return {'free'} end
-redis.call('DEL', KEYS[1])
+if not first then return {'free'} end
 redis.call('PUBLISH', ARGV[1], 'released')
-return {'reset', kind, owner, host, pid, fence}
+first[7] = found
+return first

@@ -80,7 +80,7 @@ type Result struct {
 // when the command could not start.
 //
 // If the supervisor dies, even of SIGKILL, the kernel kills the job's first process
-// (parent-death signal), and a watchdog kills the rest of its tree (see WatchdogMain).
+// (parent-death signal), and a watchdog kills the rest of its tree (see watchdog.go).
 //
 // Orphans of the job come to the supervisor, a child subreaper. Run takes it that the
 // program starts no other children while it runs: while there is one job, every child of
@@ -128,12 +128,11 @@ func Run(job Job) (Result, error) {
 	if err := <-started; err != nil {
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
-	g, guardErr := guard(cmd.Process.Pid)
+	g := guard(cmd.Process.Pid)
 	t := newTree(cmd.Process.Pid, g.tell)
 	res := supervise(cmd, job, exited, t, chld)
 	t.close()
-	g.done()
-	res.Unguarded = guardErr
+	res.Unguarded = g.done()
 	return res, nil
 }
 

@@ -25,7 +25,6 @@ import (
 const helperEnv = "SUPERVISOR_TEST_HELPER"
 
 func TestMain(m *testing.M) {
-	supervisor.WatchdogMain()
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode))
 	}

@@ -25,8 +25,8 @@ func (s procStat) ended() bool { return s.state == 'Z' || s.state == 'X' }
 
 // readStat reads pid's /proc/<pid>/stat; false when there is no such process.
 func readStat(pid int) (procStat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	b, ok := readProc("/proc/" + strconv.Itoa(pid) + "/stat")
+	if !ok {
 		return procStat{}, false
 	}
 	// After the command name in parentheses (which may hold anything): state (field 3),
@@ -48,6 +48,34 @@ func readStat(pid int) (procStat, bool) {
 	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, start: start}, true
 }
 
+// readProc reads a small /proc file with plain system calls: os.ReadFile would first try
+// to register it with the network poller, several calls more for each of the many files a
+// walk reads.
+func readProc(path string) ([]byte, bool) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer syscall.Close(fd)
+	var b []byte
+	buf := make([]byte, 512)
+	for {
+		n, err := syscall.Read(fd, buf)
+		if n > 0 {
+			b = append(b, buf[:n]...)
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, false
+		}
+		if n <= 0 {
+			return b, true
+		}
+	}
+}
+
 // children returns pid's children, from each of its threads.
 func children(pid int) []int {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
@@ -57,7 +85,7 @@ func children(pid int) []int {
 	}
 	var kids []int
 	for _, task := range tasks {
-		b, _ := os.ReadFile(dir + task.Name() + "/children")
+		b, _ := readProc(dir + task.Name() + "/children")
 		for _, f := range bytes.Fields(b) {
 			if kid, err := strconv.Atoi(string(f)); err == nil {
 				kids = append(kids, kid)

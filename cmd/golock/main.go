@@ -35,14 +35,11 @@ package main
 import (
 	"context"
 	"os"
-
-	"github.com/golock/golock/supervisor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	supervisor.WatchdogMain() // when started as the job's watchdog, it does that and exits
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

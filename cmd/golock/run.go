@@ -44,6 +44,7 @@ const usage = `usage: golock [--] COMMAND [ARG...]
        golock --status [--json] (COMMAND [ARG...] | --name NAME)
        golock --list [--json]
        golock --check [--max-age D] (COMMAND [ARG...] | --name NAME)
+       golock --held [--min-left S]   (inside a job)
        golock --doctor | --help | --man | --version
 `
 
@@ -123,6 +124,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return status(ctx, cfg, log, client, nil, asJSON, stdout)
 	case "check":
 		return checkLock(ctx, cfg, client, name, opts.maxAge, stdout)
+	case "held":
+		return heldMode(ctx, cfg, log, client, environ, opts.minLeft, stderr)
 	}
 	log = log.With("lock", name)
 	if cfg.Reset {
@@ -146,6 +149,8 @@ type options struct {
 	// maxAge is --max-age D, with --check: the oldest a last success may be, and the
 	// longest a holder may hold the lock; zero when not given (neither is judged).
 	maxAge time.Duration
+	// minLeft is --min-left S, with --held: the lease that must be left; 0 when not given.
+	minLeft time.Duration
 }
 
 // errNoCommand is parseArgs' error when golock is given nothing to do.
@@ -177,6 +182,21 @@ func parseArgs(args []string) (options, error) {
 			}
 		case a == "--json":
 			o.json = true
+		case a == "--held":
+			if err := setMode("held"); err != nil {
+				return options{}, err
+			}
+		case a == "--min-left" || strings.HasPrefix(a, "--min-left="):
+			v, ok := strings.CutPrefix(a, "--min-left=")
+			if !ok && i+1 < len(args) {
+				i++
+				v, ok = args[i], true
+			}
+			d, err := config.ParseSeconds(v)
+			if !ok || err != nil {
+				return options{}, errors.New("--min-left needs a number of seconds, 0 or more")
+			}
+			o.minLeft = d
 		case a == "--name" || strings.HasPrefix(a, "--name="):
 			v, ok := strings.CutPrefix(a, "--name=")
 			if !ok {
@@ -219,7 +239,9 @@ func parseArgs(args []string) (options, error) {
 		return options{}, errors.New("--max-age goes with --check")
 	case o.name != "" && o.cmd != nil:
 		return options{}, errors.New("--name NAME and a COMMAND both name the lock: give one")
-	case (o.mode == "list" || o.mode == "doctor") && o.cmd != nil:
+	case o.minLeft > 0 && o.mode != "held":
+		return options{}, errors.New("--min-left goes with --held")
+	case (o.mode == "list" || o.mode == "doctor" || o.mode == "held") && o.cmd != nil:
 		return options{}, fmt.Errorf("--%s takes no COMMAND", o.mode)
 	case (o.mode == "key" || o.mode == "status" || o.mode == "check") && o.cmd == nil && o.name == "":
 		return options{}, fmt.Errorf("--%s needs a COMMAND", o.mode)
@@ -325,9 +347,7 @@ func (j *job) run(ctx context.Context) int {
 				j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
 				continue
 			}
-			// SIGKILL a moment before the lease ends, not at it: the kill takes a few
-			// milliseconds, and a competitor may take the lock the instant it ends.
-			stop <- supervisor.Stop{Kill: loss.End.Add(-min(killMargin, j.cfg.KillGrace/2))}
+			stop <- supervisor.Stop{Kill: j.killAt(loss)} // SIGTERM now; SIGKILL then
 			return
 		}
 	}()
@@ -394,6 +414,12 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		Release: j.cfg.Release,
 		Lease:   j.cfg.Lease,
 	}
+	// Fleet policies (policy.go): SPLAY sleeps first; LIMIT, INTERVAL and LOCK_DELAY are
+	// decided by the acquire script; REPLACE acts on a "held" reply below.
+	params = j.withPolicies(params)
+	if !j.splay(ctx) {
+		return nil, sent, exitHeld
+	}
 	var pinned *redis.Conn // with MIN_REPLICAS: the connection that acquires, then WAITs
 	defer func() {
 		if pinned != nil {
@@ -428,8 +454,14 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		})
 	}
 	err := try(ctx)
+	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Replace {
+		err = j.replace(ctx, try, err)
+	}
 	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Wait > 0 {
-		err = j.wait(ctx, try, err)
+		err = j.wait(ctx, j.cfg.Wait, "CRONLOCK_WAIT", try, err)
+	}
+	if code, ok := j.policyRefusal(err); ok {
+		return nil, sent, code
 	}
 	var held *lockscript.HeldError
 	switch {

@@ -92,6 +92,7 @@ func statusLine(st lockscript.Status) string {
 			fmt.Fprintf(&b, ", job ended, held for grace until %s", iso(st.Record.GraceEnds))
 		}
 		fmt.Fprintf(&b, ", command %s", strconv.Quote(st.Record.Command))
+		b.WriteString(otherHolders(st))
 	case h.Kind == "cronlock":
 		fmt.Fprintf(&b, "held by cronlock until %s, ttl %s", iso(h.Expires), ttl(h.TTL))
 	default:
@@ -139,6 +140,8 @@ type statusJSON struct {
 	Expires      string    `json:"expires,omitempty"`
 	Type         string    `json:"type,omitempty"` // the Redis type of a foreign value
 	LastRun      *lastJSON `json:"last_run,omitempty"`
+	// Others are the holders beyond the first under CRONLOCK_LIMIT above 1.
+	Others []holderJSON `json:"others,omitempty"`
 }
 
 type lastJSON struct {
@@ -181,6 +184,7 @@ func toJSON(st lockscript.Status) statusJSON {
 			out.State, out.Type = "foreign", h.Kind
 		}
 	}
+	out.Others = othersJSON(st)
 	if l := st.Last; l != nil {
 		out.LastRun = &lastJSON{Host: l.Host, PID: atoi(l.PID), Fence: l.Fence,
 			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran}

@@ -12,12 +12,13 @@ import (
 // pollEvery is the fallback when no release message arrives: a grace hold simply expires.
 const pollEvery = time.Second
 
-// wait retries a held lock with try until it is free or CRONLOCK_WAIT runs out. Release
+// wait retries a held lock with try until it is free or d (CRONLOCK_WAIT, or the bound of
+// a CRONLOCK_REPLACE, which why names) runs out. Release
 // and reset publish on the lock's channel, so a waiter starts as soon as the lock is free;
 // a slow poll catches locks that expire on their own.
 // held is the "held" reply that started the wait: what it ends with if no later one came.
-func (j *job) wait(ctx context.Context, try func(context.Context) error, held error) error {
-	ctx, cancel := context.WithTimeout(ctx, j.cfg.Wait)
+func (j *job) wait(ctx context.Context, d time.Duration, why string, try func(context.Context) error, held error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	sub := j.client.Subscribe(ctx, lockscript.Channel(j.name))
 	defer sub.Close()
@@ -30,8 +31,8 @@ func (j *job) wait(ctx context.Context, try func(context.Context) error, held er
 	msgs := sub.Channel()
 	var h *lockscript.HeldError
 	if errors.As(held, &h) {
-		notice(j.log, j.tty)(fmt.Sprintf("%s; waiting up to %v s for it (CRONLOCK_WAIT)",
-			heldBy(h.Holder, time.Now()), j.cfg.Wait.Seconds()))
+		notice(j.log, j.tty)(fmt.Sprintf("%s; waiting up to %v s for it (%s)",
+			heldBy(h.Holder, time.Now()), d.Seconds(), why))
 	}
 	last := held // the last "held" reply: what the wait ends with when it runs out
 	for {

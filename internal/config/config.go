@@ -80,6 +80,20 @@ type Config struct {
 	// false stores and prints only its hash (see cmd/golock), for a line that holds secrets.
 	RecordCmd bool `env:"CRONLOCK_RECORD_CMD" envDefault:"yes"`
 
+	// Fleet policies, all off by default (see package policy).
+	//
+	// Limit is how many runs may hold the lock at once across the fleet.
+	Limit int `env:"CRONLOCK_LIMIT" envDefault:"1"`
+	// Interval allows at most one successful run per Interval across the fleet; zero: off.
+	Interval time.Duration `env:"CRONLOCK_INTERVAL" envDefault:"0"`
+	// Splay sleeps a random 0 to Splay before acquiring; zero: off.
+	Splay time.Duration `env:"CRONLOCK_SPLAY" envDefault:"0"`
+	// Replace revokes another golock run's hold and takes the lock once its job is gone.
+	Replace bool `env:"CRONLOCK_REPLACE" envDefault:"no"`
+	// LockDelay keeps a lock whose holder vanished without releasing it this much longer
+	// than its lease; zero: off. A clean release is unaffected.
+	LockDelay time.Duration `env:"CRONLOCK_LOCK_DELAY" envDefault:"0"`
+
 	// PingURL is a healthchecks.io-style check URL (http:// or https://): the run that
 	// takes the lock pings URL/start before its job, URL when it exited 0, URL/<code>
 	// otherwise; empty: no pings.
@@ -103,6 +117,14 @@ type Config struct {
 	redis *redis.Options // worked out by Load from the settings above
 	addrs []string       // the sentinels or the cluster seeds, with ports
 }
+
+const (
+	// MaxLimit is the largest CRONLOCK_LIMIT: each slot is a key every acquire reads.
+	MaxLimit = 1000
+	// MaxInterval is the largest CRONLOCK_INTERVAL: the last-run record that remembers the
+	// last successful run is kept 30 days.
+	MaxInterval = 30 * 24 * time.Hour
+)
 
 // Problem is a bad setting: the variable and what is wrong with it.
 type Problem struct {
@@ -182,6 +204,11 @@ func (c *Config) check() error {
 	case c.Grace > c.Release:
 		return &Problem{"CRONLOCK_GRACE", fmt.Sprintf("must not exceed CRONLOCK_RELEASE (%v), got %v",
 			secs(c.Release), secs(c.Grace))}
+	case c.Limit < 1 || c.Limit > MaxLimit:
+		return &Problem{"CRONLOCK_LIMIT", fmt.Sprintf("must be 1 to %d", MaxLimit) + got("CRONLOCK_LIMIT", strconv.Itoa(c.Limit))}
+	case c.Interval > MaxInterval:
+		return &Problem{"CRONLOCK_INTERVAL", fmt.Sprintf("must be at most %v (30 days, how long the last run is remembered), got %v",
+			secs(MaxInterval), secs(c.Interval))}
 	case c.OnLost != "kill" && c.OnLost != "keep":
 		return &Problem{"CRONLOCK_ON_LOST", "must be kill or keep" + got("CRONLOCK_ON_LOST", c.OnLost)}
 	case c.LogFormat != "text" && c.LogFormat != "json":
@@ -460,7 +487,7 @@ func notPlain(r rune) bool {
 // echoable are the variables whose refused values got may show: every duration and
 // boolean, and the few others that hold a count or a word from a fixed list.
 var echoable = func() map[string]bool {
-	m := map[string]bool{"CRONLOCK_MIN_REPLICAS": true, "CRONLOCK_RECONNECT_ATTEMPTS": true,
+	m := map[string]bool{"CRONLOCK_MIN_REPLICAS": true, "CRONLOCK_RECONNECT_ATTEMPTS": true, "CRONLOCK_LIMIT": true,
 		"CRONLOCK_ON_LOST": true, "CRONLOCK_LOG_FORMAT": true}
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {

@@ -116,7 +116,8 @@ func TestLoadDefaults(t *testing.T) {
 		MinReplicas: 0, RedisTimeout: 30 * time.Second, ReconnectAttempts: 5, ReconnectBackoff: 5 * time.Second,
 		Grace: 40 * time.Second, Release: 86400 * time.Second, Lease: 30 * time.Second,
 		OnLost: "kill", KillGrace: 5 * time.Second, Timeout: 0, Wait: 0,
-		Prefix: "cronlock.", Reset: false, Verbose: false, LogFormat: "text", RecordCmd: true, PingTimeout: 2 * time.Second,
+		Prefix: "cronlock.", Reset: false, Verbose: false, LogFormat: "text", RecordCmd: true, Limit: 1,
+		PingTimeout:    2 * time.Second,
 		SentinelMaster: "mymaster", SentinelHost: "localhost", SentinelPort: 26379,
 	}
 	got := *cfg

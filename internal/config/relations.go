@@ -25,11 +25,19 @@ const (
 //
 //   - KILL_GRACE at least MinKillGrace: at 0 a job that ignores SIGTERM outlives its lease,
 //     and below it SIGKILL comes too close to the lease's end to be sure.
+//
 //   - KILL_GRACE less than LEASE/2: the renewal at LEASE/3, bounded by LEASE/6, and a
 //     retry must both come before the kill point, or a healthy job is killed for one slow
 //     reply (at ⅔ LEASE or more, the kill point comes before the first renewal at all).
+//
 //   - RELEASE more than KILL_GRACE: when the lock lives at most RELEASE, a job is started
 //     only with more than KILL_GRACE of it left, so it would never start.
+//
+//   - SPLAY less than GRACE: a host whose random sleep outlasts the grace hold of a short
+//     job finds the lock free and runs it again.
+//
+//   - LIMIT above 1 with INTERVAL or REPLACE: one successful run per interval, or one run
+//     replacing another, cannot mean anything with several holders at once.
 //
 // The other settings cannot make a run fail by themselves: GRACE only holds the lock longer
 // (check bounds it by RELEASE); REDIS_TIMEOUT bounds the acquire, while each renewal is
@@ -56,6 +64,17 @@ func (c *Config) relations(killGraceSet bool) error {
 		return &Problem{"CRONLOCK_KILL_GRACE", fmt.Sprintf(
 			"must be at least %v and less than half of CRONLOCK_LEASE=%v (%v), got %v: SIGKILL needs a margin before the lease ends, and a renewal and its retry must fit before the kill",
 			secs(MinKillGrace), secs(c.Lease), secs(c.Lease/2), secs(c.KillGrace))}
+	case c.Splay > 0 && c.Splay >= c.Grace:
+		return &Problem{"CRONLOCK_SPLAY", fmt.Sprintf(
+			"must be less than CRONLOCK_GRACE (%v), got %v: a host that sleeps past the grace hold would run a short job again",
+			secs(c.Grace), secs(c.Splay))}
+	case c.Limit > 1 && c.Interval > 0:
+		return &Problem{"CRONLOCK_INTERVAL", fmt.Sprintf(
+			"cannot be combined with CRONLOCK_LIMIT=%d: INTERVAL allows one successful run per interval, LIMIT several at once; choose one",
+			c.Limit)}
+	case c.Limit > 1 && c.Replace:
+		return &Problem{"CRONLOCK_REPLACE", fmt.Sprintf(
+			"cannot be combined with CRONLOCK_LIMIT=%d: which of the holders would it replace?", c.Limit)}
 	case c.Release <= c.KillGrace:
 		return &Problem{"CRONLOCK_RELEASE", fmt.Sprintf(
 			"must be more than CRONLOCK_KILL_GRACE (%v), got %v: a job starts only with more than KILL_GRACE of its lock left",
