@@ -78,13 +78,27 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 	}
 	// A run under way is judged by how long it has held the lock; the age of the last
 	// success only when none is.
-	running := h != nil && h.Kind == "golock" && !h.Released
+	// With CRONLOCK_LIMIT above 1 several runs may hold the lock: the longest-running counts.
+	var holders []*lockscript.Holder
+	if h != nil {
+		holders = append(holders, h)
+	}
+	for i := range st.Others {
+		holders = append(holders, &st.Others[i].Holder)
+	}
+	var run *lockscript.Holder
+	for _, c := range holders {
+		if c.Kind == "golock" && !c.Released && (run == nil || c.Age > run.Age) {
+			run = c
+		}
+	}
+	running := run != nil
 	switch {
-	case running && maxAge > 0 && h.Age > maxAge:
-		warn = append(warn, fmt.Sprintf("held by %s pid %s for %s, longer than --max-age %s", h.Host, h.PID,
-			age(h.Age), age(maxAge)))
+	case running && maxAge > 0 && run.Age > maxAge:
+		warn = append(warn, fmt.Sprintf("held by %s pid %s for %s, longer than --max-age %s", run.Host, run.PID,
+			age(run.Age), age(maxAge)))
 	case running:
-		ok = append(ok, fmt.Sprintf("running on %s pid %s for %s", h.Host, h.PID, age(h.Age)))
+		ok = append(ok, fmt.Sprintf("running on %s pid %s for %s", run.Host, run.PID, age(run.Age)))
 	case maxAge > 0 && success.IsZero():
 		crit = append(crit, "no successful run recorded")
 	case maxAge > 0 && st.Now.Sub(success) > maxAge:
@@ -117,9 +131,9 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 	var holderAge time.Duration
 	if h != nil {
 		held = 1
-		if running {
-			holderAge = h.Age
-		}
+	}
+	if running {
+		holderAge = run.Age
 	}
 	r.Perf = append(r.Perf, fmt.Sprintf("held=%d;;;0;1", held), fmt.Sprintf("holder_age=%ss;%s;;0", seconds(holderAge), limit))
 	if !success.IsZero() {

@@ -107,13 +107,13 @@ var (
 		"1 for the lock's state: free, held (its job runs), released (job ended, held for grace), cronlock or foreign.",
 		[]string{"lock", "state"}, nil)
 	descHolder = prometheus.NewDesc("golock_lock_holder_info",
-		"1, naming the host whose golock holds the lock.", []string{"lock", "host"}, nil)
+		"How many of the lock's holders run on host (1, or up to CRONLOCK_LIMIT).", []string{"lock", "host"}, nil)
 	descAge = prometheus.NewDesc("golock_lock_holder_age_seconds",
-		"Since the holder took the lock.", lockLabel, nil)
+		"Since the holder took the lock (the longest-held, with several holders).", lockLabel, nil)
 	descTTL = prometheus.NewDesc("golock_lock_ttl_seconds",
-		"What is left of the held lock's TTL (its lease); -1 when the key has no expiry.", lockLabel, nil)
+		"What is left of the held lock's TTL (its lease; the first slot's, with several holders); -1 when the key has no expiry.", lockLabel, nil)
 	descFence = prometheus.NewDesc("golock_lock_fence",
-		"The holder's fencing token.", lockLabel, nil)
+		"The holder's fencing token (of the first slot, with several holders).", lockLabel, nil)
 	descLastStart = prometheus.NewDesc("golock_lock_last_run_start_timestamp_seconds",
 		"When the last run took the lock (unix time).", lockLabel, nil)
 	descLastEnd = prometheus.NewDesc("golock_lock_last_run_end_timestamp_seconds",
@@ -221,7 +221,7 @@ func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
 	}
 	state, holders := "free", 0.0
 	if h := st.Holder; h != nil {
-		holders = 1
+		holders = float64(1 + len(st.Others)) // CRONLOCK_LIMIT above 1: the other slots' holders
 		gauge(descTTL, ttl(h.TTL))
 		switch h.Kind {
 		case "golock":
@@ -229,8 +229,15 @@ func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
 			if h.Released {
 				state = "released"
 			}
-			gauge(descHolder, 1, h.Host)
-			gauge(descAge, h.Age.Seconds())
+			hosts, oldest := map[string]int{h.Host: 1}, h.Age
+			for _, o := range st.Others {
+				hosts[o.Holder.Host]++
+				oldest = max(oldest, o.Holder.Age)
+			}
+			for host, n := range hosts {
+				gauge(descHolder, float64(n), host)
+			}
+			gauge(descAge, oldest.Seconds())
 			gauge(descFence, float64(h.Fence))
 		case "cronlock":
 			state = "cronlock"
@@ -238,7 +245,7 @@ func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
 			state = "foreign"
 		}
 	}
-	gauge(descHeld, holders)
+	gauge(descHeld, b2f(holders > 0))
 	gauge(descHolders, holders)
 	for _, s := range states {
 		gauge(descState, b2f(s == state), s)

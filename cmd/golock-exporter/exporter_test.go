@@ -181,6 +181,7 @@ type statusJSON struct {
 	Fence   int64  `json:"fence"`
 	AgeMS   int64  `json:"age_ms"`
 	TTLMS   int64  `json:"ttl_ms"`
+	Others  []any  `json:"others"`
 	LastRun *struct {
 		Host       string `json:"host"`
 		Fence      int64  `json:"fence"`
@@ -209,12 +210,23 @@ func TestExporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600); _ = holder.Wait() })
+	// Two runs hold one lock at once under CRONLOCK_LIMIT=2.
+	shared := []string{"sh", "-c", "while [ ! -e " + release + " ]; do sleep 0.05; done; echo shared"}
+	for range 2 {
+		c := exec.Command(golockBin, shared...)
+		c.Env = append(env, "CRONLOCK_LIMIT=2")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600); _ = c.Wait() })
+	}
 	locks := map[string]string{ // lock name: the state it must be in
 		name(t, env, running...):           "held",
 		name(t, env, "true"):               "free",
 		name(t, env, "sh", "-c", "exit 3"): "free",
 		name(t, env, "sleep", "0.1"):       "released",
 		"ex.legacy":                        "cronlock",
+		name(t, env, shared...):            "held",
 	}
 	if code, _ := golock(t, env, "true"); code != 0 {
 		t.Fatalf("golock true: exit %d", code)
@@ -234,8 +246,11 @@ func TestExporter(t *testing.T) {
 	redis.HSet(t.Context(), "{"+failedAfterSuccess+"}.last", "exit", "5")
 	locks[failedAfterSuccess] = "free"
 	redis.Set(t.Context(), "ex.legacy", time.Now().Add(time.Hour).Unix(), time.Hour)
-	if !redistest.Poll(5*time.Second, func() bool { return redis.Exists(t.Context(), name(t, env, running...)).Val() == 1 }) {
-		t.Fatal("the running job's lock never appeared")
+	if !redistest.Poll(5*time.Second, func() bool {
+		_, out := golock(t, env, "--status", "--json", "--name", name(t, env, shared...))
+		return redis.Exists(t.Context(), name(t, env, running...)).Val() == 1 && strings.Contains(out, `"others":[{`)
+	}) {
+		t.Fatal("the running jobs' locks never appeared")
 	}
 
 	e := startExporter(t, env)
@@ -273,13 +288,17 @@ func TestExporter(t *testing.T) {
 				t.Errorf("%s: %s = %v, %v; --status --json says %v", lock, metric, v, ok, want)
 			}
 		}
+		holders, _ := m.get("golock_lock_holders", "lock", lock)
+		if want := map[bool]float64{true: 1}[state != "free"] + float64(len(st.Others)); holders != want {
+			t.Errorf("%s: golock_lock_holders = %v, --status --json shows %v", lock, holders, want)
+		}
 		held, _ := m.get("golock_lock_held", "lock", lock)
 		exact("golock_lock_held", held, true, map[bool]float64{true: 1}[state != "free"])
 		if state == "held" || state == "released" {
 			v, ok := m.get("golock_lock_fence", "lock", lock)
 			exact("golock_lock_fence", v, ok, float64(st.Fence))
 			v, ok = m.get("golock_lock_holder_info", "lock", lock, "host", st.Host)
-			exact("golock_lock_holder_info", v, ok, 1)
+			exact("golock_lock_holder_info", v, ok, float64(1+len(st.Others))) // one host runs them all
 			v, ok = m.get("golock_lock_holder_age_seconds", "lock", lock)
 			near("golock_lock_holder_age_seconds", v, ok, st.AgeMS)
 		}
