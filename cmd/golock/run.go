@@ -139,10 +139,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 // options are golock's own command-line options.
 type options struct {
 	// mode is "" (run cmd, or reset the lock under CRONLOCK_RESET), "help", "man",
-	// "version", "doctor", "key", "status", "list" or "check".
+	// "version", "doctor", "key", "status", "list", "check" or "held".
 	mode string
-	// name is --name NAME: the lock's full name, for --status and CRONLOCK_RESET in
-	// place of a command; "" when not given.
+	// name is --name NAME: the lock's full name, for --status, --check and
+	// CRONLOCK_RESET in place of a command; "" when not given.
 	name string
 	json bool     // --json, with --status or --list
 	cmd  []string // COMMAND [ARG...]; nil when none was given
