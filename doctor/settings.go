@@ -86,12 +86,24 @@ func show(name string, v reflect.Value) string {
 			return "***"
 		case name == "CRONLOCK_URL":
 			return maskURL(x)
+		case name == "CRONLOCK_PING_URL" && x != "":
+			return maskPingURL(x)
 		case x == "" || strings.ContainsAny(x, " \t\"'\\$"):
 			return strconv.Quote(x)
 		}
 		return x
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// maskPingURL is a ping URL with only its scheme and host shown: its path is the check's
+// secret (whoever has it can ping the check), and it may hold a password.
+func maskPingURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "***"
+	}
+	return u.Scheme + "://" + u.Host + "/***"
 }
 
 // maskURL is a Redis URL with its password, if any, as ***.

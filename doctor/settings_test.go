@@ -27,6 +27,19 @@ func TestMaskURL(t *testing.T) {
 	}
 }
 
+// TestMaskPingURL: only a ping URL's scheme and host are shown.
+func TestMaskPingURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hc-ping.com/0f5c7a36-secret":        "https://hc-ping.com/***",
+		"http://u:secret@127.0.0.1:8000/ping/secret": "http://127.0.0.1:8000/***",
+		"%zz-secret": "***",
+	} {
+		if got := maskPingURL(in); got != want || strings.Contains(got, "secret") {
+			t.Errorf("maskPingURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestHuman(t *testing.T) {
 	for b, want := range map[int64]string{0: "0 (no limit)", 100 << 20: "100mb", 1 << 30: "1gb", 1536: "1536", 3 << 10: "3kb"} {
 		if got := human(b); got != want {
