@@ -276,12 +276,18 @@ type job struct {
 func (j *job) run(ctx context.Context) int {
 	// Signals that come before the job starts end golock quietly; after, they go to the job.
 	sigs := make(chan os.Signal, 8)
-	// Never stopped: golock exits when the job's run ends, and signal.Stop waits for the
-	// signal loop to go idle.
-	signal.Notify(sigs, supervisor.Notified()...) // not those ignored at start (nohup)
+	// Set up beside the acquire, and certainly before the job starts. Never stopped:
+	// golock exits when the job's run ends, and signal.Stop waits for the signal loop to
+	// go idle.
+	notified := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, supervisor.Notified()...) // not those ignored at start (nohup)
+		close(notified)
+	}()
 	preCtx, stopWatch := watchSignals(ctx, sigs)
 
 	lock, sent, code := j.acquire(preCtx)
+	<-notified
 	if sig := stopWatch(); lock != nil && sig != nil {
 		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
 		j.release(ctx, lock, lockscript.NotTried)
