@@ -225,14 +225,14 @@ func checkMaster(ctx context.Context, r *report, cfg *config.Config, node *redis
 // checkScripts says whether golock's scripts are in the server's script cache. A missing
 // one is no problem: the first run sends it (EVALSHA falls back to EVAL).
 func checkScripts(ctx context.Context, r *report, node *redis.Client, label string) {
-	names := make([]string, 0, len(lockscript.All))
-	for name := range lockscript.All {
+	names := make([]string, 0, len(lockscript.All()))
+	for name := range lockscript.All() {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	shas := make([]string, len(names))
 	for i, name := range names {
-		shas[i] = lockscript.All[name].Hash()
+		shas[i] = lockscript.All()[name].Hash()
 	}
 	loaded, err := node.ScriptExists(ctx, shas...).Result()
 	if err != nil {

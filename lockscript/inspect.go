@@ -59,7 +59,7 @@ type LastRun struct {
 // Inspect reads who holds name and its last run, in one round trip (two for a lock taken
 // with CRONLOCK_LIMIT above 1: the first learns how many slots to read), changing nothing.
 func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error) {
-	r, err := withSlots(ctx, inspectScript, c, name, func(slots []string) []string {
+	r, err := withSlots(ctx, inspectScript(), c, name, func(slots []string) []string {
 		return append([]string{name, LastRunKey(name), LimitKey(name)}, slots...)
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -19,21 +20,30 @@ import (
 // RecordVersion is written into every lock record as "version".
 const RecordVersion = "2"
 
+// The scripts are hashed (SHA-1, for EVALSHA) on first use, not at start: a run uses two
+// of them, and every run pays for what happens before main.
 var (
-	acquireScript = redis.NewScript(scripts.Acquire)
-	extendScript  = redis.NewScript(scripts.Extend)
-	releaseScript = redis.NewScript(scripts.Release)
-	resetScript   = redis.NewScript(scripts.Reset)
-	inspectScript = redis.NewScript(scripts.Inspect)
-	revokeScript  = redis.NewScript(scripts.Revoke)
-	heldScript    = redis.NewScript(scripts.Held)
+	acquireScript = newScript(scripts.Acquire)
+	extendScript  = newScript(scripts.Extend)
+	releaseScript = newScript(scripts.Release)
+	resetScript   = newScript(scripts.Reset)
+	inspectScript = newScript(scripts.Inspect)
+	revokeScript  = newScript(scripts.Revoke)
+	heldScript    = newScript(scripts.Held)
 )
 
-// All is every script golock runs, for tests that load them into a server.
-var All = map[string]*redis.Script{
-	"acquire": acquireScript, "extend": extendScript,
-	"release": releaseScript, "reset": resetScript, "inspect": inspectScript,
-	"revoke": revokeScript, "held": heldScript,
+// newScript returns the redis.Script of src, made on the first call.
+func newScript(src string) func() *redis.Script {
+	return sync.OnceValue(func() *redis.Script { return redis.NewScript(src) })
+}
+
+// All returns every script golock runs, by name, for tests and the doctor.
+func All() map[string]*redis.Script {
+	return map[string]*redis.Script{
+		"acquire": acquireScript(), "extend": extendScript(),
+		"release": releaseScript(), "reset": resetScript(), "inspect": inspectScript(),
+		"revoke": revokeScript(), "held": heldScript(),
+	}
 }
 
 var (
@@ -187,7 +197,7 @@ type Lock struct {
 func Acquire(ctx context.Context, c redis.Scripter, name string, p Params) (*Lock, error) {
 	p.Command = cut(p.Command, MaxCommand)
 	keys := append([]string{name, FenceKey(name), LastRunKey(name), LimitKey(name)}, slotKeys(name, p.limit())...)
-	reply, err := acquireScript.Run(ctx, c, keys,
+	reply, err := acquireScript().Run(ctx, c, keys,
 		p.Owner, p.Host, p.PID, p.Command, ms(p.Grace), ms(p.Release), ms(p.Lease),
 		RecordVersion, ms(FenceTTL(p.Release)), p.limit(), ms(p.Interval), ms(p.Delay), p.OnLost).Slice()
 	if err != nil {
@@ -232,7 +242,7 @@ func Extend(ctx context.Context, c redis.Scripter, l *Lock) (Extension, error) {
 	if l.limit() > 1 {
 		keys = append(keys, LimitKey(l.Name))
 	}
-	reply, err := extendScript.Run(ctx, c, keys,
+	reply, err := extendScript().Run(ctx, c, keys,
 		l.Owner, ms(l.Lease), l.Fence, l.Host, l.PID, l.Command,
 		l.AcquiredMS, l.GraceMS, l.DeadlineMS, RecordVersion, ms(FenceTTL(l.Release)),
 		ms(l.Delay), l.limit(), l.OnLost).Slice()
@@ -284,7 +294,7 @@ func Release(ctx context.Context, c redis.Scripter, l *Lock, o Outcome) (time.Du
 	if o.Ran {
 		flag = "1"
 	}
-	reply, err := releaseScript.Run(ctx, c, []string{l.Key(), FenceKey(l.Name), LastRunKey(l.Name)},
+	reply, err := releaseScript().Run(ctx, c, []string{l.Key(), FenceKey(l.Name), LastRunKey(l.Name)},
 		l.Owner, flag, Channel(l.Name), o.Code, l.Host, l.PID, l.Fence, l.AcquiredMS,
 		ms(LastRunTTL), ms(FenceTTL(l.Release))).Slice()
 	if err != nil {
@@ -310,7 +320,7 @@ func Release(ctx context.Context, c redis.Scripter, l *Lock, o Outcome) (time.Du
 // Every slot of a CRONLOCK_LIMIT above 1 is deleted too, and h.Holders says how many were
 // held; the first round trip learns their number, and a second deletes them.
 func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found bool, err error) {
-	r, err := withSlots(ctx, resetScript, c, name, func(slots []string) []string {
+	r, err := withSlots(ctx, resetScript(), c, name, func(slots []string) []string {
 		return append([]string{name, FenceKey(name), LastRunKey(name), LimitKey(name)}, slots...)
 	}, Channel(name), ms(LastRunTTL), ms(FenceTTL(0)))
 	if err != nil {
@@ -385,7 +395,7 @@ const (
 // host and pid name the replacer, for the holder's message. ttl is how long the lock can
 // live at most, since the holder will not renew it.
 func Revoke(ctx context.Context, c redis.Scripter, name, owner, host string, pid int, release time.Duration) (r Revocation, ttl time.Duration, err error) {
-	reply, err := revokeScript.Run(ctx, c, []string{name, FenceKey(name), LastRunKey(name)},
+	reply, err := revokeScript().Run(ctx, c, []string{name, FenceKey(name), LastRunKey(name)},
 		owner, host, pid, ms(LastRunTTL), ms(FenceTTL(release))).Slice()
 	if err != nil {
 		return 0, 0, fmt.Errorf("lockscript: revoke %s: %w", name, err)
@@ -408,7 +418,7 @@ func Revoke(ctx context.Context, c redis.Scripter, name, owner, host string, pid
 // how much of its lease is left by Redis's clock. A hold revoked by CRONLOCK_REPLACE, or
 // whose job has ended, is not held; why then says "replace" or "released".
 func Held(ctx context.Context, c redis.Scripter, name, owner string) (held bool, left time.Duration, why string, err error) {
-	r, err := withSlots(ctx, heldScript, c, name, func(slots []string) []string {
+	r, err := withSlots(ctx, heldScript(), c, name, func(slots []string) []string {
 		return append([]string{name, LimitKey(name)}, slots...)
 	}, owner)
 	if err != nil {

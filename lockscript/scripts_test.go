@@ -124,14 +124,14 @@ func TestScriptsLoad(t *testing.T) {
 		t.Fatalf("no scripts found: %v", err)
 	}
 	for _, f := range files {
-		if name := strings.TrimSuffix(filepath.Base(f), ".lua"); lockscript.All[name] == nil {
-			t.Errorf("scripts/%s.lua is not in lockscript.All, so no test loads it", name)
+		if name := strings.TrimSuffix(filepath.Base(f), ".lua"); lockscript.All()[name] == nil {
+			t.Errorf("scripts/%s.lua is not in lockscript.All(), so no test loads it", name)
 		}
 	}
-	if len(lockscript.All) != len(files) {
-		t.Errorf("lockscript.All holds %d scripts, scripts/ %d", len(lockscript.All), len(files))
+	if len(lockscript.All()) != len(files) {
+		t.Errorf("lockscript.All() holds %d scripts, scripts/ %d", len(lockscript.All()), len(files))
 	}
-	for name, script := range lockscript.All {
+	for name, script := range lockscript.All() {
 		sha, err := script.Load(t.Context(), c).Result()
 		if err != nil {
 			t.Errorf("SCRIPT LOAD %s: %v", name, err)

@@ -76,7 +76,7 @@ func TestDoctor(t *testing.T) {
 		wantLine(t, r.stdout, `^ok +auth: no password set, and Redis asks for none$`)
 		wantLine(t, r.stdout, `^ok +Redis \d+\.\d+\.\d+, standalone, master$`)
 		// The run above sent only acquire and release.
-		wantLine(t, r.stdout, `^note +scripts: 2 of 5 loaded; not yet: extend, inspect, reset \(a run sends a script the server lacks, with EVAL\)$`)
+		wantLine(t, r.stdout, `^note +scripts: 2 of 7 loaded; not yet: extend, held, inspect, reset, revoke \(a run sends a script the server lacks, with EVAL\)$`)
 		wantLine(t, r.stdout, `^ok +maxmemory-policy noeviction`)
 		wantLine(t, r.stdout, `^ok +persistence: AOF on`)
 		wantLine(t, r.stdout, `^ok +replicas: 0 online`)

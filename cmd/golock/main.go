@@ -35,11 +35,15 @@ package main
 import (
 	"context"
 	"os"
+	"runtime"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	// One processor is plenty for a lock, a heartbeat and a child: fewer threads are made,
+	// woken and parked, which is most of what a short run costs a herd of them.
+	runtime.GOMAXPROCS(1)
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }

@@ -361,7 +361,7 @@ func TestWaitRunsOutMidAcquire(t *testing.T) {
 	const key, name = "ride-wait-cut", "cronlock.ride-wait-cut"
 	ctx := context.Background()
 	// The release script is in Redis already, so that the waiter's undo is one round trip.
-	if err := lockscript.All["release"].Load(ctx, c).Err(); err != nil {
+	if err := lockscript.All()["release"].Load(ctx, c).Err(); err != nil {
 		t.Fatal(err)
 	}
 	cliHold(t, c, name)

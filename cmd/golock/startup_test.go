@@ -45,7 +45,7 @@ func TestSignalDuringAcquireGivesLockBack(t *testing.T) {
 	marker := cliPath(t, "ran")
 	env := faultEnv("signal-acquire", srv.Env(), "CRONLOCK_REDIS_TIMEOUT=5", "CRONLOCK_GRACE=60")
 	// Loaded scripts: golock's first EVALSHA takes the lock, rather than failing NOSCRIPT.
-	for _, script := range lockscript.All {
+	for _, script := range lockscript.All() {
 		if err := script.Load(context.Background(), srv.Client()).Err(); err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -474,7 +475,7 @@ func explain(err error) error {
 //
 // Host, port, database, URL, user, password, sentinel and TLS values are never shown.
 func got(name, value string) string {
-	if !echoable[name] || len(value) > 16 || strings.IndexFunc(value, notPlain) >= 0 {
+	if !echoable()[name] || len(value) > 16 || strings.IndexFunc(value, notPlain) >= 0 {
 		return " (the value given is not shown)"
 	}
 	return fmt.Sprintf(", got %q", value)
@@ -486,7 +487,7 @@ func notPlain(r rune) bool {
 
 // echoable are the variables whose refused values got may show: every duration and
 // boolean, and the few others that hold a count or a word from a fixed list.
-var echoable = func() map[string]bool {
+var echoable = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{"CRONLOCK_MIN_REPLICAS": true, "CRONLOCK_RECONNECT_ATTEMPTS": true, "CRONLOCK_LIMIT": true,
 		"CRONLOCK_ON_LOST": true, "CRONLOCK_LOG_FORMAT": true}
 	t := reflect.TypeFor[Config]()
@@ -497,7 +498,7 @@ var echoable = func() map[string]bool {
 		}
 	}
 	return m
-}()
+})
 
 // pingErr says what is wrong with a ping URL, never showing it: its path is the check's
 // secret.

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"mvdan.cc/sh/v3/expand"
@@ -78,7 +79,7 @@ func ParseFile(r io.Reader, environ map[string]string) (map[string]string, error
 	return sh.set, nil
 }
 
-var assignRE = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\+?=`)
+var assignRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\+?=`) })
 
 // assigned is the variable that line n of src starts to assign, or "".
 func assigned(src []byte, n int) string {
@@ -86,7 +87,7 @@ func assigned(src []byte, n int) string {
 	if n < 1 || n > len(lines) {
 		return ""
 	}
-	if m := assignRE.FindSubmatch(lines[n-1]); m != nil {
+	if m := assignRE().FindSubmatch(lines[n-1]); m != nil {
 		return string(m[1])
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/golock/golock/internal/config"
 )
@@ -40,6 +41,9 @@ func New(cfg *config.Config) redis.UniversalClient {
 	// A renewal stuck on a dead connection, the release and the connection pinned for
 	// WAIT are the most golock holds at once.
 	o.PoolSize = 4
+	// golock speaks RESP2, where maintenance notifications cannot come; disabled, the
+	// client also skips resolving the host's name when it is made (a run's start-up).
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if !cfg.UseSentinel && !cfg.Cluster {
 		c := redis.NewClient(&o)
 		c.AddHook(alwaysDial(nil))
@@ -51,6 +55,7 @@ func New(cfg *config.Config) redis.UniversalClient {
 		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
 		PoolTimeout: o.PoolTimeout, ContextTimeoutEnabled: o.ContextTimeoutEnabled,
 		MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries, PoolSize: o.PoolSize,
+		MaintNotificationsConfig: o.MaintNotificationsConfig,
 	}
 	if cfg.Cluster {
 		c := redis.NewClusterClient(u.Cluster())
