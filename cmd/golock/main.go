@@ -10,6 +10,8 @@
 //	golock --status [--json] COMMAND [ARG...] who holds the lock, and its last run
 //	golock --status [--json] --name NAME      the same, for a lock named as --list prints it
 //	golock --list [--json]                    every lock under CRONLOCK_PREFIX
+//	golock --check [--max-age D] (COMMAND... | --name NAME)   a Nagios/Icinga check
+//	golock --held [--min-left S]              inside a job: does it still hold its lock?
 //	golock --doctor | --help | --man | --version
 //
 // The manual is internal/manual/golock.md: --help prints it for a terminal, --man as the
