@@ -30,6 +30,19 @@ func renewedAt(t *testing.T, c *redis.Client, name string) time.Time {
 	return time.Now().Add(-20 * time.Millisecond) // nextRenewal waits 20 ms after it
 }
 
+// survived checks that the job outlived the fault (why says what it survived), then lets
+// it finish and checks that golock exits with the job's own code.
+func survived(t *testing.T, g *faultGolock, job jobInfo, dir string, code int, why string) {
+	t.Helper()
+	if proctest.Gone(job.pid) {
+		t.Fatalf("%s; stderr:\n%s", why, g.stderr())
+	}
+	finishJob(t, dir)
+	if r := g.wait(t, 10*time.Second); r.code != code {
+		t.Errorf("exit code %d, want the job's %d; stderr:\n%s", r.code, code, r.stderr)
+	}
+}
+
 // sleepUntil sleeps until at.
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
 
@@ -115,13 +128,7 @@ func TestRideThroughTwoOutages(t *testing.T) {
 		time.Sleep(2 * time.Second) // a third of the lease
 		at = renewedAt(t, c, name)
 	}
-	if proctest.Gone(job.pid) {
-		t.Fatalf("the job was killed by outages that passed; stderr:\n%s", g.stderr())
-	}
-	finishJob(t, dir)
-	if r := g.wait(t, 10*time.Second); r.code != 6 {
-		t.Errorf("exit code %d, want the job's 6; stderr:\n%s", r.code, r.stderr)
-	}
+	survived(t, g, job, dir, 6, "the job was killed by outages that passed")
 }
 
 // TestRideThroughBlackhole: a network that silently drops everything across a renewal's
@@ -150,13 +157,7 @@ func TestRideThroughBlackhole(t *testing.T) {
 		t.Errorf("renewed %v after the last success, past the kill point (+2 s)", time.Since(at))
 	}
 	time.Sleep(time.Second)
-	if proctest.Gone(job.pid) {
-		t.Fatalf("the job was killed although the network healed before the kill point; stderr:\n%s", g.stderr())
-	}
-	finishJob(t, dir)
-	if r := g.wait(t, 10*time.Second); r.code != 3 {
-		t.Errorf("exit code %d, want the job's 3; stderr:\n%s", r.code, r.stderr)
-	}
+	survived(t, g, job, dir, 3, "the job was killed although the network healed before the kill point")
 }
 
 // TestResetRevokesHolder: CRONLOCK_RESET while the holder's job runs. The lock is free at
