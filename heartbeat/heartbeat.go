@@ -237,22 +237,11 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			h.failing.Store(false)
 			arm(o.lease, o.sent)
 			next.Reset(max(0, cfg.Interval-time.Since(o.sent)))
-			if step := clockStep(clock, o); step != 0 && !o.lease.Clock.IsZero() {
-				tol := cfg.ClockTolerance
-				switch {
-				case step > tol:
-					err := fmt.Errorf("%w by %v against golock's clock: leases there ended that much early",
-						ErrClockStep, step.Round(time.Millisecond))
-					cfg.Log.Warn("Redis's clock jumped forward by " + step.Round(time.Millisecond).String() +
-						"; the lock may have lapsed early and been taken (CRONLOCK_ON_LOST decides)")
-					h.report(Loss{Err: err, End: time.Now()})
-					lost = true
-					if !cfg.KeepGoing {
-						return
-					}
-				case step < -tol:
-					cfg.Log.Warn("Redis's clock jumped back by " + (-step).Round(time.Millisecond).String() +
-						"; leases there last that much longer")
+			if err := judgeStep(cfg, clockStep(clock, o)); err != nil {
+				h.report(Loss{Err: err, End: time.Now()})
+				lost = true
+				if !cfg.KeepGoing {
+					return
 				}
 			}
 			if !o.lease.Clock.IsZero() {
@@ -275,6 +264,23 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			return
 		}
 	}
+}
+
+// judgeStep says what a step of Redis's clock means: beyond the tolerance forward, a warning
+// and the error to report as a Loss (Redis ended every TTL that much early); back, only a
+// warning (leases there last longer).
+func judgeStep(cfg Config, step time.Duration) error {
+	switch {
+	case step > cfg.ClockTolerance:
+		cfg.Log.Warn("Redis's clock jumped forward by " + step.Round(time.Millisecond).String() +
+			"; the lock may have lapsed early and been taken (CRONLOCK_ON_LOST decides)")
+		return fmt.Errorf("%w by %v against golock's clock: leases there ended that much early",
+			ErrClockStep, step.Round(time.Millisecond))
+	case step < -cfg.ClockTolerance:
+		cfg.Log.Warn("Redis's clock jumped back by " + (-step).Round(time.Millisecond).String() +
+			"; leases there last that much longer")
+	}
+	return nil
 }
 
 // clockStep is how far Redis's clock moved between renewals a and b beyond what the

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -29,7 +30,7 @@ func failClient(t *testing.T, env []string) redis.UniversalClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(cfg)
+	c := redisclient.New(cfg)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

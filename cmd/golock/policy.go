@@ -18,6 +18,7 @@ import (
 
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/lockscript"
 	"github.com/golock/golock/policy"
 )
@@ -133,7 +134,7 @@ func heldMode(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis
 	defer cancel()
 	a, err := policy.Held(ctx, c, name, owner, minLeft)
 	if err != nil {
-		log.Error("cannot ask Redis at "+address(cfg)+" whether the lock is held"+hint(err), "err", err)
+		log.Error("cannot ask Redis at "+redisclient.Address(cfg)+" whether the lock is held"+redisclient.Hint(err), "err", err)
 		return exitFailed
 	}
 	notice(log.With("lock", name), cfg.Verbose || isTerminal(stderr))(a.String())

@@ -17,22 +17,6 @@ import (
 	"github.com/golock/golock/internal/redisclient"
 )
 
-// The client, the hints and the address are internal/redisclient's, which
-// golock-exporter shares: both connect alike.
-
-// newClient makes the Redis client for cfg (redisclient.New).
-func newClient(cfg *config.Config) redis.UniversalClient { return redisclient.New(cfg) }
-
-// connect makes the client golock uses for cfg, authenticating as cronlock does.
-func connect(cfg *config.Config) redis.UniversalClient { return redisclient.Connect(cfg) }
-
-// address is where Redis is, for messages: never with a password.
-func address(cfg *config.Config) string { return redisclient.Address(cfg) }
-
-// hint tells what to do about a refused password or an unknown Sentinel master, or is ""
-// for any other error.
-func hint(err error) string { return redisclient.Hint(err) }
-
 // retry runs op until it succeeds, fails in a way a retry cannot mend, or
 // RECONNECT_ATTEMPTS retries are spent; the n-th retry first waits (n-1) × RECONNECT_BACKOFF
 // (0, 5, 10, 15, 20 seconds with the defaults, as cronlock does). what is what op does
@@ -52,7 +36,7 @@ func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, tty bool, 
 			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
 		}
 		wait := time.Duration(n) * cfg.ReconnectBackoff
-		tell(fmt.Sprintf("cannot %s at %s; retrying in %v s, %d of %d", what, address(cfg), wait.Seconds(),
+		tell(fmt.Sprintf("cannot %s at %s; retrying in %v s, %d of %d", what, redisclient.Address(cfg), wait.Seconds(),
 			n+1, cfg.ReconnectAttempts), "err", err)
 		select {
 		case <-ctx.Done():

@@ -23,6 +23,7 @@ import (
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/internal/logging"
+	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/lockscript"
 	"github.com/golock/golock/supervisor"
 )
@@ -73,7 +74,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "doctor":
-		return doctor.Run(ctx, doctor.Options{Environ: environ, Argv0: os.Args[0], Connect: connect, Hint: hint, Out: stdout})
+		return doctor.Run(ctx, doctor.Options{Environ: environ, Argv0: os.Args[0], Connect: redisclient.Connect, Hint: redisclient.Hint, Out: stdout})
 	}
 
 	cfg, warnings, err := config.Load(environ, os.Args[0])
@@ -117,7 +118,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	}
 	// Not closed: golock exits when run returns, and closing costs a run a few hundred
 	// microseconds of start-up-sized work (the connection, the pool's goroutines).
-	client := connect(cfg)
+	client := redisclient.Connect(cfg)
 	switch mode {
 	case "status":
 		return status(ctx, cfg, log, client, []string{name}, asJSON, stdout)
@@ -262,7 +263,7 @@ func reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Sc
 		return err
 	})
 	if err != nil {
-		log.Error("cannot reset the lock at "+address(cfg)+hint(err), "err", err)
+		log.Error("cannot reset the lock at "+redisclient.Address(cfg)+redisclient.Hint(err), "err", err)
 		return exitFailed
 	}
 	// An operator at a terminal, or one who asked for VERBOSE, is told what the reset did;
@@ -484,7 +485,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		j.log.Warn("interrupted before the job started; nothing ran")
 		return nil, sent, exitFailed
 	case err != nil:
-		j.log.Error("cannot take the lock at "+address(j.cfg)+hint(err), "err", err)
+		j.log.Error("cannot take the lock at "+redisclient.Address(j.cfg)+redisclient.Hint(err), "err", err)
 		return nil, sent, exitFailed
 	}
 	if j.cfg.MinReplicas > 0 {

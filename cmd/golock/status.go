@@ -14,6 +14,7 @@ import (
 
 	"github.com/golock/golock/check"
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/lockscript"
 )
 
@@ -24,7 +25,7 @@ func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.U
 	list := names == nil
 	sts, err := inspect(ctx, c, cfg.Prefix, names)
 	if err != nil {
-		log.Error("cannot read the locks at "+address(cfg)+hint(err), "err", err)
+		log.Error("cannot read the locks at "+redisclient.Address(cfg)+redisclient.Hint(err), "err", err)
 		return exitFailed
 	}
 	if asJSON {
@@ -52,7 +53,7 @@ func checkLock(ctx context.Context, cfg *config.Config, c redis.Scripter, name s
 	st, err := lockscript.Inspect(ctx, c, name)
 	r := check.Judge(st, maxAge)
 	if err != nil {
-		r = check.Unreadable(name, fmt.Errorf("at %s: %w%s", address(cfg), err, hint(err)))
+		r = check.Unreadable(name, fmt.Errorf("at %s: %w%s", redisclient.Address(cfg), err, redisclient.Hint(err)))
 	}
 	fmt.Fprintln(stdout, r)
 	return r.Code

@@ -13,28 +13,28 @@ import (
 const pollEvery = time.Second
 
 // wait retries a held lock with try until it is free or d (CRONLOCK_WAIT, or the bound of
-// a CRONLOCK_REPLACE, which why names) runs out. Release
-// and reset publish on the lock's channel, so a waiter starts as soon as the lock is free;
-// a slow poll catches locks that expire on their own.
-// held is the "held" reply that started the wait: what it ends with if no later one came.
-func (j *job) wait(ctx context.Context, d time.Duration, why string, try func(context.Context) error, held error) error {
+// a CRONLOCK_REPLACE, which why names) runs out. Release and reset publish on the lock's
+// channel, so a waiter starts as soon as the lock is free; a slow poll catches locks that
+// expire on their own. first is the "held" reply that started the wait: what it ends with
+// if no later one came.
+func (j *job) wait(ctx context.Context, d time.Duration, why string, try func(context.Context) error, first error) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	sub := j.client.Subscribe(ctx, lockscript.Channel(j.name))
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil { // the subscription is live from here on
 		if cut(ctx) {
-			return held // WAIT ran out, or a signal came, before the subscription was live
+			return first // WAIT ran out, or a signal came, before the subscription was live
 		}
 		return err
 	}
 	msgs := sub.Channel()
 	var h *lockscript.HeldError
-	if errors.As(held, &h) {
+	if errors.As(first, &h) {
 		notice(j.log, j.tty)(fmt.Sprintf("%s; waiting up to %v s for it (%s)",
 			heldBy(h.Holder, time.Now()), d.Seconds(), why))
 	}
-	last := held // the last "held" reply: what the wait ends with when it runs out
+	last := first // the last "held" reply: what the wait ends with when it runs out
 	for {
 		err := try(ctx)
 		var held *lockscript.HeldError
