@@ -506,15 +506,20 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 }
 
 // undo gives back a lock that an acquire cut short (by a signal, or by CRONLOCK_WAIT
-// running out) may have taken in Redis before its reply could arrive: one release by our
-// owner token, which touches nothing of anyone else's, bounded by REDIS_TIMEOUT.
+// running out) may have taken in Redis before its reply could arrive: a release by our
+// owner token, which touches nothing of anyone else's, bounded by REDIS_TIMEOUT. Under a
+// CRONLOCK_LIMIT above 1 the slot it may have taken is unknown: each is released.
 func (j *job) undo(ctx context.Context, p lockscript.Params) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.cfg.RedisTimeout)
 	defer cancel()
-	if _, err := lockscript.Release(ctx, j.client, &lockscript.Lock{Name: j.name, Params: p}, lockscript.NotTried); err != nil &&
-		!errors.Is(err, lockscript.ErrNotOwner) {
-		j.log.Warn(fmt.Sprintf("an interrupted acquire may have taken the lock; it frees itself within %vs",
-			max(j.cfg.Lease, j.cfg.Grace).Seconds()), "err", err)
+	for slot := 1; slot <= max(1, j.cfg.Limit); slot++ {
+		l := &lockscript.Lock{Name: j.name, Slot: slot, Params: p}
+		if _, err := lockscript.Release(ctx, j.client, l, lockscript.NotTried); err != nil &&
+			!errors.Is(err, lockscript.ErrNotOwner) {
+			j.log.Warn(fmt.Sprintf("an interrupted acquire may have taken the lock; it frees itself within %vs",
+				max(j.cfg.Lease, j.cfg.Grace).Seconds()), "err", err)
+			return
+		}
 	}
 }
 
