@@ -111,11 +111,11 @@ func Run(job Job) (Result, error) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		cmd = command(job, job.Args, tty)
-		err := startChild(cmd)
+		err := start(cmd)
 		if errors.Is(err, syscall.ENOEXEC) && !binaryFile(cmd.Path) {
 			// A script without "#!": run it with /bin/sh, as sh, bash and cronlock do.
 			cmd = command(job, append([]string{"/bin/sh", cmd.Path}, job.Args[1:]...), tty)
-			err = startChild(cmd)
+			err = start(cmd)
 		}
 		started <- err
 		if err != nil {
@@ -147,6 +147,17 @@ func command(job Job, args []string, tty int) *exec.Cmd {
 		cmd.SysProcAttr.Ctty = tty
 	}
 	return cmd
+}
+
+// start starts cmd, registered as a child the supervisor started.
+func start(cmd *exec.Cmd) error {
+	_, err := startChild(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	return err
 }
 
 // binaryFile reports whether path looks like a binary rather than a script, as bash
@@ -184,13 +195,15 @@ func supervise(cmd *exec.Cmd, job Job, exited <-chan error, t *tree, chld <-chan
 	walk := time.NewTicker(walkEvery)
 	defer walk.Stop()
 	signals, stop := job.Signals, job.Stop
-	firstGone := false
+	firstGone, killed := false, false
 	// left is whether anything of the job remains once its first process has gone. What
 	// the job left running (cmd &, a daemon) is the job still, holding the lock as
-	// flock(1) would, and still subject to the timeout, signals and stops; after a timeout
-	// or a stop nothing of it may outlive the lock: stragglers are killed.
+	// flock(1) would, and still subject to the timeout, signals and stops. Once the job is
+	// killed (its timeout, or a stop's kill time) nothing of it may outlive the lock:
+	// stragglers are killed as they are found. Before a stop's kill time they have the same
+	// grace as the first process had, to end on SIGTERM.
 	left := func() bool {
-		if res.Stopped || res.TimedOut {
+		if res.TimedOut || killed {
 			return t.signal(syscall.SIGKILL) && becomeSubreaper()
 		}
 		// Without being subreaper the job's orphans went to init: they can be neither
@@ -236,6 +249,7 @@ func supervise(cmd *exec.Cmd, job Job, exited <-chan error, t *tree, chld <-chan
 			defer tm.Stop()
 			kill = tm.C
 		case <-kill:
+			kill, killed = nil, true
 			t.signal(syscall.SIGKILL)
 		}
 	}

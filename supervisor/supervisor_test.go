@@ -40,10 +40,15 @@ func TestMain(m *testing.M) {
 //	            foreground group.
 func helperMain(mode string) int {
 	job := supervisor.Job{Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if os.Getenv("WATCHDOG") == "shell" {
+		supervisor.UseShellWatchdog()
+	}
 	switch mode {
 	case "pdeath":
-		// A background grandchild, then the job itself: both must die with the supervisor.
+		// A background grandchild, one in a session of its own, then the job itself: all
+		// must die with the supervisor.
 		job.Args = []string{"sh", "-c", `sleep 60 & echo $! > "$PIDFILE.g" &&
+			setsid sleep 60 & echo $! > "$PIDFILE.s" &&
 			echo $$ > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE" && exec sleep 60`}
 	case "churn":
 		// A goroutine that ends while locked to its thread ends the thread too. If the child
@@ -374,20 +379,26 @@ func TestRunForwardsSignals(t *testing.T) {
 	}
 }
 
+// stopWhenReady runs job until it has written the file ready, then asks it to stop, with
+// SIGKILL due 5 s later; it returns how the job ended and how long that took after the stop.
+func stopWhenReady(t *testing.T, job supervisor.Job, ready string) (outcome, time.Duration) {
+	t.Helper()
+	stop := make(chan supervisor.Stop, 1)
+	job.Stop = stop
+	c := runAsync(job)
+	waitFile(t, ready)
+	sent := time.Now()
+	stop <- supervisor.Stop{Kill: sent.Add(5 * time.Second)}
+	o := await(t, c, 10*time.Second)
+	return o, time.Since(sent)
+}
+
 func TestRunStop(t *testing.T) {
 	t.Parallel()
 	t.Run("SIGTERM ends a job that obeys it at once", func(t *testing.T) {
 		t.Parallel()
 		ready := filepath.Join(t.TempDir(), "ready")
-		stop := make(chan supervisor.Stop, 1)
-		job := sh(`echo ok > "` + ready + `"; exec sleep 60`)
-		job.Stop = stop
-		c := runAsync(job)
-		waitFile(t, ready)
-		sent := time.Now()
-		stop <- supervisor.Stop{Kill: sent.Add(5 * time.Second)}
-		o := await(t, c, 10*time.Second)
-		took := time.Since(sent)
+		o, took := stopWhenReady(t, sh(`echo ok > "`+ready+`"; exec sleep 60`), ready)
 		if o.err != nil || !o.res.Stopped || o.res.Code != 128+int(syscall.SIGTERM) {
 			t.Errorf("Run = %+v, %v; want Stopped and Code %d", o.res, o.err, 128+int(syscall.SIGTERM))
 		}
@@ -419,6 +430,20 @@ func TestRunStop(t *testing.T) {
 		t.Logf("Run returned %v after Stop.Kill", late.Round(time.Millisecond))
 		waitGone(t, grandchild, time.Second)
 	})
+	t.Run("what is left of the job when its first process ends has until Stop.Kill", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		ready, cleaned := filepath.Join(dir, "ready"), filepath.Join(dir, "cleaned")
+		// The first process ends at once on SIGTERM; its child cleans up for 0.3 s first.
+		o, took := stopWhenReady(t, sh(`sh -c 'trap "sleep 0.3; echo ok > \"$0\"; exit 0" TERM; echo ok > "$1"; while :; do sleep 0.05; done' "`+
+			cleaned+`" "`+ready+`" & wait`), ready)
+		if !o.res.Stopped || o.res.Code != 128+int(syscall.SIGTERM) {
+			t.Errorf("Run = %+v, want Stopped and Code %d", o.res, 128+int(syscall.SIGTERM))
+		}
+		if _, err := os.Stat(cleaned); err != nil {
+			t.Errorf("the child was killed before it had cleaned up (Run returned %v after the stop)", took)
+		}
+	})
 	t.Run("Stop.Kill already past", func(t *testing.T) {
 		t.Parallel()
 		ready := filepath.Join(t.TempDir(), "ready")
@@ -435,28 +460,73 @@ func TestRunStop(t *testing.T) {
 	})
 }
 
-// TestRunParentDeath kills the supervising process with SIGKILL: its job must die with it.
+// TestRunParentDeath kills the supervising process with SIGKILL: its job must die with it,
+// and so must the job's other processes, in its group or out of it, whichever watchdog
+// there is: the native one (on amd64 and arm64) or the /bin/sh one.
 func TestRunParentDeath(t *testing.T) {
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	h := helper("pdeath", "PIDFILE="+pidFile)
-	if err := h.Start(); err != nil {
-		t.Fatal(err)
+	for _, kind := range []string{"native", "shell"} {
+		t.Run(kind, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			h := helper("pdeath", "PIDFILE="+pidFile, "WATCHDOG="+kind)
+			if err := h.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { _ = h.Wait(); close(exited) }()
+			t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
+			pid := readPID(t, pidFile)
+			grandchild, escaped := readPID(t, pidFile+".g"), readPID(t, pidFile+".s")
+			t.Cleanup(func() {
+				for _, p := range []int{pid, grandchild, escaped} {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+			})
+			if exe := watchdogOf(t, h.Process.Pid); strings.HasPrefix(exe, "/memfd:golock-watchdog") != (kind == "native") {
+				t.Fatalf("the %s watchdog runs %s", kind, exe)
+			}
+			// The supervisor looks at the tree every 0.1 s: let it tell the watchdog of the
+			// process that left the job's group, which the job's end would orphan to init.
+			time.Sleep(500 * time.Millisecond)
+			for _, p := range []int{pid, grandchild, escaped} {
+				if proctest.Gone(p) {
+					t.Fatalf("process %d of the job ended before its supervisor was killed", p)
+				}
+			}
+			if err := h.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-exited
+			t.Logf("job gone %v after its supervisor died (parent-death signal)", waitGone(t, pid, time.Second))
+			t.Logf("its background child gone %v after (watchdog)", waitGone(t, grandchild, time.Second))
+			t.Logf("its child in a session of its own gone %v after (watchdog)", waitGone(t, escaped, time.Second))
+		})
 	}
-	exited := make(chan struct{})
-	go func() { _ = h.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
-	pid := readPID(t, pidFile)
-	grandchild := readPID(t, pidFile+".g")
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL); _ = syscall.Kill(grandchild, syscall.SIGKILL) })
-	if proctest.Gone(pid) || proctest.Gone(grandchild) {
-		t.Fatalf("job %d or its child %d ended before their supervisor was killed", pid, grandchild)
+}
+
+// watchdogOf waits up to 2 s for the watchdog among parent's children and returns what it
+// runs (its /proc/PID/exe).
+func watchdogOf(t *testing.T, parent int) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, d := range dirs {
+			cmdline, _ := os.ReadFile(d + "/cmdline")
+			status, _ := os.ReadFile(d + "/status")
+			if strings.Contains(string(cmdline), "golock-watchdog") &&
+				strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(parent)+"\n") {
+				exe, err := os.Readlink(d + "/exe")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return exe
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no watchdog started within 2s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	if err := h.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	t.Logf("job gone %v after its supervisor died (parent-death signal)", waitGone(t, pid, time.Second))
-	t.Logf("its background child gone %v after (watchdog)", waitGone(t, grandchild, time.Second))
 }
 
 // TestRunWatchdogEnds: after a normal end the watchdog is told so and exits (and is reaped):

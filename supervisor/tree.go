@@ -3,7 +3,6 @@ package supervisor
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
@@ -104,21 +103,23 @@ var running struct {
 	started map[int]bool
 }
 
-// startChild starts cmd and registers its process as one the supervisor started.
-func startChild(cmd *exec.Cmd) error {
+// startChild runs start, which starts a child process and returns its pid, and registers
+// that process as one the supervisor started; no walk can see it before.
+func startChild(start func() (int, error)) (int, error) {
 	running.Lock()
 	defer running.Unlock()
-	if err := cmd.Start(); err != nil {
-		return err
+	pid, err := start()
+	if err != nil {
+		return 0, err
 	}
 	if running.started == nil {
 		running.started = make(map[int]bool)
 	}
-	running.started[cmd.Process.Pid] = true
-	return nil
+	running.started[pid] = true
+	return pid, nil
 }
 
-// forget unregisters pid once os/exec has reaped it.
+// forget unregisters pid once it has been reaped.
 func forget(pid int) {
 	running.Lock()
 	delete(running.started, pid)

@@ -17,7 +17,7 @@ func TestTreeWalk(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready")
 	cmd := exec.Command("sh", "-c", `sleep 60 & setsid sleep 60 & echo > "$0"; wait`, ready)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := startChild(cmd); err != nil {
+	if err := start(cmd); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Wait(); forget(cmd.Process.Pid) }()

@@ -1,0 +1,4 @@
+package supervisor
+
+// UseShellWatchdog has Run start the /bin/sh watchdog, as where there is no native one.
+func UseShellWatchdog() { useNative = false }
