@@ -37,15 +37,13 @@ package main
 import (
 	"context"
 	"os"
-	"runtime"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	// One processor is plenty for a lock, a heartbeat and a child: fewer threads are made,
-	// woken and parked, which is most of what a short run costs a herd of them.
-	runtime.GOMAXPROCS(1)
+	// No runtime.GOMAXPROCS(1) here: it stops the world to resize (0.18 ms of a 5 ms run),
+	// and a second processor lets the signal set-up run beside the acquire.
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }
