@@ -103,61 +103,35 @@ func Run(job Job) (Result, error) {
 	defer signal.Stop(chld)
 
 	started := make(chan error, 1)
-	exited := make(chan error, 1)
-	var cmd *exec.Cmd
+	exited := make(chan syscall.WaitStatus, 1)
+	var p *process
 	go func() {
 		// The parent-death signal fires when the thread that forked the child ends, not
 		// the process: keep this thread until the child has been reaped.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		cmd = command(job, job.Args, tty)
-		err := start(cmd)
-		if errors.Is(err, syscall.ENOEXEC) && !binaryFile(cmd.Path) {
+		var err error
+		p, err = command{job, job.Args, tty}.start()
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) && errors.Is(err, syscall.ENOEXEC) && !binaryFile(pe.Path) {
 			// A script without "#!": run it with /bin/sh, as sh, bash and cronlock do.
-			cmd = command(job, append([]string{"/bin/sh", cmd.Path}, job.Args[1:]...), tty)
-			err = start(cmd)
+			p, err = command{job, append([]string{"/bin/sh", pe.Path}, job.Args[1:]...), tty}.start()
 		}
 		started <- err
 		if err != nil {
 			return
 		}
-		err = cmd.Wait()
-		forget(cmd.Process.Pid)
-		exited <- err
+		exited <- p.wait()
 	}()
 	if err := <-started; err != nil {
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
-	g := guard(cmd.Process.Pid)
-	t := newTree(cmd.Process.Pid, g.tell)
-	res := supervise(cmd, job, exited, t, chld)
+	g := guard(p.pid)
+	t := newTree(p.pid, g.tell)
+	res := supervise(job, exited, t, chld)
 	t.close()
 	res.Unguarded = g.done()
+	p.copies.Wait() // the tree is gone: nothing holds the pipes of its output any more
 	return res, nil
-}
-
-// command prepares the job's first process, running args.
-func command(job Job, args []string, tty int) *exec.Cmd {
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = job.Env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = job.Stdin, job.Stdout, job.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if tty >= 0 {
-		cmd.SysProcAttr.Foreground = true
-		cmd.SysProcAttr.Ctty = tty
-	}
-	return cmd
-}
-
-// start starts cmd, registered as a child the supervisor started.
-func start(cmd *exec.Cmd) error {
-	_, err := startChild(func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
-	})
-	return err
 }
 
 // binaryFile reports whether path looks like a binary rather than a script, as bash
@@ -184,7 +158,7 @@ const walkEvery = 100 * time.Millisecond
 // supervise is the one place where the child's exit, forwarded signals, the timeout and
 // a stop request meet. The child leads the job's process group; signals and kills reach
 // the group and every process of the tree outside it.
-func supervise(cmd *exec.Cmd, job Job, exited <-chan error, t *tree, chld <-chan os.Signal) Result {
+func supervise(job Job, exited <-chan syscall.WaitStatus, t *tree, chld <-chan os.Signal) Result {
 	res := Result{Started: true}
 	var timeout, kill <-chan time.Time
 	if job.Timeout > 0 {
@@ -221,10 +195,10 @@ func supervise(cmd *exec.Cmd, job Job, exited <-chan error, t *tree, chld <-chan
 	}
 	for {
 		select {
-		case <-exited:
+		case ws := <-exited:
 			exited = nil
 			firstGone = true
-			res.Code = exitCode(cmd.ProcessState)
+			res.Code = exitCode(ws)
 			if check() {
 				return res
 			}
@@ -262,11 +236,11 @@ var becomeSubreaper = sync.OnceValue(func() bool {
 	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == nil
 })
 
-func exitCode(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
-	return ps.ExitCode()
+	return ws.ExitStatus()
 }
 
 // startFailureCode is what a shell would exit with: 127 for a command not found, 126 for

@@ -2,8 +2,8 @@ package supervisor
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -15,14 +15,15 @@ import (
 func TestTreeWalk(t *testing.T) {
 	t.Parallel()
 	ready := filepath.Join(t.TempDir(), "ready")
-	cmd := exec.Command("sh", "-c", `sleep 60 & setsid sleep 60 & echo > "$0"; wait`, ready)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := start(cmd); err != nil {
+	runtime.LockOSThread() // the parent-death signal is the thread's
+	defer runtime.UnlockOSThread()
+	p, err := command{args: []string{"sh", "-c", `sleep 60 & setsid sleep 60 & echo > "$0"; wait`, ready}, tty: -1}.start()
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Wait(); forget(cmd.Process.Pid) }()
+	defer p.wait()
 	var told []string
-	tr := newTree(cmd.Process.Pid, func(l string) { told = append(told, l) })
+	tr := newTree(p.pid, func(l string) { told = append(told, l) })
 	defer tr.close()
 	defer tr.signal(syscall.SIGKILL)
 	for _, err := os.Stat(ready); err != nil; _, err = os.Stat(ready) {
@@ -33,7 +34,7 @@ func TestTreeWalk(t *testing.T) {
 	live := tr.walk()
 	inGroup, outside := 0, 0
 	for _, m := range live {
-		if m.pgrp == cmd.Process.Pid {
+		if m.pgrp == p.pid {
 			inGroup++
 		} else {
 			outside++
