@@ -129,14 +129,17 @@ func (p *process) copy(job Job, ends []*os.File) {
 }
 
 // wait waits for the process to end, reaps it and returns its status.
-func (p *process) wait() syscall.WaitStatus {
+func (p *process) wait() syscall.WaitStatus { return reap(p.pid) }
+
+// reap waits for our child pid to end, reaps it, unregisters it and returns its status.
+func reap(pid int) syscall.WaitStatus {
 	var ws syscall.WaitStatus
 	for {
-		_, err := syscall.Wait4(p.pid, &ws, 0, nil)
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
 	}
-	forget(p.pid)
+	forget(pid)
 	return ws
 }

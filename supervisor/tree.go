@@ -84,19 +84,34 @@ func children(pid int) []int {
 	}
 	var kids []int
 	for _, task := range tasks {
-		b, _ := readProc(dir + task.Name() + "/children")
-		for _, f := range bytes.Fields(b) {
-			if kid, err := strconv.Atoi(string(f)); err == nil {
-				kids = append(kids, kid)
-			}
+		kids = appendChildren(kids, dir+task.Name()+"/children")
+	}
+	return kids
+}
+
+// orphans returns the children of our main thread: the processes that came to us as
+// subreaper. The kernel hands an orphan to the first live thread of the subreaper, and
+// the runtime never ends the main thread; our other threads' children are those we
+// started (registered in running), so one file is read, not one a thread.
+func orphans(self int) []int {
+	s := strconv.Itoa(self)
+	return appendChildren(nil, "/proc/"+s+"/task/"+s+"/children")
+}
+
+// appendChildren appends the pids listed in a /proc children file to kids.
+func appendChildren(kids []int, path string) []int {
+	b, _ := readProc(path)
+	for _, f := range bytes.Fields(b) {
+		if kid, err := strconv.Atoi(string(f)); err == nil {
+			kids = append(kids, kid)
 		}
 	}
 	return kids
 }
 
 // running is what the jobs running in this process share: how many there are, and which
-// of our children the supervisor started itself (first processes and watchdogs, reaped
-// by os/exec). Any other child of ours is an orphan that came to us as subreaper.
+// of our children the supervisor started itself (first processes and watchdogs, which it
+// reaps itself). Any other child of ours is an orphan that came to us as subreaper.
 var running struct {
 	sync.Mutex
 	jobs    int
@@ -167,9 +182,9 @@ func (t *tree) walk() []member {
 		st  procStat
 	}
 	var kids []kid
-	for _, pid := range children(t.self) {
+	for _, pid := range orphans(t.self) {
 		if pid == t.first {
-			continue // os/exec reaps it
+			continue // Run reaps it
 		}
 		if st, ok := readStat(pid); ok {
 			kids = append(kids, kid{pid, st})

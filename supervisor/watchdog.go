@@ -83,56 +83,53 @@ type guardian struct {
 func guard(pgid int) *guardian {
 	g := &guardian{lines: make(chan string, 1024), wrote: make(chan struct{})}
 	go func() {
-		defer close(g.wrote)
-		w, err := g.start(pgid)
-		if err != nil {
-			g.err = fmt.Errorf("supervisor: watchdog: %w", err)
-			for range g.lines { // nobody to tell
+		w, pid, err := g.start(pgid)
+		if err != nil || w == nil { // none could start, or the job ended first
+			if err != nil {
+				g.err = fmt.Errorf("supervisor: watchdog: %w", err)
 			}
+			close(g.wrote)
 			return
 		}
-		if w == nil {
-			return // the job ended first
-		}
-		defer w.Close()
-		for l := range g.lines {
-			_ = w.SetWriteDeadline(time.Now().Add(time.Second)) // a stuck watchdog must not hold us
-			if _, err := io.WriteString(w, l+"\n"); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
-		}
-		_ = w.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = io.WriteString(w, "done\n")
+		g.pass(w)
+		w.Close()
+		close(g.wrote)
+		// Reaped once told "done" (it exits then), not waited for all along: a goroutine
+		// blocked in wait4 for the whole run would hold a thread of its own.
+		reap(pid)
 	}()
 	return g
 }
 
-// start starts the watchdog process and returns the pipe to it, or nil when the job has
-// ended already.
-func (g *guardian) start(pgid int) (*os.File, error) {
+// pass writes the lines for the watchdog to w as they come, then "done".
+func (g *guardian) pass(w *os.File) {
+	for l := range g.lines {
+		_ = w.SetWriteDeadline(time.Now().Add(time.Second)) // a stuck watchdog must not hold us
+		if _, err := io.WriteString(w, l+"\n"); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+	}
+	_ = w.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(w, "done\n")
+}
+
+// start starts the watchdog process and returns the pipe to it and its pid; no pipe when
+// the job has ended already.
+func (g *guardian) start(pgid int) (*os.File, int, error) {
 	if g.ended.Load() {
-		return nil, nil
+		return nil, 0, nil
 	}
 	r, w, err := os.Pipe() // close-on-exec: only the watchdog gets an end, the read end
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer r.Close()
 	pid, err := startWatchdog(r, pgid)
 	if err != nil {
 		w.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	go func() {
-		var ws syscall.WaitStatus
-		for {
-			if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
-				break
-			}
-		}
-		forget(pid)
-	}()
-	return w, nil
+	return w, pid, nil
 }
 
 // startWatchdog starts the watchdog of process group pgid, reading on in, and returns its

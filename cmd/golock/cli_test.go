@@ -848,8 +848,8 @@ func TestCLIOneRoundTrip(t *testing.T) {
 				t.Errorf("%s: golock sent %s; want only the handshake, acquire and release (sent %q)", run.name, cmd, sent)
 			}
 		}
-		if count["evalsha"] != 2 || count["eval"] > run.maxEval {
-			t.Errorf("%s: sent %q; want evalsha twice (acquire, release) and eval at most %d times",
+		if count["evalsha"] != 2 || count["eval"] > run.maxEval || count["hello"] > 0 {
+			t.Errorf("%s: sent %q; want evalsha twice (acquire, release), eval at most %d times and no HELLO",
 				run.name, sent, run.maxEval)
 		}
 	}

@@ -6,26 +6,23 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/golock/golock/internal/config"
 )
 
-// With a password, go-redis authenticates in its handshake, HELLO 2 AUTH default PASSWORD,
-// and a Redis without a password accepts that whatever the password is (its default user
-// is "nopass"). cronlock sends AUTH PASSWORD instead, which such a Redis refuses: a
-// password where none is wanted means the wrong server, or one whose requirepass was lost,
-// and cronlock stops with 201. golock does the same: with a password set, the hook below
-// answers go-redis's HELLO itself with an error, without sending it, and go-redis then
-// authenticates with AUTH, as it does with a Redis older than HELLO. The handshake is
-// still one round trip, and speaks RESP2 as before; without a password nothing changes.
+// go-redis opens each connection with HELLO 2 (its handshake, a round trip), and with a
+// password authenticates in it, HELLO 2 AUTH default PASSWORD, which a Redis without a
+// password accepts whatever the password is (its default user is "nopass"). cronlock
+// sends no HELLO: nothing at all without a password, AUTH PASSWORD with one, which such a
+// Redis refuses: a password where none is wanted means the wrong server, or one whose
+// requirepass was lost, and cronlock stops with 201. golock does the same: the hook below
+// answers go-redis's HELLO itself with an error, without sending it, and go-redis goes on
+// as with a Redis older than HELLO: in RESP2 (which golock speaks anyway), with AUTH when
+// there is a password. A connection without a password thus costs no round trip before
+// its first command, and a run sends Redis its acquire and release only.
 
-// authLikeCronlock makes client authenticate with AUTH, as cronlock does, when a password
-// is set; it must be called before the client's first command. The sentinels themselves
-// are left alone: CRONLOCK_SENTINEL_AUTH is theirs.
-func authLikeCronlock(cfg *config.Config, client redis.UniversalClient) {
-	if cfg.Redis().Password == "" {
-		return
-	}
+// handshakeLikeCronlock makes client open its connections as cronlock does: no HELLO, and
+// AUTH when a password is set. It must be called before the client's first command. The
+// sentinels themselves are left alone: CRONLOCK_SENTINEL_AUTH is theirs.
+func handshakeLikeCronlock(client redis.UniversalClient) {
 	switch c := client.(type) {
 	case *redis.ClusterClient:
 		c.OnNewNode(func(node *redis.Client) { node.AddHook(authHook{}) })
@@ -35,8 +32,8 @@ func authLikeCronlock(cfg *config.Config, client redis.UniversalClient) {
 }
 
 // errHelloSkipped stands for a refused HELLO: it is a redis.Error, so go-redis goes on
-// with AUTH.
-var errHelloSkipped = helloSkipped("golock: HELLO not sent (golock authenticates with AUTH, as cronlock)")
+// in RESP2, with AUTH when there is a password.
+var errHelloSkipped = helloSkipped("golock: HELLO not sent (golock opens connections as cronlock does)")
 
 type helloSkipped string
 

@@ -70,10 +70,11 @@ func New(cfg *config.Config) redis.UniversalClient {
 	return c
 }
 
-// Connect makes the client golock uses for cfg: New's, authenticating as cronlock does.
+// Connect makes the client golock uses for cfg: New's, opening its connections as
+// cronlock does (auth.go).
 func Connect(cfg *config.Config) redis.UniversalClient {
 	c := New(cfg)
-	authLikeCronlock(cfg, c)
+	handshakeLikeCronlock(c)
 	return c
 }
 
