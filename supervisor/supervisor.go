@@ -42,6 +42,17 @@ func Notified() []os.Signal {
 	return sigs
 }
 
+// Prepare readies, ahead of Run, what Run needs of the runtime: the handler of SIGCHLD.
+// Setting up a signal's handler takes a round trip to the runtime's signal thread and
+// back; a program may call Prepare beside other work, so that Run starts the job sooner.
+// Calling it is optional.
+func Prepare() { prepare() }
+
+var prepare = sync.OnceFunc(func() {
+	// A channel of its own that nobody reads: a signal for a full channel is dropped.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGCHLD)
+})
+
 // Job says what to run and how.
 type Job struct {
 	Args []string // command and arguments; Args[0] is looked up in PATH
