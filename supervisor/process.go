@@ -7,7 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // process is a child started with syscall.ForkExec rather than os/exec, whose first start
@@ -128,8 +131,19 @@ func (p *process) copy(job Job, ends []*os.File) {
 	}
 }
 
-// wait waits for the process to end, reaps it and returns its status.
-func (p *process) wait() syscall.WaitStatus { return reap(p.pid) }
+// wait waits for the process to end, sets gone, and only then reaps it (so that whoever
+// reads gone knows when the pid may name another process), and returns its status.
+func (p *process) wait(gone *atomic.Bool) syscall.WaitStatus {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	gone.Store(true)
+	return reap(p.pid)
+}
 
 // reap waits for our child pid to end, reaps it, unregisters it and returns its status.
 func reap(pid int) syscall.WaitStatus {

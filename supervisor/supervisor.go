@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -116,6 +117,7 @@ func Run(job Job) (Result, error) {
 	started := make(chan error, 1)
 	exited := make(chan syscall.WaitStatus, 1)
 	var p *process
+	var gone atomic.Bool // the first process has ended
 	go func() {
 		// The parent-death signal fires when the thread that forked the child ends, not
 		// the process: keep this thread until the child has been reaped.
@@ -131,13 +133,13 @@ func Run(job Job) (Result, error) {
 		if err != nil {
 			return
 		}
-		exited <- p.wait()
+		exited <- p.wait(&gone)
 	}()
 	if err := <-started; err != nil {
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
 	g := guard(p.pid)
-	t := newTree(p.pid, g.tell)
+	t := newTree(p.pid, &gone, g.tell)
 	res := supervise(job, exited, t, chld)
 	t.close()
 	res.Unguarded = g.done()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -146,22 +147,24 @@ type member struct{ pid, pgrp int }
 
 // tree is one job's process tree.
 type tree struct {
-	self       int    // our pid: the orphans' parent
-	first      int    // the job's first process, which leads the job's process group
-	firstStart uint64 // its start time
+	self  int // our pid: the orphans' parent
+	first int // the job's first process, which leads the job's process group
+	// gone is set once the first process has ended, before it is reaped: from then on its
+	// pid may name another process.
+	gone *atomic.Bool
 	// outside holds the members seen outside the job's group, pid → start time: they are
 	// the job's still when they outlive the parent that linked them to the tree.
 	outside map[int]uint64
 	tell    func(line string) // passes changes of outside on to the watchdog
 }
 
-// newTree begins the tree of the job whose first process is pid and registers the job.
-func newTree(pid int, tell func(string)) *tree {
-	st, _ := readStat(pid)
+// newTree begins the tree of the job whose first process is pid and registers the job;
+// gone says when that process has ended (see process.wait).
+func newTree(pid int, gone *atomic.Bool, tell func(string)) *tree {
 	running.Lock()
 	running.jobs++
 	running.Unlock()
-	return &tree{self: os.Getpid(), first: pid, firstStart: st.start, outside: map[int]uint64{}, tell: tell}
+	return &tree{self: os.Getpid(), first: pid, gone: gone, outside: map[int]uint64{}, tell: tell}
 }
 
 // close unregisters the job.
@@ -190,7 +193,10 @@ func (t *tree) walk() []member {
 			kids = append(kids, kid{pid, st})
 		}
 	}
-	roots := []int{t.first}
+	var roots []int
+	if !t.gone.Load() {
+		roots = append(roots, t.first)
+	}
 	// Read /proc before the register: a child started by another job while we read is
 	// registered by the time we can lock it.
 	running.Lock()
@@ -228,7 +234,7 @@ func (t *tree) walk() []member {
 		switch {
 		case !ok, st.ended(),
 			known && st.start != start, // the pid names another process now
-			pid == t.first && st.start != t.firstStart:
+			pid == t.first && t.gone.Load():
 			continue
 		}
 		live = append(live, member{pid, st.pgrp})

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,9 +22,10 @@ func TestTreeWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.wait()
+	var gone atomic.Bool
+	defer p.wait(&gone)
 	var told []string
-	tr := newTree(p.pid, func(l string) { told = append(told, l) })
+	tr := newTree(p.pid, &gone, func(l string) { told = append(told, l) })
 	defer tr.close()
 	defer tr.signal(syscall.SIGKILL)
 	for _, err := os.Stat(ready); err != nil; _, err = os.Stat(ready) {

@@ -314,8 +314,8 @@ func catchSignals() *signals {
 	s := &signals{c: make(chan os.Signal, 8), ready: make(chan struct{})}
 	go func() {
 		signal.Notify(s.c, supervisor.Notified()...) // not those ignored at start (nohup)
-		supervisor.Prepare()
 		close(s.ready)
+		supervisor.Prepare() // the job need not wait for it: Run makes sure of SIGCHLD
 	}()
 	return s
 }

@@ -140,9 +140,9 @@ func report(args []string) error {
 		fmt.Fprintf(w, "| `%s` | %s | |\n", name, mb(p.KB))
 		total := p.KB
 		for _, h := range p.Helpers {
-			line := h.Cmdline
-			if len(line) > 40 {
-				line = line[:40] + "…"
+			line := strings.Join(strings.Fields(h.Cmdline), " ") // one line, for the table
+			if r := []rune(line); len(r) > 40 {
+				line = string(r[:40]) + "…"
 			}
 			fmt.Fprintf(w, "| its child `%s` (not the job) | %s | |\n", line, mb(h.KB))
 			total += h.KB
@@ -270,7 +270,12 @@ func ms(sec float64) string {
 	}
 }
 
-func mb(kB int) string { return fmt.Sprintf("%.1f MB", float64(kB)/1024) }
+func mb(kB int) string {
+	if kB < 1024 {
+		return fmt.Sprintf("%d kB", kB)
+	}
+	return fmt.Sprintf("%.1f MB", float64(kB)/1024)
+}
 
 func ratioOr(a, b float64) string {
 	if b == 0 {
