@@ -403,8 +403,8 @@ func TestWaitRunsOutMidAcquire(t *testing.T) {
 	r := g.wait(t, 15*time.Second)
 	t.Logf("measured: the lock the cut acquire took was held %v in all (lease 20 s); the waiter exited %v after it started",
 		freed.Sub(taken).Round(time.Millisecond), r.took.Round(time.Millisecond))
-	// At most WAIT, then the undo's two round trips (HELLO on a new connection, the
-	// release), each held back by the proxy; without the undo, the lease: 20 s.
+	// At most WAIT, then the undo (a new connection and the release), held back by the
+	// proxy; without the undo, the lease: 20 s.
 	if held := freed.Sub(taken); held > wait+3*(wait+time.Second) {
 		t.Errorf("the cut acquire's lock was held %v, want it given back as soon as WAIT ran out", held)
 	}
