@@ -353,9 +353,18 @@ func TestKeepNeverHangs(t *testing.T) {
 
 // TestWaitRunsOutMidAcquire: a waiter whose acquire ran in Redis but whose reply came
 // after CRONLOCK_WAIT ran out gives the lock back, rather than leaving it held by nobody
-// for a lease.
+// for a lease; under CRONLOCK_LIMIT=2, the slot it took, which is not the first.
 func TestWaitRunsOutMidAcquire(t *testing.T) {
 	t.Parallel()
+	for _, limit := range []int{1, 2} {
+		t.Run("LIMIT="+strconv.Itoa(limit), func(t *testing.T) {
+			t.Parallel()
+			waitRunsOutMidAcquire(t, limit)
+		})
+	}
+}
+
+func waitRunsOutMidAcquire(t *testing.T, limit int) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	proxy := redistest.NewProxy(t, srv.Addr())
@@ -365,13 +374,25 @@ func TestWaitRunsOutMidAcquire(t *testing.T) {
 	if err := lockscript.All()["release"].Load(ctx, c).Err(); err != nil {
 		t.Fatal(err)
 	}
-	cliHold(t, c, name)
+	lim := "CRONLOCK_LIMIT=" + strconv.Itoa(limit)
+	// Every slot held: by a record of our own for one, by golocks (straight to Redis) for more.
+	if limit == 1 {
+		cliHold(t, c, name)
+	} else {
+		for k := 1; k <= limit; k++ {
+			startFaultGolock(t, faultEnv(key, srv.Env(), lim, "CRONLOCK_LEASE=20"), "sleep", "60")
+			if !redistest.Poll(10*time.Second, func() bool { return c.Exists(ctx, lockscript.SlotKey(name, k)).Val() == 1 }) {
+				t.Fatalf("holder %d never took slot %d", k, k)
+			}
+		}
+	}
+	slot := lockscript.SlotKey(name, limit) // the one freed for the waiter: the last
 	ran := filepath.Join(t.TempDir(), "ran")
 	const wait = 2500 * time.Millisecond
-	g := startFaultGolock(t, faultEnv(key, proxy.Env(), "CRONLOCK_WAIT=2.5", "CRONLOCK_LEASE=20",
+	g := startFaultGolock(t, faultEnv(key, proxy.Env(), lim, "CRONLOCK_WAIT=2.5", "CRONLOCK_LEASE=20",
 		"CRONLOCK_REDIS_TIMEOUT=8"), "touch", ran)
 	// Once the waiter is subscribed and its first retry has been answered, every reply is
-	// held back for longer than WAIT, and the lock is freed without a word: the waiter's next
+	// held back for longer than WAIT, and the slot is freed without a word: the waiter's next
 	// poll (within a second) takes it in Redis, and hears of it only after WAIT has run out.
 	if !redistest.Poll(10*time.Second, func() bool {
 		n := c.PubSubNumSub(ctx, lockscript.Channel(name)).Val()[lockscript.Channel(name)]
@@ -381,13 +402,13 @@ func TestWaitRunsOutMidAcquire(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	proxy.DelayReplies(wait + time.Second)
-	if err := c.Del(ctx, name).Err(); err != nil {
+	if err := c.Del(ctx, slot).Err(); err != nil {
 		t.Fatal(err)
 	}
 	var taken time.Time
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		owner := c.HGet(ctx, name, "owner").Val()
+		owner := c.HGet(ctx, slot, "owner").Val()
 		if taken.IsZero() && owner != "" {
 			taken = time.Now()
 		}
@@ -401,18 +422,21 @@ func TestWaitRunsOutMidAcquire(t *testing.T) {
 		t.Fatalf("the waiter's acquire never ran in Redis; stderr:\n%s", g.stderr())
 	}
 	r := g.wait(t, 15*time.Second)
-	t.Logf("measured: the lock the cut acquire took was held %v in all (lease 20 s); the waiter exited %v after it started",
-		freed.Sub(taken).Round(time.Millisecond), r.took.Round(time.Millisecond))
+	t.Logf("measured: LIMIT=%d: the slot the cut acquire took was held %v in all (lease 20 s); the waiter exited %v after it started",
+		limit, freed.Sub(taken).Round(time.Millisecond), r.took.Round(time.Millisecond))
 	// At most WAIT, then the undo (a new connection and the release), held back by the
 	// proxy; without the undo, the lease: 20 s.
 	if held := freed.Sub(taken); held > wait+3*(wait+time.Second) {
-		t.Errorf("the cut acquire's lock was held %v, want it given back as soon as WAIT ran out", held)
+		t.Errorf("the cut acquire's slot was held %v, want it given back as soon as WAIT ran out", held)
 	}
 	if r.code != exitHeld {
 		t.Errorf("waiter: exit %d, want %d; stderr:\n%s", r.code, exitHeld, r.stderr)
 	}
 	if cliExists(ran) {
 		t.Error("the job ran although WAIT ran out")
+	}
+	if limit > 1 {
+		return // the holders hold the other slots
 	}
 	if next := runGolock(t, faultEnv(key, srv.Env()), "true"); next.code != 0 {
 		t.Errorf("a run after the waiter: exit %d, want 0; stderr:\n%s", next.code, next.stderr)
