@@ -57,7 +57,7 @@ var prepare = sync.OnceFunc(func() {
 // Job says what to run and how.
 type Job struct {
 	Args []string // command and arguments; Args[0] is looked up in PATH
-	Env  []string // the child's whole environment
+	Env  []string // the child's whole environment, passed as it is; nil is this process's
 	// Stdin, Stdout and Stderr are handed to the child as they are; *os.File values are
 	// passed through without copying. Nil means /dev/null.
 	Stdin          io.Reader
