@@ -326,14 +326,15 @@ func (j *job) run(ctx context.Context) int {
 	preCtx, stopWatch := watchSignals(ctx, sigs)
 
 	lock, sent, code := j.acquire(preCtx)
+	if lock == nil {
+		stopWatch()
+		return code // without waiting for the signals to be caught: nothing is to run
+	}
 	<-j.signals.ready // certainly before the job starts
-	if sig := stopWatch(); lock != nil && sig != nil {
+	if sig := stopWatch(); sig != nil {
 		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
 		j.release(ctx, lock, lockscript.NotTried)
 		return exitFailed
-	}
-	if lock == nil {
-		return code
 	}
 	// Acquiring (or waiting for replicas) may have taken so long that the lease is nearly
 	// over: then the job must not start at all.
