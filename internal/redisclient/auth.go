@@ -25,9 +25,9 @@ import (
 func handshakeLikeCronlock(client redis.UniversalClient) {
 	switch c := client.(type) {
 	case *redis.ClusterClient:
-		c.OnNewNode(func(node *redis.Client) { node.AddHook(authHook{}) })
+		c.OnNewNode(func(node *redis.Client) { node.AddHook(handshakeHook{}) })
 	case *redis.Client: // one Redis, or the master the sentinels name
-		c.AddHook(authHook{})
+		c.AddHook(handshakeHook{})
 	}
 }
 
@@ -48,15 +48,15 @@ func (e *passwordNotWanted) Error() string {
 }
 func (e *passwordNotWanted) Unwrap() error { return e.err }
 
-type authHook struct{}
+type handshakeHook struct{}
 
-func (authHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (handshakeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (authHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (handshakeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 
-func (authHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (handshakeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		switch cmd.Name() {
 		case "hello":
