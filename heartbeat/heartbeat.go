@@ -1,7 +1,28 @@
-// Package heartbeat keeps one lease alive. It renews the lease every Interval and, when
-// renewal stops being confirmed, says so on a channel in time to stop the job before the
-// lease can have run out in Redis. It knows nothing of Redis or of processes: the lease is
-// renewed by a function it is given.
+// Package heartbeat keeps one lease alive, and is the one place that says when: when a
+// renewal is due, how long a try may take, when a failed one is tried again, when a job
+// that can no longer count on its lease must get SIGTERM and SIGKILL, and whether Redis's
+// clock stepped. Every time is measured on this process's monotonic clock from when a
+// request that Redis confirmed was sent: Redis may have acted on it at any moment between
+// its send and its reply, so the send is the safe end to count from.
+//
+// The timeline of one lease (LEASE is Config.Lease, KG Config.KillGrace):
+//
+//	sent ──► reply          renewal due          kill point        lease ends
+//	  │         │                │                    │                 │
+//	  0       (rtt)          LEASE/3             LEASE − KG          LEASE
+//	  └─ the lease counts from here: a reply later than LEASE/3 renews at once
+//	                             └─ each try bounded by min(Config.Timeout, time to the
+//	                                kill point); a failed try is retried every Config.Retry
+//	                                                  └─ Loss: SIGTERM now, SIGKILL at
+//	                                                     Loss.Kill, a moment before LEASE
+//
+// Each confirmed renewal moves the whole timeline to start at that renewal's send. A lock
+// revoked by a replacing run (ErrRevoked) stays ours in Redis until we let go, so its job
+// gets KG to end on SIGTERM. The deadline (Lease.UntilDeadline) ends the lease whatever is
+// renewed: then nothing is reported, the lease just lapses.
+//
+// Package heartbeat knows nothing of processes. Start renews through any function; Keep
+// renews a lockscript.Lock.
 package heartbeat
 
 import (
@@ -18,6 +39,9 @@ var (
 	// ErrLost is returned by Renew when another owner holds the lease: renewing again is
 	// pointless.
 	ErrLost = errors.New("heartbeat: lease lost")
+	// ErrRevoked is ErrLost for a lease revoked by a run that waits to take over: the lease
+	// stays ours until we let go, so the job gets KillGrace to end. It wraps ErrLost.
+	ErrRevoked = fmt.Errorf("%w (revoked)", ErrLost)
 	// ErrLapsed is returned by Renew when the lease has reached its deadline: it is left
 	// to expire and the heartbeat stops without reporting a loss.
 	ErrLapsed = errors.New("heartbeat: lease past its deadline")
@@ -38,13 +62,15 @@ type Config struct {
 	// Renew renews the lease once. Any error but ErrLost or ErrLapsed (which may be
 	// wrapped) is taken as transient and retried promptly.
 	Renew func(ctx context.Context) (Lease, error)
-	// Interval between renewals while they succeed; a third of the lease is usual.
-	Interval time.Duration
+	// Lease is the TTL each renewal asks for. A renewal is due Lease/3 after the send of
+	// the last confirmed one.
+	Lease time.Duration
 	// Retry is the pause after a failed renewal before the next try; zero means
-	// min(500 ms, Interval/3). A try that used its whole Timeout is followed at once.
+	// min(500 ms, Lease/9). A try that used its whole Timeout is followed at once.
 	Retry time.Duration
 	// Timeout bounds each Renew call, which is also never given longer than is left before
-	// the loss would be reported; zero means Interval.
+	// the kill point; zero means Lease/6, so that a try stuck on a dead connection gives up
+	// halfway to the next, which tries again on a new connection.
 	Timeout time.Duration
 	// KillGrace is how long before the lease may end the loss is reported; zero reports
 	// it when the lease ends.
@@ -73,9 +99,30 @@ type Loss struct {
 	// the lease, ErrClockStep (wrapped, saying by how much) when Redis's clock jumped, or a
 	// description of the last failure when renewals went unconfirmed.
 	Err error
-	// End is when the lease ends or ended, on this process's monotonic clock: the job must
-	// be gone by then.
+	// End is when the lease ends or ended, on this process's monotonic clock.
 	End time.Time
+	// Kill is when a job still running gets SIGKILL (it gets SIGTERM at once): a moment
+	// before End, since the kill takes a few milliseconds and a competitor may take the lock
+	// the instant it ends; KillGrace after the loss for a revoked lease, which stays ours.
+	Kill time.Time
+}
+
+// killMargin is how long before the lease ends a job that ignored SIGTERM gets SIGKILL.
+const killMargin = 100 * time.Millisecond
+
+// loss is the Loss reported for err, whose lease ends at end.
+func (c Config) loss(err error, end time.Time) Loss {
+	margin := min(killMargin, c.KillGrace/2)
+	if errors.Is(err, ErrRevoked) {
+		return Loss{Err: err, End: end, Kill: end.Add(c.KillGrace - margin)}
+	}
+	return Loss{Err: err, End: end, Kill: end.Add(-margin)}
+}
+
+// Left is how much of the first lease, confirmed by a request sent at sent, is left before
+// its kill point: a job must not start when it is none.
+func (c Config) Left(first Lease, sent time.Time) time.Duration {
+	return time.Until(sent.Add(first.TTL)) - c.KillGrace
 }
 
 // Heartbeat is a running renewal loop. Stop it when the job ends.
@@ -88,16 +135,17 @@ type Heartbeat struct {
 
 // Start renews the lease first confirmed at sent (when the request that set it was sent)
 // until Stop. The lease is taken to end at sent + first.TTL, moved forward by each
-// confirmed renewal, measured from when that renewal's request was sent.
+// confirmed renewal, measured from when that renewal's request was sent; the first renewal
+// is due Lease/3 after sent, at once when that has passed.
 func Start(ctx context.Context, cfg Config, first Lease, sent time.Time) *Heartbeat {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = cfg.Interval
+		cfg.Timeout = cfg.Lease / 6
 	}
 	if cfg.Retry <= 0 {
-		cfg.Retry = min(500*time.Millisecond, cfg.Interval/3)
+		cfg.Retry = min(500*time.Millisecond, cfg.Lease/9)
 	}
 	if cfg.ClockTolerance <= 0 {
 		cfg.ClockTolerance = max(100*time.Millisecond, cfg.KillGrace/2)
@@ -178,7 +226,8 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 	arm(first, sent)
 	// Redis read its clock for the first lease somewhere between sent and now.
 	clock = outcome{lease: first, sent: sent, back: time.Now()}
-	next = time.NewTimer(cfg.Interval)
+	interval := cfg.Lease / 3
+	next = time.NewTimer(max(0, interval-time.Since(sent)))
 	defer warnAt.Stop()
 	defer lapseAt.Stop()
 	defer next.Stop()
@@ -210,7 +259,7 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 				cfg.Log.Warn("lock reached its deadline (CRONLOCK_RELEASE) and lapses; the job runs on unlocked")
 				return
 			case errors.Is(o.err, ErrLost):
-				h.report(Loss{Err: o.err, End: time.Now()})
+				h.report(cfg.loss(o.err, time.Now())) // another holds it: nothing to wait for
 				return
 			case o.err != nil:
 				if lastErr == nil {
@@ -236,9 +285,9 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			lastErr, failed, lost = nil, 0, false
 			h.failing.Store(false)
 			arm(o.lease, o.sent)
-			next.Reset(max(0, cfg.Interval-time.Since(o.sent)))
+			next.Reset(max(0, interval-time.Since(o.sent)))
 			if err := judgeStep(cfg, clockStep(clock, o)); err != nil {
-				h.report(Loss{Err: err, End: time.Now()})
+				h.report(cfg.loss(err, time.Now()))
 				lost = true
 				if !cfg.KeepGoing {
 					return
@@ -253,7 +302,7 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 				err = errors.New("no renewal confirmed in time")
 			}
 			if !lost {
-				h.report(Loss{Err: err, End: end})
+				h.report(cfg.loss(err, end))
 				lost = true
 			}
 			if !cfg.KeepGoing {

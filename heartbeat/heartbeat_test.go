@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
@@ -180,7 +178,7 @@ func TestRenewsEveryInterval(t *testing.T) {
 	const interval = 50 * time.Millisecond
 	r := &renewer{do: succeed}
 	begin := time.Now()
-	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: interval}, longLease, begin)
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * interval}, longLease, begin)
 	time.Sleep(20*interval + interval/2)
 	hb.Stop()
 
@@ -193,15 +191,29 @@ func TestRenewsEveryInterval(t *testing.T) {
 		if early := begin.Add(time.Duration(k+1) * interval).Sub(c.start); early > 0 {
 			t.Errorf("renewal %d came %v before its tick", k, early)
 		}
-		// Timeout zero means Interval: each call's context says so.
-		if left := c.deadline.Sub(c.start); c.deadline.IsZero() || left > interval || left <= 0 {
-			t.Errorf("renewal %d: context deadline %v after the call, want about %v", k, left, interval)
+		// Timeout zero means Lease/6, half the interval: each call's context says so.
+		if left := c.deadline.Sub(c.start); c.deadline.IsZero() || left > interval/2 || left <= 0 {
+			t.Errorf("renewal %d: context deadline %v after the call, want about %v", k, left, interval/2)
 		}
 	}
 	if n := r.most(); n != 1 {
 		t.Errorf("%d renewals ran at once, want 1", n)
 	}
 	noLoss(t, hb, 0)
+}
+
+// TestLateReplyRenewsAtOnce: the lease counts from the acquire's send, so when its reply
+// came later than Lease/3 the first renewal is due at once, not Lease/3 after the reply
+// (which could fall past the kill point).
+func TestLateReplyRenewsAtOnce(t *testing.T) {
+	t.Parallel()
+	const lease = 3 * time.Second
+	r := &renewer{do: succeed}
+	sent := time.Now().Add(-lease / 2) // the reply took half the lease
+	start(t, heartbeat.Config{Renew: r.Renew, Lease: lease, KillGrace: lease / 4}, heartbeat.Lease{TTL: lease, UntilDeadline: time.Hour}, sent)
+	if !eventually(lease/10, func() bool { return r.count() > 0 }) {
+		t.Fatalf("no renewal within %v of a reply %v late; want one at once", lease/10, lease/2)
+	}
 }
 
 func TestTransientErrorsLogOnce(t *testing.T) {
@@ -214,7 +226,7 @@ func TestTransientErrorsLogOnce(t *testing.T) {
 		return succeed(ctx, n)
 	}}
 	var lg logs
-	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 10 * time.Millisecond, Log: lg.logger()},
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 10 * time.Millisecond, Log: lg.logger()},
 		longLease, time.Now())
 	if !eventually(10*time.Second, func() bool { return r.count() >= 35 }) {
 		t.Fatalf("only %d renewals", r.count())
@@ -245,7 +257,7 @@ func TestLostReportsAtOnce(t *testing.T) {
 		}
 		return heartbeat.Lease{}, errHolder
 	}}
-	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 30 * time.Millisecond, KillGrace: time.Second},
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 30 * time.Millisecond, KillGrace: time.Second},
 		longLease, time.Now())
 	loss, got := waitLoss(t, hb, 5*time.Second)
 	if !errors.Is(loss.Err, heartbeat.ErrLost) || loss.Err != errHolder {
@@ -278,7 +290,7 @@ func TestUnconfirmedReportsKillGraceBeforeEnd(t *testing.T) {
 		r := &renewer{do: fail}
 		var lg logs
 		sent := time.Now()
-		hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 100 * time.Millisecond, KillGrace: killGrace,
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 100 * time.Millisecond, KillGrace: killGrace,
 			Log: lg.logger()}, heartbeat.Lease{TTL: ttl, UntilDeadline: time.Hour}, sent)
 		loss, got := waitLoss(t, hb, 5*time.Second)
 		if due := sent.Add(ttl - killGrace); got.Before(due) || got.After(due.Add(slack)) {
@@ -307,7 +319,7 @@ func TestUnconfirmedReportsKillGraceBeforeEnd(t *testing.T) {
 			return fail(ctx, n)
 		}}
 		sent := time.Now()
-		hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 100 * time.Millisecond, KillGrace: killGrace},
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 100 * time.Millisecond, KillGrace: killGrace},
 			heartbeat.Lease{TTL: ttl, UntilDeadline: time.Hour}, sent)
 		loss, got := waitLoss(t, hb, 5*time.Second)
 		calls := r.snapshot()
@@ -336,7 +348,7 @@ func TestBlockedRenewBoundedByTimeout(t *testing.T) {
 		const timeout = 50 * time.Millisecond
 		r := &renewer{do: blockUntilDone}
 		sent := time.Now()
-		hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 100 * time.Millisecond, Timeout: timeout,
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 100 * time.Millisecond, Timeout: timeout,
 			KillGrace: killGrace}, heartbeat.Lease{TTL: ttl, UntilDeadline: time.Hour}, sent)
 		loss, got := waitLoss(t, hb, 5*time.Second)
 		if due := sent.Add(ttl - killGrace); got.Before(due) || got.After(due.Add(slack)) {
@@ -368,7 +380,7 @@ func TestBlockedRenewBoundedByTimeout(t *testing.T) {
 		// The renewal still hangs when the lease must be given up: the Loss does not wait for it.
 		r := &renewer{do: blockUntilDone}
 		sent := time.Now()
-		hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 50 * time.Millisecond, Timeout: time.Minute,
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 50 * time.Millisecond, Timeout: time.Minute,
 			KillGrace: killGrace}, heartbeat.Lease{TTL: ttl, UntilDeadline: time.Hour}, sent)
 		loss, got := waitLoss(t, hb, 5*time.Second)
 		if due := sent.Add(ttl - killGrace); got.Before(due) || got.After(due.Add(slack)) {
@@ -396,7 +408,7 @@ func TestLapsedStopsWithoutLoss(t *testing.T) {
 		return heartbeat.Lease{}, fmt.Errorf("extend: %w", heartbeat.ErrLapsed)
 	}}
 	var lg logs
-	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 20 * time.Millisecond, KillGrace: 10 * time.Millisecond,
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 20 * time.Millisecond, KillGrace: 10 * time.Millisecond,
 		Log: lg.logger()}, longLease, time.Now())
 	if !eventually(5*time.Second, func() bool { return r.count() >= 2 }) {
 		t.Fatal("no second renewal")
@@ -442,7 +454,7 @@ func TestDeadlineEndsLeaseWithoutLoss(t *testing.T) {
 			sent := time.Now()
 			r := &renewer{do: tc.do(sent)}
 			var lg logs
-			hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 50 * time.Millisecond, KillGrace: killGrace,
+			hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 50 * time.Millisecond, KillGrace: killGrace,
 				Log: lg.logger()}, heartbeat.Lease{TTL: until, UntilDeadline: until}, sent)
 			noLoss(t, hb, until+slack)
 			n := r.count()
@@ -497,7 +509,7 @@ func TestStopWaitsForRenewal(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		return heartbeat.Lease{}, ctx.Err()
 	}}
-	hb := heartbeat.Start(t.Context(), heartbeat.Config{Renew: r.Renew, Interval: 10 * time.Millisecond,
+	hb := heartbeat.Start(t.Context(), heartbeat.Config{Renew: r.Renew, Lease: 3 * 10 * time.Millisecond,
 		Timeout: time.Minute}, longLease, time.Now())
 	if !eventually(5*time.Second, func() bool { return r.count() == 1 }) {
 		t.Fatal("no renewal")
@@ -520,10 +532,10 @@ func TestStopWaitsForRenewal(t *testing.T) {
 	noGoroutinesLeft(t, "Stop")
 
 	// Stop before the first tick, and Stop after a Loss, return at once and leave nothing.
-	hb = heartbeat.Start(t.Context(), heartbeat.Config{Renew: r.Renew, Interval: time.Hour}, longLease, time.Now())
+	hb = heartbeat.Start(t.Context(), heartbeat.Config{Renew: r.Renew, Lease: 3 * time.Hour}, longLease, time.Now())
 	hb.Stop()
 	hung := &renewer{do: blockUntilDone}
-	hb = heartbeat.Start(t.Context(), heartbeat.Config{Renew: hung.Renew, Interval: 10 * time.Millisecond,
+	hb = heartbeat.Start(t.Context(), heartbeat.Config{Renew: hung.Renew, Lease: 3 * 10 * time.Millisecond,
 		Timeout: time.Minute}, heartbeat.Lease{TTL: 100 * time.Millisecond, UntilDeadline: time.Hour}, time.Now())
 	waitLoss(t, hb, 5*time.Second)
 	hb.Stop()
@@ -531,27 +543,11 @@ func TestStopWaitsForRenewal(t *testing.T) {
 
 	// Cancelling Start's context ends the heartbeat too.
 	ctx, cancel := context.WithCancel(t.Context())
-	hb = heartbeat.Start(ctx, heartbeat.Config{Renew: hung.Renew, Interval: 10 * time.Millisecond}, longLease, time.Now())
+	hb = heartbeat.Start(ctx, heartbeat.Config{Renew: hung.Renew, Lease: 3 * 10 * time.Millisecond}, longLease, time.Now())
 	time.Sleep(30 * time.Millisecond)
 	cancel()
 	noGoroutinesLeft(t, "its context ended")
 	hb.Stop()
-}
-
-// renewLock is how golock renews a real lock: lockscript's errors mapped to the heartbeat's.
-func renewLock(c redis.Scripter, l *lockscript.Lock) func(context.Context) (heartbeat.Lease, error) {
-	return func(ctx context.Context) (heartbeat.Lease, error) {
-		ext, err := lockscript.Extend(ctx, c, l)
-		switch {
-		case errors.Is(err, lockscript.ErrLost):
-			return heartbeat.Lease{}, fmt.Errorf("%w: %w", heartbeat.ErrLost, err)
-		case errors.Is(err, lockscript.ErrExpired):
-			return heartbeat.Lease{}, heartbeat.ErrLapsed
-		case err != nil:
-			return heartbeat.Lease{}, err
-		}
-		return heartbeat.Lease{TTL: ext.TTL, UntilDeadline: ext.UntilDeadline, Reestablished: ext.Reestablished}, nil
-	}
 }
 
 func TestRealLock(t *testing.T) {
@@ -561,15 +557,14 @@ func TestRealLock(t *testing.T) {
 	ctx := t.Context()
 	name := "cronlock.heartbeat"
 	sent := time.Now()
-	l, err := lockscript.Acquire(ctx, c, name, lockscript.Params{Owner: "a", Host: "host-a", PID: 1,
-		Command: "sleep 60", Release: time.Minute, Lease: lease})
+	l, err := lockscript.Acquire(ctx, c, name, lockscript.Options{Owner: "a", Host: "host-a", PID: 1,
+		Command: "sleep 60", Lifetime: time.Minute, Lease: lease})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lg logs
-	hb := start(t, heartbeat.Config{
-		Renew: renewLock(c, l), Interval: lease / 3, KillGrace: lease / 3, Log: lg.logger(),
-	}, heartbeat.Lease{TTL: l.TTL, UntilDeadline: time.Duration(l.DeadlineMS-l.AcquiredMS) * time.Millisecond}, sent)
+	hb := heartbeat.Keep(ctx, heartbeat.Config{Lease: lease, KillGrace: lease / 3, Log: lg.logger()}, l, sent)
+	t.Cleanup(hb.Stop)
 
 	owner := func() string { return c.HGet(ctx, name, "owner").Val() }
 	// Five leases long, the key never goes missing.
@@ -600,8 +595,8 @@ func TestRealLock(t *testing.T) {
 		if _, _, err := lockscript.Reset(ctx, c, name); err != nil {
 			t.Fatal(err)
 		}
-		_, err := lockscript.Acquire(ctx, c, name, lockscript.Params{Owner: "b", Host: "host-b", PID: 2,
-			Command: "sleep 60", Release: time.Minute, Lease: time.Minute})
+		_, err := lockscript.Acquire(ctx, c, name, lockscript.Options{Owner: "b", Host: "host-b", PID: 2,
+			Command: "sleep 60", Lifetime: time.Minute, Lease: time.Minute})
 		if err == nil {
 			break
 		}
@@ -642,7 +637,7 @@ func TestKeepGoingAfterLoss(t *testing.T) {
 	for _, keepGoing := range []bool{false, true} {
 		healed.Store(false)
 		before := r.count()
-		hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 50 * time.Millisecond,
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 50 * time.Millisecond,
 			KillGrace: 100 * time.Millisecond, KeepGoing: keepGoing},
 			heartbeat.Lease{TTL: 300 * time.Millisecond, UntilDeadline: time.Hour}, time.Now())
 		waitLoss(t, hb, 5*time.Second)
@@ -668,7 +663,7 @@ func TestRetriesPromptlyAfterFailure(t *testing.T) {
 		return succeed(ctx, n)
 	}}
 	var lg logs
-	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: interval, Retry: retry, Log: lg.logger()},
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * interval, Retry: retry, Log: lg.logger()},
 		longLease, time.Now())
 	if !eventually(5*time.Second, func() bool { return r.count() >= 5 }) {
 		t.Fatalf("only %d renewals", r.count())
@@ -705,7 +700,7 @@ func TestLossesNeverBlock(t *testing.T) {
 		}
 		return heartbeat.Lease{}, fmt.Errorf("%w: taken by someone else", heartbeat.ErrLost)
 	}}
-	hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 100 * time.Millisecond, Retry: 50 * time.Millisecond,
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 100 * time.Millisecond, Retry: 50 * time.Millisecond,
 		KillGrace: 100 * time.Millisecond, KeepGoing: true}, lease, time.Now())
 	if !eventually(10*time.Second, func() bool { return r.count() >= 14 }) {
 		t.Fatalf("only %d renewals: the heartbeat is stuck", r.count())
@@ -742,7 +737,7 @@ func TestClockStepIsALoss(t *testing.T) {
 			var lg logs
 			first := longLease
 			first.Clock = begin
-			hb := start(t, heartbeat.Config{Renew: r.Renew, Interval: 30 * time.Millisecond, KillGrace: time.Second,
+			hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 30 * time.Millisecond, KillGrace: time.Second,
 				Log: lg.logger()}, first, begin)
 			if step < 0 {
 				noLoss(t, hb, 500*time.Millisecond)

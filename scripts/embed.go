@@ -1,22 +1,22 @@
-// Package scripts holds golock's Lua scripts, one atomic script per lock operation.
-// Each file's head comment names its KEYS, ARGV and replies.
+// Package scripts holds golock's Lua scripts, one atomic script per lock operation. Each
+// file's head comment names its KEYS, ARGV and replies.
 package scripts
 
-import _ "embed"
-
-var (
-	//go:embed acquire.lua
-	Acquire string
-	//go:embed extend.lua
-	Extend string
-	//go:embed release.lua
-	Release string
-	//go:embed reset.lua
-	Reset string
-	//go:embed inspect.lua
-	Inspect string
-	//go:embed revoke.lua
-	Revoke string
-	//go:embed held.lua
-	Held string
+import (
+	"embed"
+	"strings"
 )
+
+//go:embed *.lua
+var files embed.FS
+
+// All returns every script's source by name: acquire.lua is "acquire".
+func All() map[string]string {
+	entries, _ := files.ReadDir(".")
+	all := make(map[string]string, len(entries))
+	for _, e := range entries {
+		src, _ := files.ReadFile(e.Name())
+		all[strings.TrimSuffix(e.Name(), ".lua")] = string(src)
+	}
+	return all
+}

@@ -31,17 +31,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/exporter"
 	"github.com/golock/golock/internal/logging"
 	"github.com/golock/golock/internal/redisclient"
+	"github.com/golock/golock/internal/version"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `usage: golock-exporter [--listen ADDR] [--timeout SECONDS]
        golock-exporter --help | --version
@@ -134,7 +132,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "version":
-		fmt.Fprintln(stdout, "golock-exporter "+buildVersion())
+		fmt.Fprintln(stdout, "golock-exporter "+version.String())
 		return 0
 	}
 	cfg, warnings, err := config.Load(environ, os.Args[0])
@@ -158,7 +156,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		log.Error("cannot listen on " + opts.listen + ": " + err.Error())
 		return exitFailed
 	}
-	e := newExporter(cfg, client, log, opts.timeout)
+	e := exporter.New(cfg, client, log, opts.timeout)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", e)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -178,15 +176,4 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
 	return 0
-}
-
-// buildVersion is the version stamped at build time, else the module's, else "dev".
-func buildVersion() string {
-	if version != "dev" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return version
 }

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/golock/golock/internal/runner"
+	"github.com/golock/golock/internal/status"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -69,3 +72,34 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("parseArgs(nil): %v, want errNoCommand", err)
 	}
 }
+
+func TestParseMaxAge(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90": 90 * time.Second, "1.5": 1500 * time.Millisecond,
+		"90m": 90 * time.Minute, "25h": 25 * time.Hour, "2d": 48 * time.Hour, "30s": 30 * time.Second} {
+		if got, err := parseMaxAge(in); err != nil || got != want {
+			t.Errorf("parseMaxAge(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	// One unit, the last character: "1sm" and "2dh" are not times, whatever the map order.
+	for _, in := range []string{"", "0", "-1", "1w", "h", "1.5.2m", "soon", "1sm", "2dh", "1ms"} {
+		for range 20 {
+			if _, err := parseMaxAge(in); err == nil {
+				t.Fatalf("parseMaxAge(%q): no error", in)
+			}
+		}
+	}
+}
+
+// The names the CLI tests use for golock's exit codes and its --status output.
+const (
+	exitHeld    = runner.ExitHeld
+	exitFailed  = runner.ExitFailed
+	exitTimeout = runner.ExitTimeout
+)
+
+type statusJSON = status.LockJSON
+
+func iso(t time.Time) string { return status.ISO(t) }
+
+// killMargin is how long before a lost lease's end its job gets SIGKILL (package heartbeat).
+const killMargin = 100 * time.Millisecond

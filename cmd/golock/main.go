@@ -17,33 +17,147 @@
 // The manual is internal/manual/golock.md: --help prints it for a terminal, --man as the
 // man page golock(1).
 //
-// golock takes the lock named CRONLOCK_PREFIX + CRONLOCK_KEY (by default the MD5 of the
-// command line, as cronlock makes it). If another owner holds it, golock exits 200 at once
-// and runs nothing. Otherwise it runs COMMAND as its child in its own process group,
-// renews the lock's lease every CRONLOCK_LEASE/3 seconds while it runs, and when it ends
-// releases the lock (held at least CRONLOCK_GRACE seconds from acquisition) and exits with
-// its code.
-//
-// Exit codes: below 200, the command's own (128+N for signal N, 127 not found, 126 not
-// executable); 200 the lock is held elsewhere, or a reset succeeded; 201 golock failed
-// (configuration, Redis, or the lock was lost); 202 the command was killed by
-// CRONLOCK_TIMEOUT.
-//
-// Settings come from CRONLOCK_* environment variables and a config file, whose
-// assignments win as in cronlock: the file named by CRONLOCK_CONFIG, else cronlock.conf
-// beside the executable, else /etc/cronlock.conf; the manual lists them all.
+// This package is wiring only: it parses the arguments into a mode and calls the one
+// function that does that mode (package runner runs a command under its lock).
 package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/doctor"
+	"github.com/golock/golock/internal/logging"
+	"github.com/golock/golock/internal/manual"
+	"github.com/golock/golock/internal/redisclient"
+	"github.com/golock/golock/internal/runner"
+	"github.com/golock/golock/internal/status"
+	"github.com/golock/golock/internal/version"
+	"github.com/golock/golock/lockscript"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
-	// No runtime.GOMAXPROCS(1) here: it stops the world to resize (0.18 ms of a 5 ms run),
-	// and a second processor lets the signal set-up run beside the acquire.
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
+}
+
+// hintHelp follows every line about a misused option.
+const hintHelp = "try golock --help"
+
+// run is the whole command: it returns golock's exit code.
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	opts, err := parseArgs(args)
+	switch {
+	case errors.Is(err, errNoCommand):
+		fmt.Fprint(stderr, manual.Usage())
+		fmt.Fprintln(stderr, hintHelp)
+		return runner.ExitFailed
+	case err != nil:
+		fmt.Fprintln(stderr, "golock: "+err.Error())
+		fmt.Fprintln(stderr, hintHelp)
+		return runner.ExitFailed
+	}
+	switch opts.mode {
+	case modeHelp:
+		fmt.Fprint(stdout, manual.Text())
+		return 0
+	case modeMan:
+		fmt.Fprint(stdout, manual.Roff(version.String()))
+		return 0
+	case modeVersion:
+		fmt.Fprintln(stdout, version.Line("golock"))
+		return 0
+	case modeDoctor:
+		return doctor.Run(ctx, doctor.Options{Environ: environ, Argv0: os.Args[0], Connect: redisclient.Connect, Hint: redisclient.Hint, Out: stdout})
+	}
+
+	var sigs *runner.Signals
+	if opts.mode == modeRun { // a job may run: catch its signals beside the start
+		sigs = runner.CatchSignals()
+	}
+	cfg, log, ok := load(environ, stderr)
+	if !ok {
+		return runner.ExitFailed
+	}
+	if opts.mode == modeRun && opts.name != "" && !cfg.Reset {
+		fmt.Fprintln(stderr, "golock: --name without --status needs CRONLOCK_RESET=yes (golock runs a COMMAND, not a name)")
+		fmt.Fprintln(stderr, hintHelp)
+		return runner.ExitFailed
+	}
+	name := lockscript.Name(cfg.Prefix, cfg.Key, opts.cmd)
+	if opts.name != "" {
+		name = opts.name
+	}
+	if opts.mode == modeKey {
+		fmt.Fprintln(stdout, name)
+		return 0
+	}
+	// Not closed: golock exits when run returns, and closing costs a run a few hundred
+	// microseconds of start-up-sized work (the connection, the pool's goroutines).
+	client := redisclient.Connect(cfg)
+	tty := isTerminal(stderr)
+	switch opts.mode {
+	case modeStatus:
+		return status.Show(ctx, cfg, log, client, []string{name}, opts.json, stdout)
+	case modeList:
+		return status.Show(ctx, cfg, log, client, nil, opts.json, stdout)
+	case modeCheck:
+		return status.Check(ctx, cfg, client, name, opts.maxAge, stdout)
+	case modeHeld:
+		return runner.Held(ctx, cfg, log, client, environ, opts.minLeft, cfg.Verbose || tty)
+	}
+	log = log.With("lock", name)
+	if cfg.Reset {
+		return runner.Reset(ctx, cfg, log, client, name, tty)
+	}
+	return runner.Run(ctx, runner.Job{Config: cfg, Log: log, Client: client, Name: name, Args: opts.cmd,
+		Environ: environ, Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: tty, Signals: sigs})
+}
+
+// load reads the settings and makes the logger; false when a setting is bad (it has said
+// so, in one line).
+func load(environ []string, stderr io.Writer) (*config.Config, *slog.Logger, bool) {
+	cfg, warnings, err := config.Load(environ, os.Args[0])
+	format, verbose := "text", false
+	if slices.Contains(environ, "CRONLOCK_LOG_FORMAT=json") {
+		format = "json" // for a line about settings that could not be read
+	}
+	if cfg != nil {
+		format, verbose = cfg.LogFormat, cfg.Verbose
+	}
+	log := logging.New(stderr, format, verbose)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if err != nil {
+		log.Error(err.Error())
+		return nil, nil, false
+	}
+	// Advice on the config file's permissions is for someone watching, not for cron's mail.
+	if cfg.FileProblem != "" && (cfg.Verbose || isTerminal(stderr)) {
+		log.Warn(cfg.FileProblem)
+	}
+	if cfg.NTPDate != "" {
+		log.Debug("CRONLOCK_NTPDATE is ignored: every time golock compares comes from Redis")
+	}
+	for _, v := range cfg.Overridden { // never the values: one may be a password
+		log.Debug(v+" in the environment is replaced by the config file's (the file wins, as in cronlock)", "file", cfg.File)
+	}
+	return cfg, log, true
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -9,22 +9,17 @@ import (
 	"io/fs"
 	"math"
 	"net"
-	"net/url"
 	"os"
-	"os/user"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/golock/golock/lockscript"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/golock/golock/ping"
 )
 
 // Config is every setting, with cronlock's names and defaults. Durations are given in
@@ -121,7 +116,7 @@ type Config struct {
 
 const (
 	// MaxLimit is the largest CRONLOCK_LIMIT: each slot is a key every acquire reads.
-	MaxLimit = 1000
+	MaxLimit = lockscript.MaxLimit
 	// MaxInterval is the largest CRONLOCK_INTERVAL: the last-run record that remembers the
 	// last successful run is kept 30 days.
 	MaxInterval = 30 * 24 * time.Hour
@@ -144,12 +139,7 @@ var childVars = []string{"CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE"}
 // the file's assignments win. Warnings are lines to show the user; the error is a
 // *Problem or a file error, one line each.
 func Load(environ []string, argv0 string) (*Config, []string, error) {
-	vars := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
+	vars := Vars(environ)
 	var warnings, overridden []string
 	var fileProblem string
 	if path, explicit := configPath(vars, argv0); path != "" {
@@ -281,75 +271,6 @@ func readFile(path string, environ map[string]string, explicit bool) (map[string
 	return vars, permissionProblem(path, fi, secretIn(vars)), nil
 }
 
-// FilePermissionProblem says what is wrong with the permissions of the config file at
-// path, in one line with what to do: writable by its group or by every user (who could
-// point golock at another Redis), or readable by every user while it holds a password.
-// It is "" when nothing is, or the file cannot be read (a run says so). A file readable
-// by its group is what the manual advises: owned by root and a group of the users whose
-// crontabs run golock, mode 0640.
-func FilePermissionProblem(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	vars, err := ParseFile(f, map[string]string{})
-	if err != nil {
-		return permissionProblem(path, fi, "")
-	}
-	return permissionProblem(path, fi, secretIn(vars))
-}
-
-// permissionProblem is FilePermissionProblem for a file already read; secret names the
-// password it holds, "" when none.
-func permissionProblem(path string, fi os.FileInfo, secret string) string {
-	perm := fi.Mode().Perm()
-	switch {
-	case perm&0o002 != 0:
-		return fmt.Sprintf("config file %s is writable by every user (mode %04o), who could point golock at "+
-			"another Redis; chmod o-w %s", path, perm, path)
-	case perm&0o020 != 0:
-		return fmt.Sprintf("config file %s is writable by its group %s (mode %04o), who could point golock at "+
-			"another Redis; chmod g-w %s", path, groupName(fi), perm, path)
-	case secret != "" && perm&0o004 != 0:
-		return fmt.Sprintf("config file %s holds %s and is readable by every user (mode %04o); chmod o-r %s "+
-			"(0640, its group one of the users who run golock)", path, secret, perm, path)
-	}
-	return ""
-}
-
-// groupName is the name of the file's group, or its number when it has no name.
-func groupName(fi os.FileInfo) string {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return "?"
-	}
-	gid := strconv.FormatUint(uint64(st.Gid), 10)
-	if g, err := user.LookupGroupId(gid); err == nil {
-		return g.Name
-	}
-	return gid
-}
-
-// secretIn names the variable of vars that holds a password, or is "" when none does.
-func secretIn(vars map[string]string) string {
-	for _, name := range []string{"CRONLOCK_AUTH", "CRONLOCK_SENTINEL_AUTH"} {
-		if vars[name] != "" {
-			return name
-		}
-	}
-	if u, err := url.Parse(vars["CRONLOCK_URL"]); err == nil && u.User != nil {
-		if _, set := u.User.Password(); set {
-			return "a password in CRONLOCK_URL"
-		}
-	}
-	return ""
-}
-
 // Known is every CRONLOCK_ variable golock reads or accepts.
 func Known() []string {
 	var names []string
@@ -402,111 +323,4 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-var parsers = map[reflect.Type]env.ParserFunc{
-	reflect.TypeFor[bool]():          func(v string) (any, error) { return ParseBool(v) },
-	reflect.TypeFor[time.Duration](): func(v string) (any, error) { return ParseSeconds(v) },
-	reflect.TypeFor[int](): func(v string) (any, error) {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return nil, &BadValue{"must be a whole number", v}
-		}
-		return n, nil
-	},
-}
-
-// BadValue is a value a parser refused. Its message says what is allowed and leaves the
-// value out: whoever names the variable decides whether it may be shown (see got).
-type BadValue struct {
-	Want  string // what is allowed
-	Value string // what was given
-}
-
-func (e *BadValue) Error() string { return e.Want }
-
-// ParseBool reads yes/no, true/false, 1/0 and on/off in any case. The error is a *BadValue.
-func ParseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "yes", "true", "1", "on":
-		return true, nil
-	case "no", "false", "0", "off":
-		return false, nil
-	}
-	return false, &BadValue{"must be yes or no (or true/false, 1/0, on/off)", v}
-}
-
-// ParseSeconds reads a number of seconds, fractions allowed, not negative. The error is a
-// *BadValue.
-func ParseSeconds(v string) (time.Duration, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e9 {
-		return 0, &BadValue{"must be a number of seconds, 0 or more (e.g. 30 or 0.5)", v}
-	}
-	return time.Duration(f * float64(time.Second)), nil
-}
-
-// explain turns the env package's error into a Problem naming the variable.
-func explain(err error) error {
-	var agg env.AggregateError
-	if errors.As(err, &agg) && len(agg.Errors) > 0 {
-		err = agg.Errors[0]
-	}
-	var pe env.ParseError
-	if errors.As(err, &pe) {
-		if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-			name := f.Tag.Get("env")
-			var bad *BadValue
-			if errors.As(pe.Err, &bad) {
-				return &Problem{name, bad.Want + got(name, bad.Value)}
-			}
-			return &Problem{name, pe.Err.Error()}
-		}
-	}
-	return err
-}
-
-// got ends a message about a refused value: ", got "value"" when the value may be shown,
-// else a note that it is not. A password pasted into the wrong variable (a config file's
-// lines shifted by one, say) must not reach cron's mail, so a value is shown only when
-//   - its variable never holds an address, a name or a credential: the durations, the
-//     booleans, the counts, CRONLOCK_ON_LOST and CRONLOCK_LOG_FORMAT (see echoable), and
-//   - it is short and plain: at most 16 letters, digits, spaces and ".+-_".
-//
-// Host, port, database, URL, user, password, sentinel and TLS values are never shown.
-func got(name, value string) string {
-	if !echoable()[name] || len(value) > 16 || strings.IndexFunc(value, notPlain) >= 0 {
-		return " (the value given is not shown)"
-	}
-	return fmt.Sprintf(", got %q", value)
-}
-
-func notPlain(r rune) bool {
-	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" .+-_", r))
-}
-
-// echoable are the variables whose refused values got may show: every duration and
-// boolean, and the few others that hold a count or a word from a fixed list.
-var echoable = sync.OnceValue(func() map[string]bool {
-	m := map[string]bool{"CRONLOCK_MIN_REPLICAS": true, "CRONLOCK_RECONNECT_ATTEMPTS": true, "CRONLOCK_LIMIT": true,
-		"CRONLOCK_ON_LOST": true, "CRONLOCK_LOG_FORMAT": true}
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		switch f := t.Field(i); f.Type {
-		case reflect.TypeFor[bool](), reflect.TypeFor[time.Duration]():
-			m[f.Tag.Get("env")] = true
-		}
-	}
-	return m
-})
-
-// pingErr says what is wrong with a ping URL, never showing it: its path is the check's
-// secret.
-func pingErr(raw string) error {
-	_, err := ping.Check(raw)
-	return err
-}
-
-func secs(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }

@@ -32,3 +32,22 @@ func Text() string { return text }
 func Roff(version string) string {
 	return strings.Replace(roff, versionMark, version, 1)
 }
+
+//go:embed golock.md
+var source string
+
+// Usage is the synopsis golock prints when it is given nothing to do, or a wrong option:
+// the manual's SYNOPSIS, each line after the first starting "       ".
+func Usage() string {
+	_, rest, _ := strings.Cut(source, "\n# SYNOPSIS\n")
+	body, _, _ := strings.Cut(rest, "\n#")
+	var b strings.Builder
+	for i, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		prefix := "usage: "
+		if i > 0 {
+			prefix = "       "
+		}
+		b.WriteString(prefix + strings.TrimSpace(line) + "\n")
+	}
+	return b.String()
+}

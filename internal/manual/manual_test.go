@@ -255,3 +255,10 @@ func TestREADMEVariables(t *testing.T) {
 	}
 	t.Logf("measured: %d variables in the manual, %d in the README's %d tables", len(inManual), len(inReadme), tables)
 }
+
+func TestUsageIsTheSynopsis(t *testing.T) {
+	u := manual.Usage()
+	if !strings.HasPrefix(u, "usage: golock [--] COMMAND [ARG...]\n") || !strings.Contains(u, "\n       golock --doctor | --help | --man | --version\n") {
+		t.Errorf("Usage() = %q, want the manual's SYNOPSIS", u)
+	}
+}

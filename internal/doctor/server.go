@@ -180,7 +180,7 @@ func checkCluster(ctx context.Context, r *report, c *redis.ClusterClient) {
 		if err != nil {
 			mark, text = markFail, fmt.Sprintf("cluster node %s: CLUSTER INFO: %v", addr, err)
 		} else {
-			f := fields(info)
+			f := redisclient.InfoFields(info)
 			text = fmt.Sprintf("cluster node %s: cluster_state %s, %s of 16384 slots ok, %s nodes known",
 				addr, f["cluster_state"], f["cluster_slots_ok"], f["cluster_known_nodes"])
 			if f["cluster_state"] != "ok" || f["cluster_slots_ok"] != "16384" {
@@ -210,13 +210,13 @@ func checkMaster(ctx context.Context, r *report, cfg *config.Config, node *redis
 		r.line(markUnknown, "%sINFO refused (%v): version, eviction, persistence and replicas unknown", label, err)
 		return
 	}
-	info := fields(raw)
+	info := redisclient.InfoFields(raw)
 	r.line(markOK, "%sRedis %s, %s, %s", label, info["redis_version"], orUnknown(info["redis_mode"]), info["role"])
 	if role := info["role"]; role != "master" {
 		r.line(markFail, "%sthis Redis is a %s: it refuses golock's writes; point golock at the master", label, role)
 	}
 	checkScripts(ctx, r, node, label)
-	safety := readSafety(ctx, node, info)
+	safety := redisclient.SafetyFrom(ctx, node, info)
 	checkEviction(r, safety, label)
 	checkPersistence(r, safety, label)
 	checkReplicas(r, cfg, info, label)
@@ -253,71 +253,11 @@ func checkScripts(ctx context.Context, r *report, node *redis.Client, label stri
 		label, len(names)-len(missing), len(names), strings.Join(missing, ", "))
 }
 
-// Safety is what one master's settings say about whether a held lock survives: eviction
-// and persistence. golock --doctor judges it line by line; golock-exporter shows it as
-// gauges.
-type Safety struct {
-	// Policy is maxmemory-policy, "" when unknown (INFO did not say and CONFIG GET was
-	// refused, as on some managed Redis; PolicyErr says why).
-	Policy    string
-	PolicyErr error
-	MaxMemory int64 // maxmemory in bytes; 0: no limit
-	// Limited says a memory limit applies: maxmemory is set, or Redis is 32-bit (an
-	// implicit 3 GB limit).
-	Limited bool
-	AOF     bool // appendonly is on
-	// SavePoints are the RDB save points ("3600 1 300 100"), "" when there are none or
-	// they are unknown (CONFIG GET refused: SaveErr says why).
-	SavePoints string
-	SaveErr    error
-}
-
-// Evicts reports whether Redis may evict a held lock once used memory reaches maxmemory:
-// any policy but noeviction, with a limit that applies. False when the policy is unknown.
-func (s Safety) Evicts() bool { return s.Policy != "" && s.Policy != "noeviction" && s.Limited }
-
-// Persistent reports whether a restart keeps the locks (AOF, or RDB save points), and
-// known whether that could be read.
-func (s Safety) Persistent() (persistent, known bool) {
-	if s.AOF || s.SavePoints != "" {
-		return true, true
-	}
-	return false, s.SaveErr == nil
-}
-
-// ReadSafety reads Safety from one master (one Redis, or a master of a cluster).
-func ReadSafety(ctx context.Context, node *redis.Client) (Safety, error) {
-	raw, err := node.Info(ctx).Result()
-	if err != nil {
-		return Safety{}, err
-	}
-	return readSafety(ctx, node, fields(raw)), nil
-}
-
-// readSafety is ReadSafety with the master's INFO fields read already.
-func readSafety(ctx context.Context, node *redis.Client, info map[string]string) Safety {
-	s := Safety{Policy: info["maxmemory_policy"], AOF: info["aof_enabled"] == "1"}
-	limit := info["maxmemory"]
-	if s.Policy == "" || limit == "" {
-		cfg, err := node.ConfigGet(ctx, "maxmemory*").Result()
-		if err != nil {
-			s.Policy, s.PolicyErr = "", err
-		} else {
-			s.Policy, limit = cfg["maxmemory-policy"], cfg["maxmemory"]
-		}
-	}
-	s.MaxMemory, _ = strconv.ParseInt(limit, 10, 64)
-	s.Limited = s.MaxMemory > 0 || info["arch_bits"] == "32"
-	save, err := node.ConfigGet(ctx, "save").Result()
-	s.SavePoints, s.SaveErr = strings.TrimSpace(save["save"]), err
-	return s
-}
-
 // checkEviction: any maxmemory-policy but noeviction lets Redis drop keys once used memory
 // reaches maxmemory, a held lock among them (the volatile-* policies drop keys with a TTL,
 // and every lock has one). With maxmemory 0, a 64-bit Redis has no limit and evicts
 // nothing (a 32-bit one has an implicit 3 GB limit).
-func checkEviction(r *report, s Safety, label string) {
+func checkEviction(r *report, s redisclient.Safety, label string) {
 	if s.Policy == "" {
 		r.line(markUnknown, "%smaxmemory-policy: INFO does not say and CONFIG GET was refused (%v)", label, s.PolicyErr)
 		return
@@ -343,7 +283,7 @@ func checkEviction(r *report, s Safety, label string) {
 
 // checkPersistence: without RDB save points and without AOF, a restart of Redis empties it
 // and every held lock vanishes.
-func checkPersistence(r *report, s Safety, label string) {
+func checkPersistence(r *report, s redisclient.Safety, label string) {
 	switch {
 	case s.AOF:
 		r.line(markOK, "%spersistence: AOF on: a restart keeps the locks", label)
@@ -376,17 +316,6 @@ func checkReplicas(r *report, cfg *config.Config, info map[string]string, label 
 	default:
 		r.line(markOK, "%sreplicas: %d online; golock does not wait for them (CRONLOCK_MIN_REPLICAS=0)", label, online)
 	}
-}
-
-// fields reads INFO's or CLUSTER INFO's "key:value" lines.
-func fields(info string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(info, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && !strings.HasPrefix(k, "#") {
-			m[k] = v
-		}
-	}
-	return m
 }
 
 func orUnknown(s string) string {

@@ -4,14 +4,12 @@
 package check
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/lockscript"
 )
 
@@ -88,17 +86,17 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 	}
 	var run *lockscript.Holder
 	for _, c := range holders {
-		if c.Kind == "golock" && !c.Released && (run == nil || c.Age > run.Age) {
+		if c.Kind == lockscript.Golock && !c.Released && (run == nil || c.Age > run.Age) {
 			run = c
 		}
 	}
 	running := run != nil
 	switch {
 	case running && maxAge > 0 && run.Age > maxAge:
-		warn = append(warn, fmt.Sprintf("held by %s pid %s for %s, longer than --max-age %s", run.Host, run.PID,
+		warn = append(warn, fmt.Sprintf("held by %s pid %d for %s, longer than --max-age %s", run.Host, run.PID,
 			age(run.Age), age(maxAge)))
 	case running:
-		ok = append(ok, fmt.Sprintf("running on %s pid %s for %s", run.Host, run.PID, age(run.Age)))
+		ok = append(ok, fmt.Sprintf("running on %s pid %d for %s", run.Host, run.PID, age(run.Age)))
 	case maxAge > 0 && success.IsZero():
 		crit = append(crit, "no successful run recorded")
 	case maxAge > 0 && st.Now.Sub(success) > maxAge:
@@ -108,8 +106,8 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 	if !success.IsZero() && last != nil && (last.Code != 0 || !last.Ran) {
 		ok = append(ok, fmt.Sprintf("last success ended %s ago", age(st.Now.Sub(success))))
 	}
-	if h != nil && h.Kind != "golock" && h.Kind != "cronlock" {
-		warn = append(warn, fmt.Sprintf("held by a foreign %s value: no golock can take it (CRONLOCK_RESET=yes clears it)", h.Kind))
+	if h != nil && h.Kind == lockscript.Foreign {
+		warn = append(warn, fmt.Sprintf("held by a foreign %s value: no golock can take it (CRONLOCK_RESET=yes clears it)", h.Type))
 	}
 	if last == nil && len(crit)+len(warn)+len(ok) == 0 {
 		ok = append(ok, "no run recorded yet")
@@ -144,28 +142,6 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 			fmt.Sprintf("last_exit=%d;;;0", last.Code))
 	}
 	return r
-}
-
-// ParseMaxAge reads --max-age: seconds (fractions allowed), or a number with a unit, s,
-// m, h or d ("90m", "25h", "2d"). It must be more than 0.
-func ParseMaxAge(s string) (time.Duration, error) {
-	bad := errors.New("--max-age needs a time: seconds, or a number with s, m, h or d (e.g. 3600, 90m, 25h, 2d)")
-	units := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
-	unit := time.Second
-	for suffix, u := range units {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			s, unit = n, u
-		}
-	}
-	secs, err := config.ParseSeconds(s)
-	if err != nil {
-		return 0, bad
-	}
-	d := time.Duration(secs.Seconds() * float64(unit))
-	if d <= 0 {
-		return 0, bad
-	}
-	return d, nil
 }
 
 // age is a duration for a person: to the second from a minute up, else to 0.1 s.

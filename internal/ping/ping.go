@@ -33,29 +33,13 @@ type Pinger struct {
 	agent   string
 }
 
-// Check reads a ping URL: http:// or https://, with a host. Its error never holds the
-// URL, whose path is the check's secret.
-func Check(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return nil, errors.New("must be an http:// or https:// URL (it does not parse)")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, errors.New("must be an http:// or https:// URL")
-	case u.Hostname() == "":
-		return nil, errors.New("must be an http:// or https:// URL with a host")
-	case u.Fragment != "" || u.Opaque != "":
-		return nil, errors.New("must be a plain http:// or https:// URL (no #fragment)")
-	}
-	return u, nil
-}
-
-// New makes the Pinger of one run: rawURL is the check's ping URL (see Check), rid the
-// run's id, timeout the bound on each ping, agent the User-Agent.
+// New makes the Pinger of one run: rawURL is the check's ping URL (http:// or https://,
+// as the settings check it), rid the run's id, timeout the bound on each ping, agent the
+// User-Agent. Its error never holds the URL, whose path is the check's secret.
 func New(rawURL, rid string, timeout time.Duration, agent string) (*Pinger, error) {
-	u, err := Check(rawURL)
-	if err != nil {
-		return nil, err
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, errors.New("must be an http:// or https:// URL with a host")
 	}
 	return &Pinger{base: u, rid: rid, timeout: timeout, agent: agent}, nil
 }

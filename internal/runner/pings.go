@@ -1,11 +1,12 @@
-package main
+package runner
 
 import (
 	"context"
 	"log/slog"
 
+	"github.com/golock/golock/internal/ping"
+	"github.com/golock/golock/internal/version"
 	"github.com/golock/golock/lockscript"
-	"github.com/golock/golock/ping"
 )
 
 // pings are a run's pings to CRONLOCK_PING_URL, sent only by the run that took the lock,
@@ -21,7 +22,7 @@ func (j *job) pings(lock *lockscript.Lock) pings {
 	if j.cfg.PingURL == "" {
 		return pings{}
 	}
-	p, err := ping.New(j.cfg.PingURL, lock.Owner, j.cfg.PingTimeout, "golock/"+buildVersion())
+	p, err := ping.New(j.cfg.PingURL, lock.Owner, j.cfg.PingTimeout, "golock/"+version.String())
 	if err != nil { // config has checked the URL
 		j.log.Debug("no pings: CRONLOCK_PING_URL "+err.Error(), "err", err)
 		return pings{}

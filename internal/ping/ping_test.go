@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golock/golock/ping"
+	"github.com/golock/golock/internal/ping"
 )
 
 // TestSend pings a real HTTP server on 127.0.0.1: the path, the run id beside a query the
@@ -62,17 +62,5 @@ func TestTLSVerified(t *testing.T) {
 	}
 	if err := p.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("untrusted certificate: %v, want a verification error", err)
-	}
-}
-
-func TestCheck(t *testing.T) {
-	for raw, ok := range map[string]bool{
-		"https://hc-ping.example/uuid": true, "http://127.0.0.1:8000/ping/x": true, "http://[::1]/x": true,
-		"ftp://x/y": false, "hc-ping.example/uuid": false, "https:///uuid": false, "mailto:x@y": false,
-		"https://h/x#frag": false, "%zz": false,
-	} {
-		if _, err := ping.Check(raw); (err == nil) != ok {
-			t.Errorf("Check(%q): %v, want ok=%v", raw, err, ok)
-		}
 	}
 }

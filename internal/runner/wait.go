@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func (j *job) wait(ctx context.Context, d time.Duration, why string, try func(co
 // terminal, a debug line otherwise (cron mails nothing). A foreign value has had its
 // warning already.
 func (j *job) held(h lockscript.Holder) {
-	if h.Kind != "golock" && h.Kind != "cronlock" {
+	if h.Kind == lockscript.Foreign {
 		return
 	}
 	notice(j.log, j.tty)(heldBy(h, time.Now()) + "; not running (exit 200)")
@@ -73,13 +73,13 @@ func (j *job) held(h lockscript.Holder) {
 // when, in local time as of now (the holder's age and TTL are Redis's).
 func heldBy(h lockscript.Holder, now time.Time) string {
 	switch h.Kind {
-	case "golock":
-		s := fmt.Sprintf("lock held by %s pid %s since %s (%s ago)", h.Host, h.PID, clock(now.Add(-h.Age), now), h.Age.Round(time.Second))
+	case lockscript.Golock:
+		s := fmt.Sprintf("lock held by %s pid %d since %s (%s ago)", h.Host, h.PID, clock(now.Add(-h.Age), now), h.Age.Round(time.Second))
 		if h.Released && h.TTL > 0 {
 			s += fmt.Sprintf(", its job ended; held for grace until %s (%s from now)", clock(now.Add(h.TTL), now), h.TTL.Round(time.Second))
 		}
 		return s
-	case "cronlock":
+	case lockscript.Cronlock:
 		return fmt.Sprintf("lock held by cronlock until %s (%s from now)", clock(h.Expires, now), h.Expires.Sub(now).Round(time.Second))
 	}
 	return "lock held by " + h.String()

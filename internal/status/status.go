@@ -1,4 +1,7 @@
-package main
+// Package status shows golock's locks to a person or a program: golock --status and --list,
+// one line per lock or JSON, and golock --check, a Nagios/Icinga plugin. It only reads:
+// every lock through lockscript.Inspect, tried once, since someone is waiting for the answer.
+package status
 
 import (
 	"context"
@@ -12,24 +15,27 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/golock/golock/check"
+	"github.com/golock/golock/internal/check"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/lockscript"
 )
 
-// status prints who holds each named lock and its last run: one line each, or JSON. With
-// no names it lists every lock under CRONLOCK_PREFIX. Someone is waiting for the answer:
+// failed is golock's exit code when Redis cannot be read.
+const failed = 201
+
+// Show prints who holds each named lock and its last run: one line each, or JSON, and
+// returns golock's exit code. With no names it lists every lock under CRONLOCK_PREFIX.
 // Redis is tried once, each wait bounded by REDIS_TIMEOUT, not on the reconnect schedule.
-func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, names []string, asJSON bool, stdout io.Writer) int {
+func Show(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, names []string, asJSON bool, stdout io.Writer) int {
 	list := names == nil
 	sts, err := inspect(ctx, c, cfg.Prefix, names)
 	if err != nil {
 		log.Error("cannot read the locks at "+redisclient.Address(cfg)+redisclient.Hint(err), "err", err)
-		return exitFailed
+		return failed
 	}
 	if asJSON {
-		out := make([]statusJSON, len(sts))
+		out := make([]LockJSON, len(sts))
 		for i, st := range sts {
 			out[i] = toJSON(st)
 		}
@@ -47,9 +53,9 @@ func status(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.U
 	return 0
 }
 
-// checkLock is --check: the lock judged as a Nagios/Icinga plugin (package check), one
-// line on stdout, the plugin's code as exit code. Redis is tried once, as for --status.
-func checkLock(ctx context.Context, cfg *config.Config, c redis.Scripter, name string, maxAge time.Duration, stdout io.Writer) int {
+// Check is --check: the lock judged as a Nagios/Icinga plugin (package check), one line
+// on stdout, the plugin's code as exit code. Redis is tried once, as for --status.
+func Check(ctx context.Context, cfg *config.Config, c redis.Scripter, name string, maxAge time.Duration, stdout io.Writer) int {
 	st, err := lockscript.Inspect(ctx, c, name)
 	r := check.Judge(st, maxAge)
 	if err != nil {
@@ -86,22 +92,22 @@ func statusLine(st lockscript.Status) string {
 	switch h := st.Holder; {
 	case h == nil:
 		b.WriteString("free")
-	case h.Kind == "golock":
-		fmt.Fprintf(&b, "held by %s pid %s, owner %s, fence %d, since %s (age %s), ttl %s",
-			h.Host, h.PID, h.Owner, h.Fence, iso(st.Record.Acquired), secs(h.Age), ttl(h.TTL))
+	case h.Kind == lockscript.Golock:
+		fmt.Fprintf(&b, "held by %s pid %d, owner %s, fence %d, since %s (age %s), ttl %s",
+			h.Host, h.PID, h.Owner, h.Fence, ISO(st.Record.Acquired), secs(h.Age), ttl(h.TTL))
 		if h.Released {
-			fmt.Fprintf(&b, ", job ended, held for grace until %s", iso(st.Record.GraceEnds))
+			fmt.Fprintf(&b, ", job ended, held for grace until %s", ISO(st.Record.GraceEnds))
 		}
 		fmt.Fprintf(&b, ", command %s", strconv.Quote(st.Record.Command))
 		b.WriteString(otherHolders(st))
-	case h.Kind == "cronlock":
-		fmt.Fprintf(&b, "held by cronlock until %s, ttl %s", iso(h.Expires), ttl(h.TTL))
+	case h.Kind == lockscript.Cronlock:
+		fmt.Fprintf(&b, "held by cronlock until %s, ttl %s", ISO(h.Expires), ttl(h.TTL))
 	default:
-		fmt.Fprintf(&b, "held by a foreign %s value (golock leaves it alone; CRONLOCK_RESET=yes clears it)", h.Kind)
+		fmt.Fprintf(&b, "held by a foreign %s value (golock leaves it alone; CRONLOCK_RESET=yes clears it)", h.Type)
 	}
 	if l := st.Last; l != nil {
-		fmt.Fprintf(&b, "; last run: %s pid %s, fence %d, started %s, took %s, exit %d",
-			l.Host, l.PID, l.Fence, iso(l.Started), secs(l.Duration), l.Code)
+		fmt.Fprintf(&b, "; last run: %s pid %d, fence %d, started %s, took %s, exit %d",
+			l.Host, l.PID, l.Fence, ISO(l.Started), secs(l.Duration), l.Code)
 		if !l.Ran {
 			b.WriteString(" (could not start)")
 		}
@@ -109,16 +115,16 @@ func statusLine(st lockscript.Status) string {
 			if l.Success.IsZero() {
 				b.WriteString("; no success recorded")
 			} else {
-				fmt.Fprintf(&b, "; last success ended %s", iso(l.Success))
+				fmt.Fprintf(&b, "; last success ended %s", ISO(l.Success))
 			}
 		}
 	}
 	return b.String()
 }
 
-// statusJSON is one lock in --json: numbers are numbers, and each moment is given twice,
+// LockJSON is one lock in --json: numbers are numbers, and each moment is given twice,
 // in unix milliseconds (as the lock record holds it) and in ISO 8601, UTC.
-type statusJSON struct {
+type LockJSON struct {
 	Name  string `json:"name"`
 	State string `json:"state"` // free, held, released (held for grace), cronlock or foreign
 	Owner string `json:"owner,omitempty"`
@@ -162,13 +168,13 @@ type lastJSON struct {
 	Success   string `json:"success,omitempty"`
 }
 
-func toJSON(st lockscript.Status) statusJSON {
-	out := statusJSON{Name: st.Name, State: "free"}
+func toJSON(st lockscript.Status) LockJSON {
+	out := LockJSON{Name: st.Name, State: "free"}
 	if h := st.Holder; h != nil {
 		out.TTLMS = h.TTL.Milliseconds()
 		switch h.Kind {
-		case "golock":
-			out.State, out.Owner, out.Host, out.PID, out.Fence, out.AgeMS = "held", h.Owner, h.Host, atoi(h.PID), h.Fence, h.Age.Milliseconds()
+		case lockscript.Golock:
+			out.State, out.Owner, out.Host, out.PID, out.Fence, out.AgeMS = "held", h.Owner, h.Host, h.PID, h.Fence, h.Age.Milliseconds()
 			if h.Released {
 				out.State = "released"
 			}
@@ -178,16 +184,16 @@ func toJSON(st lockscript.Status) statusJSON {
 			out.GraceUntilMS, out.GraceUntil = moment(r.GraceEnds)
 			out.DeadlineMS, out.Deadline = moment(r.Deadline)
 			out.ReleasedMS, out.Released = moment(r.Released)
-		case "cronlock":
+		case lockscript.Cronlock:
 			out.State = "cronlock"
 			out.ExpiresMS, out.Expires = moment(h.Expires)
 		default:
-			out.State, out.Type = "foreign", h.Kind
+			out.State, out.Type = "foreign", h.Type
 		}
 	}
 	out.Others = othersJSON(st)
 	if l := st.Last; l != nil {
-		out.LastRun = &lastJSON{Host: l.Host, PID: atoi(l.PID), Fence: l.Fence,
+		out.LastRun = &lastJSON{Host: l.Host, PID: l.PID, Fence: l.Fence,
 			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran}
 		out.LastRun.StartedMS, out.LastRun.Started = moment(l.Started)
 		out.LastRun.EndedMS, out.LastRun.Ended = moment(l.Started.Add(l.Duration))
@@ -201,21 +207,16 @@ func moment(t time.Time) (int64, string) {
 	if t.IsZero() {
 		return 0, ""
 	}
-	return t.UnixMilli(), iso(t)
+	return t.UnixMilli(), ISO(t)
 }
 
-// iso is t in ISO 8601, UTC, to the millisecond: Redis's clock, as every time golock
+// ISO is t in ISO 8601, UTC, to the millisecond: Redis's clock, as every time golock
 // shows; "unknown" for the zero time.
-func iso(t time.Time) string {
+func ISO(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }
 
 // ttl says how long a key has left; Redis's -1 means it has no expiry.
@@ -228,4 +229,41 @@ func ttl(d time.Duration) string {
 
 func secs(d time.Duration) string {
 	return d.Round(100 * time.Millisecond).String()
+}
+
+// otherHolders is the holders of slots 2..N (CRONLOCK_LIMIT above 1) for a --status line.
+func otherHolders(st lockscript.Status) string {
+	var b strings.Builder
+	for _, s := range st.Others {
+		fmt.Fprintf(&b, "; also held by %s pid %d, owner %s, fence %d, since %s (age %s), ttl %s",
+			s.Holder.Host, s.Holder.PID, s.Holder.Owner, s.Holder.Fence, ISO(s.Record.Acquired), secs(s.Holder.Age), ttl(s.Holder.TTL))
+		if s.Holder.Released {
+			b.WriteString(", job ended")
+		}
+	}
+	return b.String()
+}
+
+// holderJSON is one more holder in --status --json (CRONLOCK_LIMIT above 1).
+type holderJSON struct {
+	Owner      string `json:"owner"`
+	Host       string `json:"host"`
+	PID        int    `json:"pid"`
+	Fence      int64  `json:"fence"`
+	AgeMS      int64  `json:"age_ms"`
+	TTLMS      int64  `json:"ttl_ms"`
+	AcquiredMS int64  `json:"acquired_ms"`
+	Acquired   string `json:"acquired"`
+	Released   bool   `json:"released"`
+}
+
+func othersJSON(st lockscript.Status) []holderJSON {
+	var out []holderJSON
+	for _, s := range st.Others {
+		h := holderJSON{Owner: s.Holder.Owner, Host: s.Holder.Host, PID: s.Holder.PID, Fence: s.Holder.Fence,
+			AgeMS: s.Holder.Age.Milliseconds(), TTLMS: s.Holder.TTL.Milliseconds(), Released: s.Holder.Released}
+		h.AcquiredMS, h.Acquired = moment(s.Record.Acquired)
+		out = append(out, h)
+	}
+	return out
 }

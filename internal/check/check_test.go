@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golock/golock/check"
+	"github.com/golock/golock/internal/check"
 	"github.com/golock/golock/lockscript"
 )
 
@@ -16,7 +16,7 @@ func TestJudge(t *testing.T) {
 	ok := &lockscript.LastRun{Host: "a", Ran: true, Started: now.Add(-50 * time.Hour), Duration: time.Minute,
 		Success: now.Add(-50*time.Hour + time.Minute)}
 	run := func(age time.Duration) lockscript.Holder {
-		return lockscript.Holder{Kind: "golock", Host: "b", PID: "7", Age: age}
+		return lockscript.Holder{Kind: lockscript.Golock, Host: "b", PID: 7, Age: age}
 	}
 	young, old := run(time.Minute), run(30*time.Hour)
 	for _, tc := range []struct {
@@ -30,7 +30,7 @@ func TestJudge(t *testing.T) {
 		{"a run stuck", lockscript.Status{Last: ok, Holder: &old}, check.Warning, "held by b pid 7 for 30h0m0s"},
 		{"a stuck run in slot 2", lockscript.Status{Last: ok, Holder: &young, Others: []lockscript.Slot{{Holder: old}}},
 			check.Warning, "for 30h0m0s, longer than"},
-		{"foreign", lockscript.Status{Last: &lockscript.LastRun{Ran: true, Success: now}, Holder: &lockscript.Holder{Kind: "list"}},
+		{"foreign", lockscript.Status{Last: &lockscript.LastRun{Ran: true, Success: now}, Holder: &lockscript.Holder{Kind: lockscript.Foreign, Type: "list"}},
 			check.Warning, "foreign list value"},
 		{"failed, a run under way", lockscript.Status{Last: &lockscript.LastRun{Ran: true, Code: 1}, Holder: &young},
 			check.Critical, "last run failed with exit 1"},
@@ -40,20 +40,6 @@ func TestJudge(t *testing.T) {
 		line := r.String()
 		if r.Code != tc.want || !strings.Contains(line, tc.text) || strings.Count(line, "|") != 1 || strings.Contains(line, "\n") {
 			t.Errorf("%s: %d %q; want %d and %q on one line, one |", tc.name, r.Code, line, tc.want, tc.text)
-		}
-	}
-}
-
-func TestParseMaxAge(t *testing.T) {
-	for in, want := range map[string]time.Duration{"90": 90 * time.Second, "1.5": 1500 * time.Millisecond,
-		"90m": 90 * time.Minute, "25h": 25 * time.Hour, "2d": 48 * time.Hour, "30s": 30 * time.Second} {
-		if got, err := check.ParseMaxAge(in); err != nil || got != want {
-			t.Errorf("ParseMaxAge(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "-1", "1w", "h", "1.5.2m", "soon"} {
-		if _, err := check.ParseMaxAge(in); err == nil {
-			t.Errorf("ParseMaxAge(%q): no error", in)
 		}
 	}
 }

@@ -1,4 +1,7 @@
-package main
+// Package exporter serves the state of golock's locks to Prometheus: each scrape reads every
+// lock under CRONLOCK_PREFIX from Redis afresh, and each master's eviction and persistence
+// settings. It changes nothing in Redis.
+package exporter
 
 import (
 	"context"
@@ -15,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/golock/golock/doctor"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/lockscript"
@@ -25,8 +27,8 @@ import (
 // connections, as golock's does.
 const inspectors = 4
 
-// exporter serves /metrics: each scrape reads Redis afresh, bounded by timeout.
-type exporter struct {
+// Exporter serves /metrics: each scrape reads Redis afresh, bounded by timeout.
+type Exporter struct {
 	cfg     *config.Config
 	client  redis.UniversalClient
 	log     *slog.Logger
@@ -38,8 +40,10 @@ type exporter struct {
 	failing bool                // the last scrape could not read Redis: said once
 }
 
-func newExporter(cfg *config.Config, client redis.UniversalClient, log *slog.Logger, timeout time.Duration) *exporter {
-	e := &exporter{cfg: cfg, client: client, log: log, timeout: timeout,
+// New returns the handler of /metrics for the locks that cfg names, read through client;
+// a scrape takes at most timeout.
+func New(cfg *config.Config, client redis.UniversalClient, log *slog.Logger, timeout time.Duration) *Exporter {
+	e := &Exporter{cfg: cfg, client: client, log: log, timeout: timeout,
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "golock_exporter_scrape_errors_total",
 			Help: "Scrapes that could not read Redis (see golock_up and the exporter's log)."})}
 	reg := prometheus.NewRegistry()
@@ -51,7 +55,7 @@ func newExporter(cfg *config.Config, client redis.UniversalClient, log *slog.Log
 
 // ServeHTTP is one scrape: the locks as Redis holds them now, read within the exporter's
 // timeout, or Prometheus's scrape timeout when that is shorter.
-func (e *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	timeout := e.timeout
 	if s, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64); err == nil && s > 0 {
 		// Leave a moment to write the answer before Prometheus gives up.
@@ -67,7 +71,7 @@ func (e *exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // failed counts a scrape that could not read Redis, and says so once until one can again.
-func (e *exporter) failed(err error) {
+func (e *Exporter) failed(err error) {
 	e.errors.Inc()
 	e.mu.Lock()
 	first := !e.failing
@@ -81,7 +85,7 @@ func (e *exporter) failed(err error) {
 	}
 }
 
-func (e *exporter) readOK() {
+func (e *Exporter) readOK() {
 	e.mu.Lock()
 	was := e.failing
 	e.failing = false
@@ -150,7 +154,7 @@ var (
 
 // scrape is a collector for one scrape: it reads Redis when gathered.
 type scrape struct {
-	e   *exporter
+	e   *Exporter
 	ctx context.Context
 }
 
@@ -183,7 +187,7 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 
 // read inspects every lock under the prefix, a few at once. On an error it returns what
 // it read before it.
-func (e *exporter) read(ctx context.Context) ([]lockscript.Status, error) {
+func (e *Exporter) read(ctx context.Context) ([]lockscript.Status, error) {
 	names, err := lockscript.ListRecorded(ctx, e.client, e.cfg.Prefix)
 	if err != nil {
 		return nil, err
@@ -224,7 +228,7 @@ func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
 		holders = float64(1 + len(st.Others)) // CRONLOCK_LIMIT above 1: the other slots' holders
 		gauge(descTTL, ttl(h.TTL))
 		switch h.Kind {
-		case "golock":
+		case lockscript.Golock:
 			state = "held"
 			if h.Released {
 				state = "released"
@@ -239,7 +243,7 @@ func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
 			}
 			gauge(descAge, oldest.Seconds())
 			gauge(descFence, float64(h.Fence))
-		case "cronlock":
+		case lockscript.Cronlock:
 			state = "cronlock"
 		default:
 			state = "foreign"
@@ -265,10 +269,10 @@ func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
 
 // safety reads each master's eviction and persistence settings. A master that refuses
 // INFO or CONFIG (a managed Redis) has its unknown gauges left out, and is no error.
-func (e *exporter) safety(ctx context.Context, ch chan<- prometheus.Metric) error {
+func (e *Exporter) safety(ctx context.Context, ch chan<- prometheus.Metric) error {
 	type master struct {
 		node string
-		s    doctor.Safety
+		s    redisclient.Safety
 		err  error
 	}
 	var masters []*master
@@ -277,7 +281,7 @@ func (e *exporter) safety(ctx context.Context, ch chan<- prometheus.Metric) erro
 		var mu sync.Mutex
 		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 			m := &master{node: node.Options().Addr}
-			m.s, m.err = doctor.ReadSafety(ctx, node)
+			m.s, m.err = redisclient.ReadSafety(ctx, node)
 			mu.Lock()
 			defer mu.Unlock()
 			masters = append(masters, m)
@@ -288,7 +292,7 @@ func (e *exporter) safety(ctx context.Context, ch chan<- prometheus.Metric) erro
 		}
 	case *redis.Client:
 		m := &master{node: redisclient.Address(e.cfg)}
-		m.s, m.err = doctor.ReadSafety(ctx, c)
+		m.s, m.err = redisclient.ReadSafety(ctx, c)
 		masters = append(masters, m)
 	}
 	sort.Slice(masters, func(i, j int) bool { return masters[i].node < masters[j].node })

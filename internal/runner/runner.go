@@ -1,0 +1,173 @@
+// Package runner is one locked run of a command, from settings to exit code: it takes the
+// lock (with the fleet policies, WAIT and the reconnect schedule), starts the job under the
+// supervisor, keeps the lease alive with a heartbeat, stops the job when the lock is lost,
+// releases the lock, records the run and sends the pings. It also answers the two modes that
+// act on one lock by its owner's rules: Reset (CRONLOCK_RESET) and Held (golock --held).
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/heartbeat"
+	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/lockscript"
+	"github.com/golock/golock/supervisor"
+)
+
+// Exit codes, as cronlock's.
+const (
+	ExitHeld    = 200 // held elsewhere, WAIT ran out, or a reset succeeded
+	ExitFailed  = 201 // golock failed: configuration, Redis, lost lock
+	ExitTimeout = 202 // CRONLOCK_TIMEOUT killed the command
+)
+
+// Job is one locked run of a command.
+type Job struct {
+	Config  *config.Config
+	Log     *slog.Logger // already naming the lock
+	Client  redis.UniversalClient
+	Name    string   // the lock's name
+	Args    []string // COMMAND [ARG...]
+	Environ []string // golock's environment, passed on to the command
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	// TTY says stderr is a terminal: a person is watching (never under cron).
+	TTY bool
+	// Signals are caught since golock started (CatchSignals).
+	Signals *Signals
+}
+
+// Run runs j and returns golock's exit code.
+func Run(ctx context.Context, j Job) int {
+	r := &job{cfg: j.Config, log: j.Log, client: j.Client, name: j.Name, args: j.Args, environ: j.Environ,
+		stdin: j.Stdin, stdout: j.Stdout, stderr: j.Stderr, tty: j.TTY, signals: j.Signals}
+	return r.run(ctx)
+}
+
+// job is Job as the run goes.
+type job struct {
+	cfg            *config.Config
+	log            *slog.Logger
+	client         redis.UniversalClient
+	name           string
+	args           []string
+	environ        []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	tty            bool
+	signals        *Signals
+}
+
+func (j *job) run(ctx context.Context) int {
+	// Signals that come before the job starts end golock quietly; after, they go to the job.
+	sigs := j.signals.c
+	preCtx, stopWatch := watchSignals(ctx, sigs)
+
+	lock, sent, code := j.acquire(preCtx)
+	if lock == nil {
+		stopWatch()
+		return code // without waiting for the signals to be caught: nothing is to run
+	}
+	<-j.signals.ready // certainly before the job starts
+	if sig := stopWatch(); sig != nil {
+		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
+		j.release(ctx, lock, lockscript.NotTried)
+		return ExitFailed
+	}
+	// Acquiring (or waiting for replicas) may have taken so long that the lease is nearly
+	// over: then the job must not start at all.
+	lease := heartbeat.Config{
+		Lease:     j.cfg.Lease,
+		Timeout:   min(j.cfg.RedisTimeout, j.cfg.Lease/6),
+		KillGrace: j.cfg.KillGrace,
+		Log:       j.log,
+		KeepGoing: j.cfg.OnLost == "keep",
+	}
+	if left := lease.Left(heartbeat.First(lock), sent); left <= 0 {
+		j.log.Error(fmt.Sprintf("taking the lock took so long that only %v of its lease was left; not running",
+			(left + j.cfg.KillGrace).Round(time.Millisecond)))
+		j.release(ctx, lock, lockscript.NotTried)
+		return ExitFailed
+	}
+	hb := heartbeat.Keep(ctx, lease, lock, sent)
+
+	// The watcher turns a lost lock into a stop request (or, with keep, a warning); it
+	// ends with the job, and loss is the lost lock it saw, if any.
+	stop := make(chan supervisor.Stop, 1)
+	jobDone, watched := make(chan struct{}), make(chan struct{})
+	var loss *heartbeat.Loss
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case l := <-hb.Lost():
+				loss = &l
+			case <-jobDone:
+				return
+			}
+			if j.cfg.OnLost == "keep" { // each loss said once; the job runs on
+				j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
+				continue
+			}
+			stop <- supervisor.Stop{Kill: loss.Kill} // SIGTERM now; SIGKILL then
+			return
+		}
+	}()
+
+	// CRONLOCK_PING_URL: the run that took the lock says when its job starts and ends.
+	pinged := j.pings(lock)
+	pinged.start(ctx)
+
+	res, err := supervisor.Run(supervisor.Job{
+		Args:    j.args,
+		Env:     childEnv(j.environ, lock),
+		Stdin:   j.stdin,
+		Stdout:  j.stdout,
+		Stderr:  j.stderr,
+		Timeout: j.cfg.Timeout,
+		Signals: sigs,
+		Stop:    stop,
+	})
+	close(jobDone)
+	// From here a signal ends golock's wind-down (the lease frees the lock on its own):
+	// neither a renewal still in flight nor a release waits on a stuck Redis past it.
+	rctx, stopWatch := watchSignals(ctx, sigs)
+	_ = interruptible(rctx, func() error { hb.Stop(); return nil })
+	<-watched
+	if err != nil {
+		j.log.Error(err.Error())
+	}
+	if res.Unguarded != nil {
+		j.log.Warn("had no watchdog: had golock been killed, the job's children could have outlived it", "err", res.Unguarded)
+	}
+	// The line that says why comes first; the release, which may fail too, after it.
+	exit := res.Code
+	switch {
+	case res.TimedOut:
+		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", oneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
+		exit = ExitTimeout
+	case res.Stopped:
+		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", loss.Err)
+		exit = ExitFailed
+	}
+	// When another owner took the lock, the line about the loss has named it already:
+	// release (which touches nothing of theirs) need not say so again.
+	told := loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep")
+	// A lock known lost, or a Redis the heartbeat could not reach, gets one try: the lease
+	// frees the lock on its own, and cron's next tick must not find golock still here.
+	once := loss != nil || hb.Failing()
+	j.releaseAfter(rctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code}, told, once)
+	if sig := stopWatch(); sig != nil {
+		j.log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.cfg.Lease.Seconds()))
+	}
+	pinged.exit(ctx, exit)
+	return exit
+}
