@@ -48,9 +48,19 @@ func read(t *testing.T, name string) string {
 	return string(b)
 }
 
-// prose returns the lines of a Markdown text outside fenced code blocks, with inline code
-// spans blanked out, so that neither is taken for a link or a heading.
+// prose returns the lines of a Markdown text outside code blocks, with inline code spans
+// blanked out, so that neither is taken for a link.
 func prose(text string) []string {
+	out := outsideCode(text)
+	for i, l := range out {
+		out[i] = codeSpan.ReplaceAllString(l, "``")
+	}
+	return out
+}
+
+// outsideCode returns the lines of a Markdown text with those of code blocks (fenced, or
+// indented four spaces) blanked out, so that none is taken for a heading or a link.
+func outsideCode(text string) []string {
 	var out []string
 	fenced := false
 	for _, l := range strings.Split(text, "\n") {
@@ -63,7 +73,7 @@ func prose(text string) []string {
 			out = append(out, "")
 			continue
 		}
-		out = append(out, codeSpan.ReplaceAllString(l, "``"))
+		out = append(out, l)
 	}
 	return out
 }
@@ -82,7 +92,7 @@ var (
 func anchors(text string) map[string]bool {
 	seen := map[string]int{}
 	out := map[string]bool{}
-	for _, l := range prose(text) {
+	for _, l := range outsideCode(text) {
 		m := heading.FindStringSubmatch(l)
 		if m == nil {
 			continue
