@@ -74,7 +74,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(stdout, version.Line("golock"))
 		return 0
 	case modeDoctor:
-		return doctor.Run(ctx, doctor.Options{Environ: environ, Argv0: os.Args[0], Connect: redisclient.Connect, Hint: redisclient.Hint, Out: stdout})
+		return doctor.Run(ctx, doctor.Options{Environ: environ, Argv0: os.Args[0], Out: stdout})
 	}
 
 	var sigs *runner.Signals

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/golock/golock/internal/logging"
 	"github.com/golock/golock/lockscript"
 )
 
@@ -159,11 +159,4 @@ func seconds(d time.Duration) string {
 
 // oneLine keeps the text on one line and clear of perfdata's separator: a lock name is
 // the user's, and may hold anything.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '|' {
-			return ' '
-		}
-		return r
-	}, s)
-}
+func oneLine(s string) string { return strings.ReplaceAll(logging.OneLine(s), "|", "/") }

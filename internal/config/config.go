@@ -73,10 +73,10 @@ type Config struct {
 	LogFormat string `env:"CRONLOCK_LOG_FORMAT" envDefault:"text"`
 	File      string `env:"CRONLOCK_CONFIG"` // the config file read, if any
 	// RecordCmd stores the command line in the lock record and prints it in messages;
-	// false stores and prints only its hash (see cmd/golock), for a line that holds secrets.
+	// false stores and prints only "sha256:" and its hash, for a command line that holds secrets.
 	RecordCmd bool `env:"CRONLOCK_RECORD_CMD" envDefault:"yes"`
 
-	// Fleet policies, all off by default (see package policy).
+	// Fleet policies, all off by default; the acquire script decides them (LockOptions).
 	//
 	// Limit is how many runs may hold the lock at once across the fleet.
 	Limit int `env:"CRONLOCK_LIMIT" envDefault:"1"`

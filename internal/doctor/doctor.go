@@ -10,11 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/logging"
+	"github.com/golock/golock/internal/redisclient"
 )
 
 // Exit codes of Run.
@@ -26,14 +25,9 @@ const (
 
 // Options are what Run needs from golock.
 type Options struct {
-	Environ []string // KEY=value strings, as config.Load takes them
-	Argv0   string   // golock's os.Args[0], as config.Load takes it
-	// Connect makes the Redis client golock itself would use for cfg.
-	Connect func(cfg *config.Config) redis.UniversalClient
-	// Hint says what to do about an error from Redis (a refused password, say), as a
-	// "; ..." suffix, or "" when it has nothing to add.
-	Hint func(err error) string
-	Out  io.Writer // the report
+	Environ []string  // KEY=value strings, as config.Load takes them
+	Argv0   string    // golock's os.Args[0], as config.Load takes it
+	Out     io.Writer // the report
 }
 
 // Marks that start each line of the report. Only FAIL makes Run's exit code nonzero.
@@ -55,11 +49,8 @@ func (r *report) line(mark, format string, args ...any) {
 	if mark == markFail {
 		r.failures++
 	}
-	fmt.Fprintf(r.w, "%-8s%s\n", mark, oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(r.w, "%-8s%s\n", mark, logging.OneLine(fmt.Sprintf(format, args...)))
 }
-
-// oneLine keeps a line one line: an error from the network may hold a line break.
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", `\n`) }
 
 // Run checks the config and the Redis golock would use, writes one line per finding and
 // returns ExitOK, ExitProblem or ExitBadConfig.
@@ -69,9 +60,9 @@ func Run(ctx context.Context, o Options) int {
 	if cfg == nil {
 		return ExitBadConfig
 	}
-	client := o.Connect(cfg)
+	client := redisclient.Connect(cfg)
 	defer client.Close()
-	checkServer(ctx, r, cfg, client, o.Hint)
+	checkServer(ctx, r, cfg, client)
 	if r.failures > 0 {
 		fmt.Fprintf(o.Out, "%d problem(s) found\n", r.failures)
 		return ExitProblem

@@ -25,7 +25,7 @@ import (
 // whether Redis answers and takes the password, and then, on each master, its version and
 // role, the scripts, and the settings that can make a lock vanish: eviction, persistence
 // and replicas.
-func checkServer(ctx context.Context, r *report, cfg *config.Config, client redis.UniversalClient, hint func(error) string) {
+func checkServer(ctx context.Context, r *report, cfg *config.Config, client redis.UniversalClient) {
 	if tc := cfg.Redis().TLSConfig; tc != nil && cfg.Redis().Network != "unix" {
 		checkTLS(ctx, r, cfg, tc)
 	}
@@ -37,7 +37,7 @@ func checkServer(ctx context.Context, r *report, cfg *config.Config, client redi
 	err := client.Ping(ctx).Err()
 	took := time.Since(start)
 	if err != nil {
-		if h := hint(err); h != "" {
+		if h := redisclient.Hint(err); h != "" {
 			r.line(markFail, "auth at %s: %v%s", where, err, h)
 		} else {
 			r.line(markFail, "Redis at %s: no answer: %v", where, err)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // New returns a logger writing to w in format "text" or "json"; debug lines only when
@@ -73,4 +75,14 @@ func quote(s string) string {
 		return fmt.Sprintf("%q", s)
 	}
 	return s
+}
+
+// OneLine is s on one line: a control character (a line break of a multi-line sh -c script,
+// or of an error from the network) is written as its Go escape, \n for a line break.
+func OneLine(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	q := strconv.Quote(s)
+	return strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/lockscript"
@@ -44,15 +43,6 @@ func childEnv(environ []string, l *lockscript.Lock) []string {
 		env = append(env, k+"="+set[k])
 	}
 	return env
-}
-
-// oneLine returns s, or s quoted when it holds a line break or another control
-// character (a multi-line sh -c script), so that it prints on one line.
-func oneLine(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return strconv.Quote(s)
-	}
-	return s
 }
 
 func hostname() string {

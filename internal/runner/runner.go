@@ -17,6 +17,7 @@ import (
 
 	"github.com/golock/golock/heartbeat"
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/logging"
 	"github.com/golock/golock/lockscript"
 	"github.com/golock/golock/supervisor"
 )
@@ -152,7 +153,7 @@ func (j *job) run(ctx context.Context) int {
 	exit := res.Code
 	switch {
 	case res.TimedOut:
-		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", oneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
+		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", logging.OneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
 		exit = ExitTimeout
 	case res.Stopped:
 		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", loss.Err)
