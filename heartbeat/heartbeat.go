@@ -17,8 +17,8 @@
 //	                                                     Loss.Kill, a moment before LEASE
 //
 // Each confirmed renewal moves the whole timeline to start at that renewal's send. A lock
-// revoked by a replacing run (ErrRevoked) stays ours in Redis until we let go, so its job
-// gets KG to end on SIGTERM. The deadline (Lease.UntilDeadline) ends the lease whatever is
+// revoked by a reset or a replacing run (ErrRevoked) stays ours in Redis until we let go, so
+// its job gets KG to end on SIGTERM. The deadline (Lease.UntilDeadline) ends the lease whatever is
 // renewed: then nothing is reported, the lease just lapses.
 //
 // Package heartbeat knows nothing of processes. Start renews through any function; Keep
@@ -39,8 +39,9 @@ var (
 	// ErrLost is returned by Renew when another owner holds the lease: renewing again is
 	// pointless.
 	ErrLost = errors.New("heartbeat: lease lost")
-	// ErrRevoked is ErrLost for a lease revoked by a run that waits to take over: the lease
-	// stays ours until we let go, so the job gets KillGrace to end. It wraps ErrLost.
+	// ErrRevoked is ErrLost for a lease revoked by a reset or by a run that waits to take
+	// over: the lease stays ours until we let go, so the job gets KillGrace to end. It wraps
+	// ErrLost.
 	ErrRevoked = fmt.Errorf("%w (revoked)", ErrLost)
 	// ErrLapsed is returned by Renew when the lease has reached its deadline: it is left
 	// to expire and the heartbeat stops without reporting a loss.
@@ -131,6 +132,7 @@ type Heartbeat struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	failing atomic.Bool
+	lapsed  atomic.Bool
 }
 
 // Start renews the lease first confirmed at sent (when the request that set it was sent)
@@ -163,6 +165,9 @@ func (h *Heartbeat) Lost() <-chan Loss { return h.lost }
 // Failing reports whether the last renewal failed (or a loss was reported): Redis may be
 // unreachable, and whatever comes next should not count on it.
 func (h *Heartbeat) Failing() bool { return h.failing.Load() }
+
+// Lapsed reports whether the lease reached its deadline and was left to lapse.
+func (h *Heartbeat) Lapsed() bool { return h.lapsed.Load() }
 
 // Stop ends the renewals and waits until no renewal is in flight.
 func (h *Heartbeat) Stop() {
@@ -257,6 +262,7 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			switch {
 			case errors.Is(o.err, ErrLapsed):
 				cfg.Log.Warn("lock reached its deadline (CRONLOCK_RELEASE) and lapses; the job runs on unlocked")
+				h.lapsed.Store(true)
 				return
 			case errors.Is(o.err, ErrLost):
 				h.report(cfg.loss(o.err, time.Now())) // another holds it: nothing to wait for
@@ -310,6 +316,7 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			}
 		case <-lapseAt.C:
 			cfg.Log.Warn("lock reached its deadline (CRONLOCK_RELEASE) and lapses; the job runs on unlocked")
+			h.lapsed.Store(true)
 			return
 		}
 	}

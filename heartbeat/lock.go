@@ -18,7 +18,7 @@ func Keep(ctx context.Context, cfg Config, l *lockscript.Lock, sent time.Time) *
 
 // First is the lease l's acquire set.
 func First(l *lockscript.Lock) Lease {
-	return Lease{TTL: l.TTL, UntilDeadline: l.Deadline.Sub(l.Acquired), Clock: l.Acquired}
+	return Lease{TTL: l.TTL, UntilDeadline: l.Deadline.Sub(l.Clock), Clock: l.Clock}
 }
 
 // renewal renews l once, in the terms of Config.Renew.
@@ -27,7 +27,7 @@ func renewal(l *lockscript.Lock) func(context.Context) (Lease, error) {
 		r, err := l.Renew(ctx)
 		var held *lockscript.HeldError
 		switch {
-		case errors.As(err, &held) && held.Replaced:
+		case errors.As(err, &held) && (held.Replaced || held.Reset):
 			return Lease{}, fmt.Errorf("%w: %w", ErrRevoked, err)
 		case errors.Is(err, lockscript.ErrLost):
 			return Lease{}, fmt.Errorf("%w: %w", ErrLost, err)

@@ -9,38 +9,51 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Reset clears name whoever holds it and reports what was there; found is false when the
-// lock was free. It revokes the holder: the fence counter moves past its fence, so that the
-// holder's next Renew returns ErrLost (with HeldError.Reset set) instead of writing the
-// lock back.
+// Cleared is what Reset cleared.
+type Cleared struct {
+	// Holder is the first holder found; its Kind is Unknown when the lock was free.
+	Holder Holder
+	// Found is how many slots were held (several under a Limit above 1).
+	Found int
+	// Kept is how many of those stay taken, revoked, until their jobs have ended.
+	Kept int
+}
+
+// Reset clears name whoever holds it (by names who resets, for the holder's message) and
+// reports what was there. It revokes the holder: the fence counter moves past its fence, so
+// that the holder's next Renew returns ErrLost (with HeldError.Reset set) instead of
+// writing the lock back. A holder whose job still runs keeps the lock taken, as after
+// Replace, until its release (no grace hold) or its lease's end: no second run starts while
+// the old job may still run. A job that has ended (its grace hold), a cronlock lock and a
+// foreign value are deleted at once.
 //
-// Every slot of a Limit above 1 is cleared too, and h.Holders says how many were held; the
-// first round trip learns their number, and a second clears them.
-func Reset(ctx context.Context, c redis.Scripter, name string) (h Holder, found bool, err error) {
+// Every slot of a Limit above 1 is cleared too; the first round trip learns their number,
+// and a second clears them.
+func Reset(ctx context.Context, c redis.Scripter, name string, by By) (Cleared, error) {
 	reply, err := withSlots(ctx, script(reset), c, name, func(slots []string) []string {
 		return append([]string{name, FenceKey(name), LastRunKey(name), LimitKey(name)}, slots...)
-	}, Channel(name), ms(LastRunTTL), ms(FenceTTL(0)))
+	}, Channel(name), ms(LastRunTTL), ms(FenceTTL(0)), by.Host, by.PID)
 	if err != nil {
-		return Holder{}, false, fmt.Errorf("lockscript: reset %s: %w", name, err)
+		return Cleared{}, fmt.Errorf("lockscript: reset %s: %w", name, err)
 	}
 	var r struct {
 		Status, Type, Owner, Host string
 		PID                       int
 		Fence                     int64
-		Holders                   int
+		Found, Kept               int
 	}
 	decode(reply, &r)
 	if r.Status != "reset" {
-		return Holder{}, false, nil
+		return Cleared{}, nil
 	}
-	h = Holder{Kind: Foreign, Type: r.Type, Owner: r.Owner, Host: r.Host, PID: r.PID, Fence: r.Fence, Holders: r.Holders}
+	h := Holder{Kind: Foreign, Type: r.Type, Owner: r.Owner, Host: r.Host, PID: r.PID, Fence: r.Fence, Holders: r.Found}
 	switch r.Type {
 	case "hash":
 		h.Kind, h.Type = Golock, ""
 	case "string":
 		h.Kind, h.Type = Cronlock, ""
 	}
-	return h, true, nil
+	return Cleared{Holder: h, Found: r.Found, Kept: r.Kept}, nil
 }
 
 var (
@@ -55,8 +68,8 @@ var (
 	ErrJobEnded = errors.New("lockscript: the holder's job has ended; its grace hold is kept")
 )
 
-// Replacer identifies the run that replaces, for the holder's message.
-type Replacer struct {
+// By names the run that resets or replaces, for the revoked holder's message.
+type By struct {
 	Host     string
 	PID      int
 	Lifetime time.Duration // its Options.Lifetime, for the fence counter's TTL
@@ -68,7 +81,7 @@ type Replacer struct {
 // when its job is gone (no grace hold), or it expires. Replace returns how long that can
 // take at most: the caller waits up to then for the lock to be free, and takes it. revoked
 // is false, with a nil error, when the holder let go meanwhile: the caller acquires again.
-func Replace(ctx context.Context, c redis.Scripter, name string, holder Holder, by Replacer) (bound time.Duration, revoked bool, err error) {
+func Replace(ctx context.Context, c redis.Scripter, name string, holder Holder, by By) (bound time.Duration, revoked bool, err error) {
 	if holder.Kind != Golock {
 		return 0, false, ErrNotGolock
 	}

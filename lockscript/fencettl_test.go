@@ -55,10 +55,14 @@ func TestFenceCounterExpires(t *testing.T) {
 	if err := c.Del(ctx, fence).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := lockscript.Reset(ctx, c, name); err != nil {
+	if _, err := lockscript.Reset(ctx, c, name, lockscript.By{Host: "resetter", PID: 99, Lifetime: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	near("after a reset", lockscript.FenceTTL(release))
+	// The reset holder's job ends: its release deletes the revoked lock at once.
+	if _, err := l2.Release(ctx, lockscript.Outcome{Ran: true, Ended: lockscript.Revoked}); err != nil {
+		t.Fatal(err)
+	}
 
 	// A run with a shorter RELEASE never shortens the TTL a longer one set.
 	l3 := acquire(t, c, name, options("c", 0, time.Minute, 10*time.Second))

@@ -14,6 +14,10 @@ var (
 	ErrLost = errors.New("lockscript: lock lost")
 	// ErrNotOwner means release found another owner's lock and touched nothing.
 	ErrNotOwner = errors.New("lockscript: not the owner")
+	// ErrGone means release found the lock gone: its lease ran out, Redis lost its data
+	// (a restart without persistence, a failover, an eviction) or a reset cleared it.
+	// Another run may have held it meanwhile.
+	ErrGone = errors.New("lockscript: lock gone before its release")
 	// ErrExpired means the lock is past its deadline (Options.Lifetime) and is left to expire.
 	ErrExpired = errors.New("lockscript: lock past its deadline")
 	// ErrLimit means a holder of the lock runs with another Limit; a *LimitError tells which.

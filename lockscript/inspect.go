@@ -47,6 +47,7 @@ type LastRun struct {
 	Duration time.Duration // from acquisition to release
 	Code     int           // exit code
 	Ran      bool          // false: the command could not start (Code 126 or 127)
+	Ended    Ending        // how the run ended
 	// Success is when the last run that exited 0 ended, by Redis's clock; zero when none
 	// is recorded. A record written before golock kept it says only whether the last run
 	// succeeded: then Success is its end when it did, zero otherwise.
@@ -91,11 +92,14 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 	default:
 		st.Holder = &Holder{Kind: Foreign, Type: r.Type, TTL: r.TTL}
 	}
-	if last := pairs(r.Last); len(last) > 0 && r.Last != nil {
+	// A record that only says a reset came (no run has ended yet) is no last run.
+	if last := pairs(r.Last); last["started_ms"] != "" {
 		l := &LastRun{Host: last["host"], Ran: last["ran"] == "1"}
 		l.PID, _ = strconv.Atoi(last["pid"])
 		l.Fence, _ = strconv.ParseInt(last["fence"], 10, 64)
 		l.Code, _ = strconv.Atoi(last["exit"])
+		// A record written before golock said how a run ended tells it by the exit code.
+		l.Ended = Outcome{Ran: l.Ran, Code: l.Code, Ended: Ending(last["ended"])}.ending()
 		l.Started = msTime(last["started_ms"])
 		l.Duration = msTime(last["ended_ms"]).Sub(l.Started)
 		l.Success = msTime(last["success_ms"])

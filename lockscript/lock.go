@@ -60,6 +60,9 @@ type Lock struct {
 	GraceEnd time.Time     // Acquired + Grace: the lock is held at least until then
 	Deadline time.Time     // Acquired + Lifetime: the lock lapses then
 	TTL      time.Duration // the lease acquire set
+	// Clock is Redis's clock as it answered the acquire: Acquired, or later when an earlier
+	// try of ours had taken the lock and only its reply was lost.
+	Clock time.Time
 	Options
 	c redis.Scripter // renewals and the release go through it
 }
@@ -86,7 +89,8 @@ func Acquire(ctx context.Context, c redis.UniversalClient, name string, o Option
 	keys := append([]string{name, FenceKey(name), LastRunKey(name), LimitKey(name)}, slotKeys(name, o.limit())...)
 	reply, err := script(acquire).Run(ctx, on, keys,
 		o.Owner, o.Host, o.PID, o.Command, ms(o.Grace), ms(o.Lifetime), ms(o.Lease),
-		RecordVersion, ms(FenceTTL(o.Lifetime)), o.limit(), ms(o.Interval), ms(o.Delay), o.onLost()).Slice()
+		RecordVersion, ms(FenceTTL(o.Lifetime)), o.limit(), ms(o.Interval), ms(o.Delay), o.onLost(),
+		ms(LastRunTTL)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("lockscript: acquire %s: %w", name, err)
 	}
@@ -98,10 +102,11 @@ func Acquire(ctx context.Context, c redis.UniversalClient, name string, o Option
 			Acquired, GraceEnd, Deadln time.Time
 			TTL                        time.Duration
 			Slot                       int
+			Clock                      time.Time
 		}
 		decode(rest, &r)
 		l = &Lock{Name: name, Slot: r.Slot, Fence: r.Fence, Acquired: r.Acquired, GraceEnd: r.GraceEnd,
-			Deadline: r.Deadln, TTL: r.TTL, Options: o, c: c}
+			Deadline: r.Deadln, TTL: r.TTL, Clock: r.Clock, Options: o, c: c}
 	case "held":
 		var r struct {
 			Owner, Host string
@@ -188,7 +193,8 @@ func (l *Lock) replicate(ctx context.Context, conn *redis.Conn) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 	defer cancel()
-	_, _ = l.Release(rctx, NotTried)
+	_, _ = l.Release(rctx, NotTried) // a failure is bounded: the lease frees the lock
+
 	return &ReplicaError{Acked: int(n), Wanted: l.MinReplicas, Err: err}
 }
 
@@ -238,29 +244,57 @@ func (l *Lock) Renew(ctx context.Context) (Renewal, error) {
 	return Renewal{}, unexpected("extend", l.Name, reply)
 }
 
+// Ending is how a run ended, as its last-run record says.
+type Ending string
+
+const (
+	Succeeded Ending = "ok"       // the job exited 0
+	Failed    Ending = "failed"   // the job exited non-zero, or could not start
+	TimedOut  Ending = "timeout"  // the job was killed by its timeout
+	Revoked   Ending = "revoked"  // the job was stopped: a reset revoked its lock
+	Replaced  Ending = "replaced" // the job was stopped: a replacing run revoked its lock
+	Lost      Ending = "lost"     // the lock was gone or another's by the end: runs may have overlapped
+)
+
 // Outcome is how a job ended, for Release.
 type Outcome struct {
 	Ran  bool // the command started; false means it could not (then Code is 126 or 127)
 	Code int  // its exit code; -1 when it was never tried, which leaves no last-run record
+	// Ended is how the run ended; "" means Succeeded or Failed, by Ran and Code. The record
+	// says Lost instead when Release finds the lock gone or another's.
+	Ended Ending
+}
+
+func (o Outcome) ending() Ending {
+	switch {
+	case o.Ended != "":
+		return o.Ended
+	case o.Ran && o.Code == 0:
+		return Succeeded
+	}
+	return Failed
 }
 
 // NotTried is the Outcome of a lock given back before its command was tried.
 var NotTried = Outcome{Code: -1}
 
-// Release lets go of l and records the run as the lock's last. When the command ran, the
-// lock stays until its grace time and the returned duration says how much longer; when it
-// did not, the lock is deleted at once. Release never touches another owner's lock: then
-// it returns a *HeldError wrapping ErrNotOwner. A lock already gone is not an error.
+// Release lets go of l and records the run as the lock's last, unless a newer run is
+// recorded already. When the command ran, the lock stays until its grace time and the
+// returned duration says how much longer; when it did not, the lock is deleted at once.
+// Release never touches another owner's lock: then it returns a *HeldError wrapping
+// ErrNotOwner. A lock already gone returns ErrGone. Either way the run is recorded Lost.
 func (l *Lock) Release(ctx context.Context, o Outcome) (time.Duration, error) {
 	reply, err := script(release).Run(ctx, l.c, []string{l.Key(), FenceKey(l.Name), LastRunKey(l.Name)},
 		l.Owner, o.Ran, Channel(l.Name), o.Code, l.Host, l.PID, l.Fence, l.Acquired.UnixMilli(),
-		ms(LastRunTTL), ms(FenceTTL(l.Lifetime))).Slice()
+		ms(LastRunTTL), ms(FenceTTL(l.Lifetime)), string(o.ending())).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
 	}
 	switch rest := reply[min(1, len(reply)):]; status(reply) {
-	case "released", "missing":
+	case "released":
 		return 0, nil
+	case "missing":
+		return 0, ErrGone
 	case "held-grace":
 		var r struct{ Left time.Duration }
 		decode(rest, &r)
@@ -279,7 +313,7 @@ func (l *Lock) Release(ctx context.Context, o Outcome) (time.Duration, error) {
 func Abandon(ctx context.Context, c redis.UniversalClient, name string, o Options) error {
 	for slot := 1; slot <= o.limit(); slot++ {
 		l := &Lock{Name: name, Slot: slot, Acquired: time.UnixMilli(0), Options: o, c: c}
-		if _, err := l.Release(ctx, NotTried); err != nil && !errors.Is(err, ErrNotOwner) {
+		if _, err := l.Release(ctx, NotTried); err != nil && !errors.Is(err, ErrNotOwner) && !errors.Is(err, ErrGone) {
 			return err
 		}
 	}

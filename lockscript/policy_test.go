@@ -30,7 +30,7 @@ func TestReplace(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := context.Background()
-	by := lockscript.Replacer{Host: "new-host", PID: 77, Lifetime: time.Hour}
+	by := lockscript.By{Host: "new-host", PID: 77, Lifetime: time.Hour}
 
 	p := jobOptions("old")
 	p.Grace = time.Minute
@@ -158,11 +158,15 @@ func TestLimitSlots(t *testing.T) {
 	if err != nil || l.Key() != keys[1] {
 		t.Fatalf("acquire after a release: %v, %v", l, err)
 	}
-	h, found, err := lockscript.Reset(ctx, c, "n")
-	if err != nil || !found || h.Holders != 3 {
-		t.Fatalf("Reset = %+v, %v, %v", h, found, err)
+	cl, err := lockscript.Reset(ctx, c, "n", lockscript.By{Host: "resetter", PID: 99, Lifetime: time.Hour})
+	if err != nil || cl.Found != 3 || cl.Kept != 3 || cl.Holder.Holders != 3 {
+		t.Fatalf("Reset = %+v, %v", cl, err)
 	}
-	if n := c.Exists(ctx, keys[0], keys[1], keys[2], lockscript.LimitKey("n")).Val(); n != 0 {
-		t.Errorf("%d keys left after a reset", n)
+	// Their jobs run: each slot stays taken, revoked, until its holder lets go.
+	if n := c.Exists(ctx, keys[0], keys[1], keys[2], lockscript.LimitKey("n")).Val(); n != 4 {
+		t.Errorf("%d of the 3 slots and the limit key left after a reset of running holders, want all", n)
+	}
+	if _, err := l.Renew(ctx); !errors.Is(err, lockscript.ErrLost) {
+		t.Errorf("renewal of a slot after a reset: %v, want ErrLost", err)
 	}
 }

@@ -104,9 +104,9 @@ func TestReleaseDeletes(t *testing.T) {
 			t.Errorf("%s written back by a late extend", tc.l.Name)
 		}
 	}
-	// A lock already gone is not an error.
-	if left, err := notRan.Release(ctx, lockscript.Outcome{Ran: true}); err != nil || left != 0 {
-		t.Errorf("release of a missing lock: %v, %v", left, err)
+	// A lock already gone is said to be: another run may have held it meanwhile.
+	if left, err := notRan.Release(ctx, lockscript.Outcome{Ran: true}); !errors.Is(err, lockscript.ErrGone) || left != 0 {
+		t.Errorf("release of a missing lock: %v, %v; want ErrGone", left, err)
 	}
 }
 
@@ -194,7 +194,7 @@ func TestReleasePublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("a refused release", false)
-	if _, _, err := lockscript.Reset(ctx, c, name); err != nil {
+	if _, err := lockscript.Reset(ctx, c, name, lockscript.By{Host: "resetter", PID: 99, Lifetime: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	expect("reset", true)
@@ -211,19 +211,19 @@ func TestReset(t *testing.T) {
 	c := redistest.Start(t).Client()
 	ctx := t.Context()
 	name := "cronlock.reset"
+	by := lockscript.By{Host: "resetter", PID: 99, Lifetime: time.Hour}
 
-	h, found, err := lockscript.Reset(ctx, c, name)
-	if err != nil || found || h != (lockscript.Holder{}) {
-		t.Errorf("reset of a free lock: %+v, %v, %v; want nothing found", h, found, err)
+	cl, err := lockscript.Reset(ctx, c, name, by)
+	if err != nil || cl.Found != 0 || cl.Holder != (lockscript.Holder{}) {
+		t.Errorf("reset of a free lock: %+v, %v; want nothing found", cl, err)
 	}
 
+	// A holder whose job runs: revoked, its lock kept taken until it lets go.
 	l := acquire(t, c, name, options("a", 5*time.Second, time.Minute, time.Second))
-	h, found, err = lockscript.Reset(ctx, c, name)
-	if err != nil || !found || h.Kind != lockscript.Golock || h.Owner != "a" || h.Host != "host-a" || h.PID != 4242 {
-		t.Errorf("reset of a golock lock: %+v, %v, %v", h, found, err)
-	}
-	if n := c.Exists(ctx, name).Val(); n != 0 {
-		t.Error("lock still there after reset")
+	cl, err = lockscript.Reset(ctx, c, name, by)
+	h := cl.Holder
+	if err != nil || cl.Found != 1 || cl.Kept != 1 || h.Kind != lockscript.Golock || h.Owner != "a" || h.Host != "host-a" || h.PID != 4242 {
+		t.Errorf("reset of a running golock lock: %+v, %v; want it found and kept", cl, err)
 	}
 	if n := fenceCounter(t, c, name); n != l.Fence+1 {
 		t.Errorf("fence counter %d after reset, want %d: moved past the holder's %d", n, l.Fence+1, l.Fence)
@@ -231,18 +231,43 @@ func TestReset(t *testing.T) {
 	if h.Fence != l.Fence {
 		t.Errorf("reset reports fence %d, want the holder's %d", h.Fence, l.Fence)
 	}
-	// The holder is revoked: its next renewal finds the lock lost, says a reset did it,
-	// and does not write the lock back.
+	if _, err := lockscript.Acquire(ctx, c, name, options("b", 0, time.Minute, time.Second)); !errors.Is(err, lockscript.ErrHeld) {
+		t.Errorf("acquire while the reset holder's job may still run: %v, want ErrHeld", err)
+	}
+	// The holder is revoked: its next renewal finds the lock lost, says a reset did it and
+	// by whom, and does not renew it.
+	ttl := pttl(t, c, name)
 	_, err = l.Renew(ctx)
-	if held := heldError(t, err, lockscript.ErrLost); !held.Reset || !strings.Contains(err.Error(), "CRONLOCK_RESET") {
-		t.Errorf("extend after a reset: %v (Reset %v), want the reset named", err, held.Reset)
+	if held := heldError(t, err, lockscript.ErrLost); !held.Reset || held.Holder.Host != "resetter" || held.Holder.PID != 99 ||
+		!strings.Contains(err.Error(), "CRONLOCK_RESET") {
+		t.Errorf("renewal after a reset: %v (Reset %v, by %s pid %d), want the reset named", err, held.Reset, held.Holder.Host, held.Holder.PID)
+	}
+	if after := pttl(t, c, name); after > ttl {
+		t.Errorf("a renewal after the reset renewed the lock: TTL %v, was %v", after, ttl)
+	}
+	// Its release deletes the lock at once (no grace hold), recorded as revoked.
+	if _, err := l.Release(ctx, lockscript.Outcome{Ran: true, Code: 143, Ended: lockscript.Revoked}); err != nil {
+		t.Fatal(err)
 	}
 	if n := c.Exists(ctx, name).Val(); n != 0 {
-		t.Error("a renewal after the reset wrote the lock back")
+		t.Error("lock still there after the revoked holder's release")
 	}
-	next := acquire(t, c, name, options("b", 0, time.Minute, time.Second))
+	if st, err := lockscript.Inspect(ctx, c, name); err != nil || st.Last == nil || st.Last.Ended != lockscript.Revoked {
+		t.Errorf("last run after a reset holder's release: %+v, %v; want it recorded revoked", st.Last, err)
+	}
+	next := acquire(t, c, name, options("b", 5*time.Second, time.Minute, time.Second))
 	if next.Fence <= l.Fence+1 {
 		t.Errorf("fence after reset %d, want more than %d", next.Fence, l.Fence+1)
+	}
+	// A job that has ended (its grace hold) is deleted at once.
+	if _, err := next.Release(ctx, lockscript.Outcome{Ran: true}); err != nil {
+		t.Fatal(err)
+	}
+	if cl, err := lockscript.Reset(ctx, c, name, by); err != nil || cl.Found != 1 || cl.Kept != 0 {
+		t.Errorf("reset of a grace hold: %+v, %v; want found, not kept", cl, err)
+	}
+	if n := c.Exists(ctx, name).Val(); n != 0 {
+		t.Error("a grace hold still there after reset")
 	}
 	// A reset while the lock's key is gone already (its holder cut off from Redis, its
 	// lease run out) revokes that holder too.
@@ -250,14 +275,18 @@ func TestReset(t *testing.T) {
 	if err := c.Del(ctx, cut.Name).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, err := lockscript.Reset(ctx, c, cut.Name); err != nil || found {
-		t.Errorf("reset of a vanished lock: found %v, %v; want free", found, err)
+	if cl, err := lockscript.Reset(ctx, c, cut.Name, by); err != nil || cl.Found != 0 {
+		t.Errorf("reset of a vanished lock: %+v, %v; want free", cl, err)
 	}
 	if _, err := cut.Renew(ctx); !errors.Is(err, lockscript.ErrLost) {
 		t.Errorf("extend of a vanished lock after a reset: %v, want ErrLost", err)
 	}
 	if n := c.Exists(ctx, cut.Name).Val(); n != 0 {
 		t.Error("a renewal after the reset wrote the vanished lock back")
+	}
+	// A reset of a lock that never ran leaves no last run behind.
+	if st, err := lockscript.Inspect(ctx, c, cut.Name); err != nil || st.Last != nil {
+		t.Errorf("last run after resetting a lock that never ran: %+v, %v; want none", st.Last, err)
 	}
 
 	liveCronlock := foreignValue{lockscript.Cronlock, "", func(ctx context.Context, c *redis.Client, key string) error {
@@ -268,9 +297,9 @@ func TestReset(t *testing.T) {
 		if err := fv.seed(ctx, c, key); err != nil {
 			t.Fatal(err)
 		}
-		h, found, err := lockscript.Reset(ctx, c, key)
-		if err != nil || !found || h.Kind != fv.kind || h.Type != fv.typ || h.Owner != "" {
-			t.Errorf("reset of a %v %s: %+v, %v, %v", fv.kind, fv.typ, h, found, err)
+		cl, err := lockscript.Reset(ctx, c, key, by)
+		if h := cl.Holder; err != nil || cl.Found != 1 || cl.Kept != 0 || h.Kind != fv.kind || h.Type != fv.typ || h.Owner != "" {
+			t.Errorf("reset of a %v %s: %+v, %v", fv.kind, fv.typ, cl, err)
 		}
 		if n := c.Exists(ctx, key).Val(); n != 0 {
 			t.Errorf("%s still there after reset", key)

@@ -173,10 +173,10 @@ func TestRenewLost(t *testing.T) {
 		t.Errorf("fence counter %d, want theirs %d", n, theirs.Fence)
 	}
 
-	// Our lock was deleted (CRONLOCK_RESET, say), someone took it and let it go again before
-	// our next extend: lost, not written back, although NAME is free now.
+	// Our lock was deleted (evicted, say), someone took it and let it go again before our
+	// next extend: lost, not written back, although NAME is free now.
 	gone := acquire(t, c, "cronlock.lost-between", options("a", 0, time.Minute, time.Second))
-	if _, _, err := lockscript.Reset(ctx, c, gone.Name); err != nil {
+	if err := c.Del(ctx, gone.Name).Err(); err != nil {
 		t.Fatal(err)
 	}
 	between := acquire(t, c, gone.Name, options("b", 0, time.Minute, time.Second))

@@ -14,19 +14,27 @@
 -- ARGV[10] LIMIT            ARGV[11] INTERVAL ms, 0 for none
 -- ARGV[12] LOCK_DELAY ms, 0 for none: the key outlives the lease by as much, unless released
 -- ARGV[13] the run's CRONLOCK_ON_LOST; "keep" is recorded, so that CRONLOCK_REPLACE spares it
+-- ARGV[14] how long to keep the last-run record, ms (under INTERVAL, the run's start is
+--          written there at once: run_started_ms and run_owner, until its release says how
+--          it ended)
 --
 -- Fields beyond today's record are written only when their policy is on: limit (LIMIT above
 -- 1), on_lost (keep), delay_ms (LOCK_DELAY).
 --
 -- Replies:
---   {"acquired", fence, acquired_ms, grace_ms, deadline_ms, ttl_ms, slot}   ttl is the lease
+--   {"acquired", fence, acquired_ms, grace_ms, deadline_ms, ttl_ms, slot, now_ms}   ttl is
+--                                     the lease, now_ms Redis's clock as it answered (later
+--                                     than acquired_ms when an earlier try of ours took it)
 --   {"held", owner, host, pid, age_ms, ttl_ms, fence, released_ms, holders}  every slot is
 --                                     held; the holder named is the one whose slot frees first
 --   {"held-legacy", expires_s, ttl_ms}                                a live cronlock string lock
 --   {"held-foreign", type, ttl_ms}                                    anything else; never touched
 --   {"limit-conflict", limit, owner, host, pid}  a holder runs with another LIMIT (owner, host
 --                                     and pid are "" when only the limit key says so)
---   {"too-soon", ok_started_ms, wait_ms}   a run that exited 0 started less than INTERVAL ago
+--   {"too-soon", ok_started_ms, wait_ms}   a run that exited 0 started less than INTERVAL ago,
+--                                     or a run whose end Redis never heard (its release was
+--                                     lost, or its host died): it counts as a success, since
+--                                     running twice in an interval is worse than once too few
 --
 -- Every time is Redis TIME, so clients with drifting clocks still agree.
 
@@ -62,7 +70,7 @@ for i, key in ipairs(slots) do
       -- again, a write, so that a WAIT on this connection counts the replicas that have it.
       local ttl = redis.call('PTTL', key)
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-      return {'acquired', tonumber(r[5]), tonumber(r[4]), tonumber(r[6]), tonumber(r[7]), ttl, i}
+      return {'acquired', tonumber(r[5]), tonumber(r[4]), tonumber(r[6]), tonumber(r[7]), ttl, i, now_ms}
     end
     holders = holders + 1
     local ttl = redis.call('PTTL', key)
@@ -94,7 +102,9 @@ end
 
 local interval = tonumber(ARGV[11]) or 0
 if interval > 0 then
-  local ok = tonumber(redis.call('HGET', KEYS[3], 'ok_started_ms') or '')
+  local h = redis.call('HMGET', KEYS[3], 'ok_started_ms', 'run_started_ms', 'run_owner')
+  local ok, pending = tonumber(h[1] or ''), tonumber(h[2] or '')
+  if h[3] and h[3] ~= ARGV[1] and pending and (not ok or pending > ok) then ok = pending end
   if ok and now_ms - ok < interval then
     return {'too-soon', ok, ok + interval - now_ms}
   end
@@ -117,6 +127,10 @@ redis.call('HSET', key,
 if limit > 1 then redis.call('HSET', key, 'limit', int(limit)) end
 if ARGV[13] == 'keep' then redis.call('HSET', key, 'on_lost', 'keep') end
 if delay > 0 then redis.call('HSET', key, 'delay_ms', int(delay)) end
+if interval > 0 then
+  redis.call('HSET', KEYS[3], 'run_started_ms', int(now_ms), 'run_owner', ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], ARGV[14])
+end
 
 local lease = math.max(tonumber(ARGV[7]), grace - now_ms)
 local ttl = math.min(deadline - now_ms, lease)
@@ -125,4 +139,4 @@ redis.call('PEXPIRE', key, int(keep))
 if limit > 1 then
   redis.call('SET', KEYS[4], int(limit), 'PX', int(math.max(redis.call('PTTL', KEYS[4]), keep)))
 end
-return {'acquired', fence, now_ms, grace, deadline, ttl, free}
+return {'acquired', fence, now_ms, grace, deadline, ttl, free, now_ms}

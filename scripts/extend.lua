@@ -19,7 +19,7 @@
 --                                                   or held it since us, or a reset revoked us (the
 --                                                   fence counter is past ours); why is "reset" when
 --                                                   a reset did, "replace" when a CRONLOCK_REPLACE
---                                                   run did (host and pid are then the replacer's)
+--                                                   run did (host and pid are then theirs)
 --   {"expired"}                                     past the deadline, or already released;
 --                                                   the key is left to expire
 --
@@ -67,11 +67,11 @@ elseif kind ~= 'hash' then
   return {'lost', '', '', ''}
 else
   local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'deadline_ms',
-    'released_ms', 'revoked_host', 'revoked_pid')
+    'released_ms', 'revoked_host', 'revoked_pid', 'revoked_why')
   if r[1] ~= ARGV[1] then return {'lost', r[1] or '', r[2] or '', r[3] or ''} end
-  -- A CRONLOCK_REPLACE run revoked us: the job must end; the key stays (so that nobody else
-  -- starts) until our release deletes it or its lease runs out.
-  if r[7] then return {'lost', '', r[7], r[8] or '', 'replace'} end
+  -- A reset or a CRONLOCK_REPLACE run revoked us: the job must end; the key stays (so that
+  -- nobody else starts) until our release deletes it or its lease runs out.
+  if r[7] then return {'lost', '', r[7], r[8] or '', r[9] or 'replace'} end
   grace = tonumber(r[4])
   deadline = tonumber(r[5])
   -- Released (a late renewal): the grace hold must end when it was set to.

@@ -5,9 +5,11 @@
 -- KEYS[2]  the fence counter of NAME, moved past our fence whenever we let go (deleted or
 --          held for grace), so that a renewal of ours still on its way (extend) cannot
 --          write the lock back, now or once the grace hold has expired
--- KEYS[3]  NAME's last-run record (a hash), written whatever the reply; ok_started_ms
---          keeps the start of the last run that exited 0 (CRONLOCK_INTERVAL counts from it),
---          success_ms its end (golock --check and the exporter)
+-- KEYS[3]  NAME's last-run record (a hash), written whatever the reply unless it already
+--          holds a newer run (a higher fence): ok_started_ms keeps the start of the last
+--          run that exited 0 (CRONLOCK_INTERVAL counts from it), success_ms its end (golock
+--          --check and the exporter), ended how the run ended; run_owner, set by acquire
+--          under INTERVAL, is cleared: Redis has heard how this run ended
 -- ARGV[1]  owner token
 -- ARGV[2]  "1" when the command ran, "0" when it could not start (then no grace hold)
 -- ARGV[3]  channel to publish the hand-off on, for golocks waiting on NAME
@@ -15,6 +17,8 @@
 -- ARGV[5]  host                      ARGV[6] pid    ARGV[7] fence
 -- ARGV[8]  acquired_ms               ARGV[9] how long to keep the last-run record, ms
 -- ARGV[10] TTL of the fence counter, ms, when it has a shorter one (or none)
+-- ARGV[11] how the run ended, for the record: ok, failed, timeout, revoked, replaced; "lost"
+--          is recorded instead when NAME is gone or another's
 --
 -- Replies:
 --   {"released"}                       NAME deleted
@@ -22,40 +26,50 @@
 --                                      (never for a lock a CRONLOCK_REPLACE run revoked: its
 --                                      replacer is waiting, and the job has ended)
 --   {"not-owner", owner, host, pid}    someone else holds NAME: nothing touched
---   {"missing"}                        NAME is gone already (lease ran out, or data lost)
+--   {"missing"}                        NAME is gone already (lease ran out, data lost, reset)
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function int(n) return string.format('%.0f', n) end
 
-if ARGV[4] ~= '-1' then
+local kind = redis.call('TYPE', KEYS[1]).ok
+local r = {}
+if kind == 'hash' then
+  r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'revoked_host')
+end
+local ours = r[1] == ARGV[1]
+
+if redis.call('HGET', KEYS[3], 'run_owner') == ARGV[1] then
+  redis.call('HDEL', KEYS[3], 'run_owner', 'run_started_ms')
+end
+local newest = tonumber(redis.call('HGET', KEYS[3], 'fence') or '0') or 0
+if ARGV[4] ~= '-1' and tonumber(ARGV[7]) >= newest then
+  local ended = ARGV[11]
+  if not ours then ended = 'lost' end
   redis.call('HSET', KEYS[3], 'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7],
-    'started_ms', ARGV[8], 'ended_ms', string.format('%.0f', now_ms), 'exit', ARGV[4], 'ran', ARGV[2])
+    'started_ms', ARGV[8], 'ended_ms', int(now_ms), 'exit', ARGV[4], 'ran', ARGV[2], 'ended', ended)
   if ARGV[2] == '1' and ARGV[4] == '0' then
-    redis.call('HSET', KEYS[3], 'ok_started_ms', ARGV[8], 'success_ms', string.format('%.0f', now_ms))
+    redis.call('HSET', KEYS[3], 'ok_started_ms', ARGV[8], 'success_ms', int(now_ms))
   end
   redis.call('PEXPIRE', KEYS[3], ARGV[9])
 end
 
 local function retire()
   local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-  redis.call('SET', KEYS[2], string.format('%.0f', prev + 1), 'PX',
-    string.format('%.0f', math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[10]))))
+  redis.call('SET', KEYS[2], int(prev + 1), 'PX',
+    int(math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[10]))))
 end
 
-local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'none' then
   retire()
   return {'missing'}
 end
-if kind ~= 'hash' then return {'not-owner', '', '', ''} end
-
-local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'revoked_host')
-if r[1] ~= ARGV[1] then return {'not-owner', r[1] or '', r[2] or '', r[3] or ''} end
+if not ours then return {'not-owner', r[1] or '', r[2] or '', r[3] or ''} end
 
 local grace = tonumber(r[4]) or 0
 if ARGV[2] == '1' and now_ms < grace and not r[5] then
-  redis.call('HSET', KEYS[1], 'released_ms', string.format('%.0f', now_ms))
-  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', grace - now_ms))
+  redis.call('HSET', KEYS[1], 'released_ms', int(now_ms))
+  redis.call('PEXPIRE', KEYS[1], int(grace - now_ms))
   retire()
   return {'held-grace', grace - now_ms}
 end

@@ -1,7 +1,11 @@
--- reset: delete NAME whoever holds it (CRONLOCK_RESET), with every slot of a CRONLOCK_LIMIT
--- above 1, and revoke its holders: the fence counter moves past their fences, so that a live
--- holder's next renewal (extend) finds the lock lost and never writes it back. The fence
--- counter is never deleted.
+-- reset: clear NAME whoever holds it (CRONLOCK_RESET), with every slot of a CRONLOCK_LIMIT
+-- above 1, and revoke its holders: the fence counter moves past their fences, so that a
+-- holder's next renewal (extend) finds the lock lost and never writes it back. A slot whose
+-- job still runs is not deleted but marked revoked, as CRONLOCK_REPLACE does: it stays taken,
+-- so that no second run starts while the old job may still run, until its holder's release
+-- deletes it (no grace hold) or its lease runs out. Anything else (a job that has ended and
+-- is held for grace, a cronlock lock, a foreign value) is deleted. The fence counter is
+-- never deleted.
 --
 -- KEYS[1]  NAME
 -- KEYS[2]  the fence counter of NAME
@@ -11,12 +15,15 @@
 -- ARGV[1]  channel to publish the hand-off on, for golocks waiting on NAME
 -- ARGV[2]  how long to keep the last-run record, ms
 -- ARGV[3]  TTL of the fence counter, ms, beyond the holder's deadline (kept when longer)
+-- ARGV[4]  the resetting host      ARGV[5] its pid (told to the revoked holder)
 --
 -- Replies:
 --   {"free"}                                        nothing was there
---   {"reset", type, owner, host, pid, fence, n}     what was deleted: the first holder found
---                                                   (owner, host, pid and fence only for
---                                                   golock's hash) and how many there were
+--   {"reset", type, owner, host, pid, fence, n, kept}  what was cleared: the first holder
+--                                                   found (owner, host, pid and fence only for
+--                                                   golock's hash), how many there were, and
+--                                                   how many of them stay taken until their
+--                                                   jobs have ended
 --   {"limit", n}                                    the lock has n slots: call again with them;
 --                                                   nothing was touched
 
@@ -30,20 +37,27 @@ if limit > #KEYS - 3 then return {'limit', limit} end
 local slots = {KEYS[1]}
 for i = 5, #KEYS do slots[#slots + 1] = KEYS[i] end
 
-local first, found, top, deadline = nil, 0, 0, now_ms
+local first, found, kept, top, deadline = nil, 0, 0, 0, now_ms
 for _, key in ipairs(slots) do
   local kind = redis.call('TYPE', key).ok
   if kind ~= 'none' then
-    local owner, host, pid, fence = '', '', '', ''
+    local owner, host, pid, fence, running = '', '', '', '', false
     if kind == 'hash' then
-      local r = redis.call('HMGET', key, 'owner', 'host', 'pid', 'fence', 'deadline_ms')
+      local r = redis.call('HMGET', key, 'owner', 'host', 'pid', 'fence', 'deadline_ms', 'released_ms')
       owner, host, pid, fence = r[1] or '', r[2] or '', r[3] or '', r[4] or ''
       deadline = math.max(deadline, tonumber(r[5]) or now_ms)
       top = math.max(top, tonumber(fence) or 0)
+      running = owner ~= '' and not r[6]
     end
     first = first or {'reset', kind, owner, host, pid, fence}
     found = found + 1
-    redis.call('DEL', key)
+    if running then
+      redis.call('HSET', key, 'revoked_host', ARGV[4], 'revoked_pid', ARGV[5], 'revoked_ms', int(now_ms),
+        'revoked_why', 'reset')
+      kept = kept + 1
+    else
+      redis.call('DEL', key)
+    end
   end
 end
 
@@ -54,12 +68,13 @@ local revoked = math.max(prev, top) + 1
 -- It must outlive the holders, who may renew until their deadlines.
 redis.call('SET', KEYS[2], int(revoked), 'PX',
   int(math.max(redis.call('PTTL', KEYS[2]), deadline - now_ms + tonumber(ARGV[3]))))
-redis.call('HSET', KEYS[3], 'reset_ms', int(now_ms), 'reset_fence', int(revoked), 'reset_why', 'reset')
-redis.call('HDEL', KEYS[3], 'reset_host', 'reset_pid')
+redis.call('HSET', KEYS[3], 'reset_ms', int(now_ms), 'reset_fence', int(revoked), 'reset_why', 'reset',
+  'reset_host', ARGV[4], 'reset_pid', ARGV[5])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
-redis.call('DEL', KEYS[4])
+if kept == 0 then redis.call('DEL', KEYS[4]) end
 
 if not first then return {'free'} end
-redis.call('PUBLISH', ARGV[1], 'released')
+if kept < found then redis.call('PUBLISH', ARGV[1], 'released') end
 first[7] = found
+first[8] = kept
 return first

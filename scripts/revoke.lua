@@ -30,7 +30,8 @@ if r[1] ~= ARGV[1] then return {'gone'} end
 if r[2] == 'keep' then return {'keep'} end
 if r[5] then return {'released', redis.call('PTTL', KEYS[1])} end
 
-redis.call('HSET', KEYS[1], 'revoked_host', ARGV[2], 'revoked_pid', ARGV[3], 'revoked_ms', int(now_ms))
+redis.call('HSET', KEYS[1], 'revoked_host', ARGV[2], 'revoked_pid', ARGV[3], 'revoked_ms', int(now_ms),
+  'revoked_why', 'replace')
 local deadline = math.max(now_ms, tonumber(r[4]) or now_ms)
 local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 local revoked = math.max(prev, tonumber(r[3]) or 0) + 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/golock/golock/internal/config"
@@ -15,10 +16,10 @@ import (
 // Reset clears the lock name (CRONLOCK_RESET) and revokes its holder, and returns golock's
 // exit code. tty says stderr is a terminal: then what was cleared is said.
 func Reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Scripter, name string, tty bool) int {
-	var held lockscript.Holder
-	var found bool
+	var cleared lockscript.Cleared
+	by := lockscript.By{Host: hostname(), PID: os.Getpid(), Lifetime: cfg.Release}
 	err := retry(ctx, cfg, log, tty, "reset the lock", func(ctx context.Context) (err error) {
-		held, found, err = lockscript.Reset(ctx, c, name)
+		cleared, err = lockscript.Reset(ctx, c, name, by)
 		return err
 	})
 	if err != nil {
@@ -28,11 +29,11 @@ func Reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Sc
 	// An operator at a terminal, or one who asked for VERBOSE, is told what the reset did;
 	// cron is not.
 	tell := notice(log, cfg.Verbose || tty)
-	switch {
-	case found && held.Kind == lockscript.Golock:
-		tell(fmt.Sprintf("lock reset: it was held by %s, fence %d; that job is ended at its next renewal (under CRONLOCK_ON_LOST=kill)",
-			held, held.Fence))
-	case found:
+	switch held := cleared.Holder; {
+	case cleared.Kept > 0:
+		tell(fmt.Sprintf("lock reset: it was held by %s, fence %d; that job is stopped at its next renewal "+
+			"(SIGTERM, then SIGKILL after CRONLOCK_KILL_GRACE), and the lock stays taken until it has ended", held, held.Fence))
+	case cleared.Found > 0:
 		tell("lock reset: it held " + held.String())
 	default:
 		tell("lock was free; reset anyway, so that no earlier holder can write it back")

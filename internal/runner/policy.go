@@ -43,7 +43,7 @@ func (j *job) replace(ctx context.Context, try func(context.Context) error, held
 		}
 		rctx, cancel := context.WithTimeout(ctx, j.cfg.RedisTimeout)
 		bound, revoked, err := lockscript.Replace(rctx, j.client, h.Name, h.Holder,
-			lockscript.Replacer{Host: hostname(), PID: os.Getpid(), Lifetime: j.cfg.Release})
+			lockscript.By{Host: hostname(), PID: os.Getpid(), Lifetime: j.cfg.Release})
 		cancel()
 		switch {
 		case errors.Is(err, lockscript.ErrKeep), errors.Is(err, lockscript.ErrNotGolock):

@@ -47,6 +47,11 @@ func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscr
 			j.log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
 				"holder", held.Holder.String())
 		}
+	case errors.Is(err, lockscript.ErrGone):
+		if !told && o.Code != lockscript.NotTried.Code {
+			j.log.Warn("lock was gone when the job ended; another run may have held it meanwhile " +
+				"(Redis restarted without persistence, failed over, evicted it, or a reset cleared it)")
+		}
 	case err != nil && errors.Is(err, context.Canceled):
 		// A signal: the caller says so.
 	case err != nil:

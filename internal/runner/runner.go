@@ -150,25 +150,42 @@ func (j *job) run(ctx context.Context) int {
 		j.log.Warn("had no watchdog: had golock been killed, the job's children could have outlived it", "err", res.Unguarded)
 	}
 	// The line that says why comes first; the release, which may fail too, after it.
-	exit := res.Code
+	exit, outcome := res.Code, lockscript.Outcome{Ran: res.Started, Code: res.Code}
 	switch {
 	case res.TimedOut:
 		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", logging.OneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
-		exit = ExitTimeout
+		exit, outcome.Ended = ExitTimeout, lockscript.TimedOut
 	case res.Stopped:
-		j.log.Error("lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", "err", loss.Err)
+		var msg string
+		msg, outcome.Ended = stopped(loss.Err)
+		j.log.Error(msg, "err", loss.Err)
 		exit = ExitFailed
 	}
 	// When another owner took the lock, the line about the loss has named it already:
 	// release (which touches nothing of theirs) need not say so again.
-	told := loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep")
+	// A lock that lapsed at its deadline has been said to be gone too.
+	told := loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep") || hb.Lapsed()
 	// A lock known lost, or a Redis the heartbeat could not reach, gets one try: the lease
 	// frees the lock on its own, and cron's next tick must not find golock still here.
 	once := loss != nil || hb.Failing()
-	j.releaseAfter(rctx, lock, lockscript.Outcome{Ran: res.Started, Code: res.Code}, told, once)
+	j.releaseAfter(rctx, lock, outcome, told, once)
 	if sig := stopWatch(); sig != nil {
 		j.log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.cfg.Lease.Seconds()))
 	}
 	pinged.exit(ctx, exit)
 	return exit
+}
+
+// stopped says why a job was stopped for the loss err, in one line, and how its run ended.
+func stopped(err error) (string, lockscript.Ending) {
+	var held *lockscript.HeldError
+	switch {
+	case errors.As(err, &held) && held.Reset:
+		return fmt.Sprintf("lock %s was reset (CRONLOCK_RESET) on %s pid %d while the job ran; job killed",
+			held.Name, held.Holder.Host, held.Holder.PID), lockscript.Revoked
+	case errors.As(err, &held) && held.Replaced:
+		return fmt.Sprintf("lock %s was taken over by a CRONLOCK_REPLACE run on %s pid %d; job killed",
+			held.Name, held.Holder.Host, held.Holder.PID), lockscript.Replaced
+	}
+	return "lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", lockscript.Lost
 }
