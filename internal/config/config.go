@@ -117,6 +117,8 @@ type Config struct {
 const (
 	// MaxLimit is the largest CRONLOCK_LIMIT: each slot is a key every acquire reads.
 	MaxLimit = lockscript.MaxLimit
+	// MaxPingTimeout is the largest CRONLOCK_PING_TIMEOUT.
+	MaxPingTimeout = 60 * time.Second
 	// MaxInterval is the largest CRONLOCK_INTERVAL: the last-run record that remembers the
 	// last successful run is kept 30 days.
 	MaxInterval = 30 * 24 * time.Hour
@@ -222,8 +224,9 @@ func (c *Config) check() error {
 		return &Problem{"CRONLOCK_CLUSTER", "cannot be combined with CRONLOCK_USE_SENTINEL: choose one"}
 	case c.URL != "" && (c.UseSentinel || c.Cluster):
 		return &Problem{"CRONLOCK_URL", "cannot be combined with CRONLOCK_USE_SENTINEL or CRONLOCK_CLUSTER: use CRONLOCK_HOST or CRONLOCK_SENTINEL_HOST"}
-	case c.PingTimeout <= 0:
-		return &Problem{"CRONLOCK_PING_TIMEOUT", "must be more than 0 seconds"}
+	case c.PingTimeout <= 0 || c.PingTimeout > MaxPingTimeout:
+		return &Problem{"CRONLOCK_PING_TIMEOUT", fmt.Sprintf("must be more than 0 and at most %v seconds (a ping delays the job's start and golock's exit by as much)",
+			MaxPingTimeout.Seconds()) + got("CRONLOCK_PING_TIMEOUT", strconv.FormatFloat(c.PingTimeout.Seconds(), 'f', -1, 64))}
 	case c.PingURL != "" && pingErr(c.PingURL) != nil:
 		return &Problem{"CRONLOCK_PING_URL", pingErr(c.PingURL).Error() + " (the value given is not shown)"}
 	case c.Cluster && c.DB != 0:

@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -67,6 +68,9 @@ func (p *Pinger) URL(suffix string) *url.URL {
 	return &u
 }
 
+// maxStatusLine is the most of an answer a ping reads: its status line.
+const maxStatusLine = 1024
+
 // send makes one POST to URL(suffix) and reads the status line: a 2xx is success.
 func (p *Pinger) send(ctx context.Context, suffix string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
@@ -82,6 +86,7 @@ func (p *Pinger) send(ctx context.Context, suffix string) error {
 		return err
 	}
 	defer conn.Close()
+	defer context.AfterFunc(ctx, func() { conn.Close() })() // a cancel ends a read at once
 	deadline, _ := ctx.Deadline()
 	if err := conn.SetDeadline(deadline); err != nil {
 		return err
@@ -104,8 +109,13 @@ func (p *Pinger) send(ctx context.Context, suffix string) error {
 	if _, err := conn.Write([]byte(req.String())); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	// The status line only, and no more than maxStatusLine of it: a server that streams
+	// bytes without a line break must not grow golock.
+	line, err := bufio.NewReader(io.LimitReader(conn, maxStatusLine)).ReadString('\n')
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return fmt.Errorf("no answer: %w", err)
 	}
 	proto, status, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")

@@ -2,9 +2,12 @@ package ping_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,5 +65,90 @@ func TestTLSVerified(t *testing.T) {
 	}
 	if err := p.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("untrusted certificate: %v, want a verification error", err)
+	}
+}
+
+// streamer is a server on 127.0.0.1 that answers every connection with bytes and never a
+// line break, as fast as it can, until the client goes. It returns the URL and how many
+// bytes it managed to send.
+func streamer(t *testing.T) (string, func() int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var sent atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := []byte("HTTP/1.1 200 " + strings.Repeat("x", 64<<10))
+				for {
+					n, err := c.Write(buf)
+					sent.Add(int64(n))
+					if err != nil {
+						return
+					}
+					buf = buf[13:]
+					buf = append([]byte(strings.Repeat("x", 13)), buf...)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/p", sent.Load
+}
+
+// TestBounded: a ping reads no more than its status line may take, and ends at once on a
+// cancel: a server that streams without a line break neither grows golock nor holds it.
+func TestBounded(t *testing.T) {
+	u, _ := streamer(t)
+	p, err := ping.New(u, "r", 5*time.Second, "golock/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	err = p.Start(context.Background())
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	t.Logf("measured: a ping to a server streaming without a line break ended in %v, %d kB allocated",
+		took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>10)
+	if err == nil || took > time.Second {
+		t.Errorf("ping of a streaming server: %v after %v, want an error at once (the status line is capped)", err, took)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 1<<20 {
+		t.Errorf("the ping allocated %d kB, want well under 1 MB", grown>>10)
+	}
+
+	// A server that says nothing: the ping ends when its context is cancelled, not at its timeout.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	p, err = ping.New("http://"+silent.Addr().String()+"/p", "r", time.Minute, "golock/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start = time.Now()
+	err = p.Start(ctx)
+	if took := time.Since(start); err == nil || took > time.Second {
+		t.Errorf("a cancelled ping to a silent server: %v after %v, want it ended at the cancel (0.1 s)", err, took)
 	}
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/golock/golock/internal/ping"
 	"github.com/golock/golock/internal/version"
@@ -30,18 +31,26 @@ func (j *job) pings(lock *lockscript.Lock) pings {
 	return pings{p, j.log}
 }
 
-// start pings URL/start: the job starts.
-func (s pings) start(ctx context.Context) {
-	if s.p != nil {
-		s.said("start", s.p.Start(ctx))
+// start pings URL/start: the job starts. It returns the signal that ended the ping, if
+// one did: then the job must not start.
+func (s pings) start(ctx context.Context, sigs <-chan os.Signal) os.Signal {
+	if s.p == nil {
+		return nil
 	}
+	ctx, stop := watchSignals(ctx, sigs)
+	s.said("start", s.p.Start(ctx))
+	return stop()
 }
 
-// exit pings URL, or URL/<code> when code is not 0: the job ended, and golock exits so.
-func (s pings) exit(ctx context.Context, code int) {
-	if s.p != nil {
-		s.said("exit", s.p.Exit(ctx, code))
+// exit pings URL, or URL/<code> when code is not 0: the job ended, and golock exits so. A
+// signal ends the ping at once.
+func (s pings) exit(ctx context.Context, sigs <-chan os.Signal, code int) {
+	if s.p == nil {
+		return
 	}
+	ctx, stop := watchSignals(ctx, sigs)
+	s.said("exit", s.p.Exit(ctx, code))
+	stop()
 }
 
 func (s pings) said(which string, err error) {

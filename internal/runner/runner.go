@@ -100,6 +100,16 @@ func (j *job) run(ctx context.Context) int {
 	}
 	hb := heartbeat.Keep(ctx, lease, lock, sent)
 
+	// CRONLOCK_PING_URL: the run that took the lock says when its job starts and ends. A
+	// signal during the start ping ends it, and nothing runs.
+	pinged := j.pings(lock)
+	if sig := pinged.start(ctx, sigs); sig != nil {
+		hb.Stop()
+		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
+		j.release(ctx, lock, lockscript.NotTried)
+		return ExitFailed
+	}
+
 	// The watcher turns a lost lock into a stop request (or, with keep, a warning); it
 	// ends with the job, and loss is the lost lock it saw, if any.
 	stop := make(chan supervisor.Stop, 1)
@@ -122,10 +132,6 @@ func (j *job) run(ctx context.Context) int {
 			return
 		}
 	}()
-
-	// CRONLOCK_PING_URL: the run that took the lock says when its job starts and ends.
-	pinged := j.pings(lock)
-	pinged.start(ctx)
 
 	res, err := supervisor.Run(supervisor.Job{
 		Args:    j.args,
@@ -172,7 +178,7 @@ func (j *job) run(ctx context.Context) int {
 	if sig := stopWatch(); sig != nil {
 		j.log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.cfg.Lease.Seconds()))
 	}
-	pinged.exit(ctx, exit)
+	pinged.exit(ctx, sigs, exit) // a signal ends its wait: golock exits with the run's code
 	return exit
 }
 
