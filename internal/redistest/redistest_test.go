@@ -16,6 +16,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		// The main goroutine keeps the main thread, which the Go runtime never ends: so the
+		// helper's locked goroutine runs on another thread, which ends with it.
+		runtime.LockOSThread()
+	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: redis-server not found in PATH: these tests need a real Redis (apt-get install redis-server)")
 		os.Exit(1)
