@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
 )
@@ -53,51 +53,11 @@ func cliLines(s string) []string {
 }
 
 // cliWantCode fails the test unless r ended with code; it shows golock's output.
-func cliWantCode(t *testing.T, r result, code int) {
+func cliWantCode(t *testing.T, r golocktest.Result, code int) {
 	t.Helper()
-	if r.code != code {
-		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	if r.Code != code {
+		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.Code, code, r.Stdout, r.Stderr)
 	}
-}
-
-// cliStart starts golock in the background; the returned function waits for it.
-func cliStart(t *testing.T, env []string, args ...string) (*exec.Cmd, func() result) {
-	t.Helper()
-	cmd, out, errb := golockCmd(env, args...)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start golock: %v", err)
-	}
-	var once sync.Once
-	var r result
-	wait := func() result {
-		once.Do(func() {
-			_ = cmd.Wait() // the exit code tells; -1 when killed by a signal
-			r = result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(),
-				took: time.Since(start)}
-		})
-		return r
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		wait()
-	})
-	return cmd, wait
-}
-
-// cliStartRedis starts redis-server on port, which a test chose, and stops it at the
-// test's end. It does not wait for the server to answer.
-func cliStartRedis(t *testing.T, port int) {
-	t.Helper()
-	cmd := exec.Command(redistest.Binary(t), "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
 }
 
 // cliListener accepts TCP connections on a free port, notes when each came, and hands
@@ -215,7 +175,7 @@ func TestCLIExitCodes(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, name)
 			}
-			r := runGolock(t, baseEnv(append(srv.Env(), append([]string{"CRONLOCK_KEY=" + key}, tt.env...)...)...), tt.args...)
+			r := golocktest.Run(t, golocktest.Env(append(srv.Env(), append([]string{"CRONLOCK_KEY=" + key}, tt.env...)...)...), tt.args...)
 			// Read the lock before anything else: the grace hold is 40 s, so a lock that is
 			// gone was deleted at once.
 			exists, err := c.Exists(context.Background(), name).Result()
@@ -224,20 +184,20 @@ func TestCLIExitCodes(t *testing.T) {
 			}
 			cliWantCode(t, r, tt.want)
 			switch {
-			case tt.stderr == "" && r.stderr != "":
-				t.Errorf("stderr %q, want nothing", r.stderr)
-			case tt.stderr != "" && !strings.Contains(r.stderr, tt.stderr):
-				t.Errorf("stderr %q, want it to hold %q", r.stderr, tt.stderr)
-			case strings.HasSuffix(r.stderr, "\n"+hintHelp+"\n"):
+			case tt.stderr == "" && r.Stderr != "":
+				t.Errorf("stderr %q, want nothing", r.Stderr)
+			case tt.stderr != "" && !strings.Contains(r.Stderr, tt.stderr):
+				t.Errorf("stderr %q, want it to hold %q", r.Stderr, tt.stderr)
+			case strings.HasSuffix(r.Stderr, "\n"+hintHelp+"\n"):
 				// A misused option: one line naming it, then the hint.
-				if len(cliLines(r.stderr)) != 2 && !strings.HasPrefix(r.stderr, "usage: golock") {
-					t.Errorf("stderr %q, want one line and the hint", r.stderr)
+				if len(cliLines(r.Stderr)) != 2 && !strings.HasPrefix(r.Stderr, "usage: golock") {
+					t.Errorf("stderr %q, want one line and the hint", r.Stderr)
 				}
-			case tt.stderr != "" && len(cliLines(r.stderr)) != 1:
-				t.Errorf("stderr %q, want one line", r.stderr)
+			case tt.stderr != "" && len(cliLines(r.Stderr)) != 1:
+				t.Errorf("stderr %q, want one line", r.Stderr)
 			}
-			if !strings.Contains(r.stdout, tt.stdout) {
-				t.Errorf("stdout %q, want it to hold %q", r.stdout, tt.stdout)
+			if !strings.Contains(r.Stdout, tt.stdout) {
+				t.Errorf("stdout %q, want it to hold %q", r.Stdout, tt.stdout)
 			}
 			if tt.keyGone && exists != 0 {
 				t.Errorf("lock %s still there after the run; want it deleted at once", name)
@@ -245,8 +205,8 @@ func TestCLIExitCodes(t *testing.T) {
 			if tt.keyHeld && exists != 1 {
 				t.Errorf("lock %s gone after the run; want it held for the grace time", name)
 			}
-			if tt.want == 202 && r.took > 4*time.Second {
-				t.Errorf("timed-out run took %v; the job was not killed", r.took)
+			if tt.want == 202 && r.Took > 4*time.Second {
+				t.Errorf("timed-out run took %v; the job was not killed", r.Took)
 			}
 		})
 	}
@@ -273,31 +233,31 @@ func cliHold(t *testing.T, c *redis.Client, name string) {
 func TestCLIHeldLockRunsNothing(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=held")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=held")...)
 	first := cliPath(t, "first")
-	r := runGolock(t, env, "touch", first)
+	r := golocktest.Run(t, env, "touch", first)
 	cliWantCode(t, r, 0)
-	if r.stderr != "" || r.stdout != "" {
-		t.Errorf("a run that went well printed stdout %q stderr %q; want nothing (cron would mail it)", r.stdout, r.stderr)
+	if r.Stderr != "" || r.Stdout != "" {
+		t.Errorf("a run that went well printed stdout %q stderr %q; want nothing (cron would mail it)", r.Stdout, r.Stderr)
 	}
 	if !cliExists(first) {
 		t.Fatal("the job did not run")
 	}
 	// The first run's lock is held for its grace time (40 s): the next one must not run.
 	second := cliPath(t, "second")
-	r = runGolock(t, env, "touch", second)
+	r = golocktest.Run(t, env, "touch", second)
 	cliWantCode(t, r, 200)
-	if r.stderr != "" || r.stdout != "" {
-		t.Errorf("a held lock printed stdout %q stderr %q; want nothing", r.stdout, r.stderr)
+	if r.Stderr != "" || r.Stdout != "" {
+		t.Errorf("a held lock printed stdout %q stderr %q; want nothing", r.Stdout, r.Stderr)
 	}
 	if cliExists(second) {
 		t.Error("the job ran although its lock was held")
 	}
 	// Under CRONLOCK_VERBOSE the holder is named in a debug line.
-	r = runGolock(t, append(env, "CRONLOCK_VERBOSE=yes"), "touch", second)
+	r = golocktest.Run(t, append(env, "CRONLOCK_VERBOSE=yes"), "touch", second)
 	cliWantCode(t, r, 200)
-	if !strings.Contains(r.stderr, "golock: debug: lock held by ") || cliExists(second) {
-		t.Errorf("verbose held run: stderr %q, job ran: %v", r.stderr, cliExists(second))
+	if !strings.Contains(r.Stderr, "golock: debug: lock held by ") || cliExists(second) {
+		t.Errorf("verbose held run: stderr %q, job ran: %v", r.Stderr, cliExists(second))
 	}
 }
 
@@ -313,10 +273,10 @@ func TestCLIResetClearsLock(t *testing.T) {
 	cliHold(t, c, name)
 	fence, _ := c.Get(context.Background(), lockscript.FenceKey(name)).Result()
 
-	r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_RESET=yes")...), args...)
+	r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_RESET=yes")...), args...)
 	cliWantCode(t, r, 200)
-	if r.stderr != "" {
-		t.Errorf("reset printed %q; want nothing", r.stderr)
+	if r.Stderr != "" {
+		t.Errorf("reset printed %q; want nothing", r.Stderr)
 	}
 	if cliExists(marker) {
 		t.Error("the job ran under CRONLOCK_RESET")
@@ -324,7 +284,7 @@ func TestCLIResetClearsLock(t *testing.T) {
 	if n := c.Exists(context.Background(), name).Val(); n != 0 {
 		t.Fatal("the lock is still there after a reset")
 	}
-	r = runGolock(t, baseEnv(srv.Env()...), args...)
+	r = golocktest.Run(t, golocktest.Env(srv.Env()...), args...)
 	cliWantCode(t, r, 0)
 	if !cliExists(marker) {
 		t.Error("the run after the reset did not run the job")
@@ -340,9 +300,9 @@ func TestCLIGraceHoldsLock(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
-	env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=1.5", "CRONLOCK_KEY=grace")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=1.5", "CRONLOCK_KEY=grace")...)
 	start := time.Now()
-	cliWantCode(t, runGolock(t, env, "true"), 0)
+	cliWantCode(t, golocktest.Run(t, env, "true"), 0)
 
 	ttl := c.PTTL(context.Background(), "cronlock.grace").Val()
 	if ttl <= 0 || ttl > 1500*time.Millisecond {
@@ -352,15 +312,15 @@ func TestCLIGraceHoldsLock(t *testing.T) {
 		t.Error("the record has no released_ms during the grace hold")
 	}
 	marker := cliPath(t, "ran")
-	r := runGolock(t, env, "touch", marker)
+	r := golocktest.Run(t, env, "touch", marker)
 	cliWantCode(t, r, 200)
 	if cliExists(marker) {
 		t.Fatal("a run during the grace hold ran its job")
 	}
-	var last result
+	var last golocktest.Result
 	ok := redistest.Poll(10*time.Second, func() bool {
-		last = runGolock(t, env, "touch", marker)
-		return last.code != 200
+		last = golocktest.Run(t, env, "touch", marker)
+		return last.Code != 200
 	})
 	took := time.Since(start)
 	if !ok {
@@ -388,10 +348,11 @@ func TestCLILockRecord(t *testing.T) {
 	args := []string{"sh", "-c", `env > "$1.tmp" && mv "$1.tmp" "$1"; while [ ! -e "$2" ]; do sleep 0.02; done`,
 		"job", envFile, goFile}
 	name := cliName(args...)
-	cmd, wait := cliStart(t, baseEnv(append(srv.Env(), "CRONLOCK_GRACE=2", "CRONLOCK_RELEASE=3600")...), args...)
+	cmdWp := golocktest.Start(t, golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=2", "CRONLOCK_RELEASE=3600")...), args...)
+	cmd, wait := cmdWp.Cmd, cmdWp.Wait
 	if !redistest.Poll(10*time.Second, func() bool { return cliExists(envFile) }) {
 		r := wait()
-		t.Fatalf("the job did not start: exit %d, stderr %q", r.code, r.stderr)
+		t.Fatalf("the job did not start: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	rec, err := c.HGetAll(ctx, name).Result()
 	if err != nil {
@@ -401,8 +362,8 @@ func TestCLILockRecord(t *testing.T) {
 	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := wait(); r.code != 0 || r.stderr != "" {
-		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	if r := wait(); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 	}
 
 	host, _ := os.Hostname()
@@ -465,10 +426,10 @@ func TestCLILockRecord(t *testing.T) {
 		t.Errorf("fence counter %s = %q, want one past the record's %q", lockscript.FenceKey(name), got, rec["fence"])
 	}
 	// A job that calls golock again hands back CRONLOCK_LOCK/OWNER/FENCE: no warnings.
-	r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_LOCK="+name,
+	r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_LOCK="+name,
 		"CRONLOCK_OWNER="+rec["owner"], "CRONLOCK_FENCE="+rec["fence"])...), "true")
-	if r.code != 0 || r.stderr != "" {
-		t.Errorf("nested run: exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("nested run: exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 	}
 }
 
@@ -488,10 +449,10 @@ func TestCLIKeyNames(t *testing.T) {
 		{[]string{"CRONLOCK_PREFIX={cron}.", "CRONLOCK_KEY=backup"}, []string{"pwd"}, "{cron}.backup"},
 	}
 	for _, tt := range tests {
-		r := runGolock(t, baseEnv(tt.env...), append([]string{"--key"}, tt.args...)...)
-		if r.code != 0 || r.stdout != tt.want+"\n" || r.stderr != "" {
+		r := golocktest.Run(t, golocktest.Env(tt.env...), append([]string{"--key"}, tt.args...)...)
+		if r.Code != 0 || r.Stdout != tt.want+"\n" || r.Stderr != "" {
 			t.Errorf("%q golock --key %q: exit %d, stdout %q, stderr %q; want %s", tt.env, tt.args,
-				r.code, r.stdout, r.stderr, tt.want)
+				r.Code, r.Stdout, r.Stderr, tt.want)
 		}
 	}
 }
@@ -506,7 +467,7 @@ func TestCLIDatabase(t *testing.T) {
 	db3 := redis.NewClient(&redis.Options{Addr: srv.Addr(), DB: 3})
 	defer db3.Close()
 
-	r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_DB=3", "CRONLOCK_KEY=db")...), "true")
+	r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_DB=3", "CRONLOCK_KEY=db")...), "true")
 	cliWantCode(t, r, 0)
 	if n := db3.Exists(ctx, "cronlock.db").Val(); n != 1 {
 		t.Error("the lock is not in database 3")
@@ -516,10 +477,10 @@ func TestCLIDatabase(t *testing.T) {
 	}
 
 	marker := cliPath(t, "ran")
-	r = runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_DB=-1")...), "touch", marker)
+	r = golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_DB=-1")...), "touch", marker)
 	cliWantCode(t, r, 201)
-	if lines := cliLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_DB") {
-		t.Errorf("stderr %q, want one line naming CRONLOCK_DB", r.stderr)
+	if lines := cliLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_DB") {
+		t.Errorf("stderr %q, want one line naming CRONLOCK_DB", r.Stderr)
 	}
 	if cliExists(marker) {
 		t.Error("the job ran with a bad CRONLOCK_DB")
@@ -554,26 +515,26 @@ func TestCLIPassword(t *testing.T) {
 			t.Parallel()
 			marker := cliPath(t, "ran")
 			// The default retry schedule (5 attempts, 5 s apart) would take 50 s.
-			env := baseEnv(append(tt.env, "CRONLOCK_KEY=pw-"+strconv.Itoa(i))...)
-			r := runGolock(t, env, "touch", marker)
+			env := golocktest.Env(append(tt.env, "CRONLOCK_KEY=pw-"+strconv.Itoa(i))...)
+			r := golocktest.Run(t, env, "touch", marker)
 			cliWantCode(t, r, tt.want)
 			if ran := cliExists(marker); ran != (tt.want == 0) {
 				t.Errorf("job ran: %v, want %v", ran, tt.want == 0)
 			}
 			for _, pw := range []string{right, wrong} {
-				if strings.Contains(r.stderr, pw) || strings.Contains(r.stdout, pw) {
-					t.Errorf("output shows a password:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+				if strings.Contains(r.Stderr, pw) || strings.Contains(r.Stdout, pw) {
+					t.Errorf("output shows a password:\nstdout: %s\nstderr: %s", r.Stdout, r.Stderr)
 				}
 			}
 			if tt.want == 201 {
-				if r.took > 3*time.Second {
-					t.Errorf("a refused password took %v: it must not be retried as a connection failure", r.took)
+				if r.Took > 3*time.Second {
+					t.Errorf("a refused password took %v: it must not be retried as a connection failure", r.Took)
 				}
-				if !strings.Contains(r.stderr, "CRONLOCK_AUTH") {
-					t.Errorf("stderr %q does not say to check CRONLOCK_AUTH", r.stderr)
+				if !strings.Contains(r.Stderr, "CRONLOCK_AUTH") {
+					t.Errorf("stderr %q does not say to check CRONLOCK_AUTH", r.Stderr)
 				}
-				if n := len(cliLines(r.stderr)); n != 1 && !strings.Contains(tt.name, "verbose") {
-					t.Errorf("stderr %q, want one line", r.stderr)
+				if n := len(cliLines(r.Stderr)); n != 1 && !strings.Contains(tt.name, "verbose") {
+					t.Errorf("stderr %q, want one line", r.Stderr)
 				}
 			}
 		})
@@ -588,19 +549,19 @@ func TestCLIUnreachableRedis(t *testing.T) {
 		t.Parallel()
 		port := redistest.FreePort(t) // nothing listens there
 		marker := cliPath(t, "ran")
-		env := baseEnv("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
+		env := golocktest.Env("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
 			"CRONLOCK_RECONNECT_ATTEMPTS=3", "CRONLOCK_RECONNECT_BACKOFF=0.2")
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		cliWantCode(t, r, 201)
 		// Waits of 0, 0.2 and 0.4 s.
-		if r.took < 550*time.Millisecond || r.took > 5*time.Second {
-			t.Errorf("gave up after %v, want about 0.6 s", r.took)
+		if r.Took < 550*time.Millisecond || r.Took > 5*time.Second {
+			t.Errorf("gave up after %v, want about 0.6 s", r.Took)
 		}
 		if cliExists(marker) {
 			t.Error("the job ran without its lock")
 		}
-		if lines := cliLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "127.0.0.1:"+strconv.Itoa(port)) {
-			t.Errorf("stderr %q, want one line naming the address", r.stderr)
+		if lines := cliLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "127.0.0.1:"+strconv.Itoa(port)) {
+			t.Errorf("stderr %q, want one line naming the address", r.Stderr)
 		}
 	})
 	for _, tt := range []struct {
@@ -615,9 +576,9 @@ func TestCLIUnreachableRedis(t *testing.T) {
 			t.Parallel()
 			l := cliListen(t, nil) // accepts and hangs up: Redis cannot be talked to
 			marker := cliPath(t, "ran")
-			env := baseEnv(append(l.env(), "CRONLOCK_RECONNECT_ATTEMPTS="+strconv.Itoa(tt.attempts),
+			env := golocktest.Env(append(l.env(), "CRONLOCK_RECONNECT_ATTEMPTS="+strconv.Itoa(tt.attempts),
 				"CRONLOCK_RECONNECT_BACKOFF=0.2")...)
-			r := runGolock(t, env, "touch", marker)
+			r := golocktest.Run(t, env, "touch", marker)
 			cliWantCode(t, r, 201)
 			if cliExists(marker) {
 				t.Error("the job ran without its lock")
@@ -660,8 +621,8 @@ func TestCLIRedisLoading(t *testing.T) {
 		}
 	})
 	marker := cliPath(t, "ran")
-	env := baseEnv(append(l.env(), "CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.1")...)
-	r := runGolock(t, env, "touch", marker)
+	env := golocktest.Env(append(l.env(), "CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.1")...)
+	r := golocktest.Run(t, env, "touch", marker)
 	cliWantCode(t, r, 201)
 	if cliExists(marker) {
 		t.Error("the job ran without its lock")
@@ -677,8 +638,8 @@ func TestCLIRedisLoading(t *testing.T) {
 	if scripts != 3 {
 		t.Errorf("commands %q: %d acquire attempts, want 3 (one, then two retries)", commands, scripts)
 	}
-	if !strings.Contains(r.stderr, "LOADING") || len(cliLines(r.stderr)) != 1 {
-		t.Errorf("stderr %q, want one line saying LOADING", r.stderr)
+	if !strings.Contains(r.Stderr, "LOADING") || len(cliLines(r.Stderr)) != 1 {
+		t.Errorf("stderr %q, want one line saying LOADING", r.Stderr)
 	}
 }
 
@@ -722,16 +683,16 @@ func TestCLILateRedis(t *testing.T) {
 		port := redistest.FreePort(t)
 		marker := cliPath(t, "ran")
 		// Tries at 0, 0, 0.3, 0.9, 1.8 and 3 s.
-		_, wait := cliStart(t, baseEnv("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
-			"CRONLOCK_RECONNECT_ATTEMPTS=5", "CRONLOCK_RECONNECT_BACKOFF=0.3"), "touch", marker)
+		wait := golocktest.Start(t, golocktest.Env("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
+			"CRONLOCK_RECONNECT_ATTEMPTS=5", "CRONLOCK_RECONNECT_BACKOFF=0.3"), "touch", marker).Wait
 		time.Sleep(500 * time.Millisecond) // a delay, not an assertion
-		cliStartRedis(t, port)
+		redistest.StartAt(t, port)
 		r := wait()
 		cliWantCode(t, r, 0)
 		if !cliExists(marker) {
 			t.Error("the job did not run")
 		}
-		t.Logf("got through after %v", r.took.Round(time.Millisecond))
+		t.Logf("got through after %v", r.Took.Round(time.Millisecond))
 	})
 	t.Run("between two quick retries", func(t *testing.T) {
 		// Tries at 0, 0 and 0.8 s; Redis is up from about 0.2 s. The first two refused
@@ -739,10 +700,10 @@ func TestCLILateRedis(t *testing.T) {
 		t.Parallel()
 		port := redistest.FreePort(t)
 		marker := cliPath(t, "ran")
-		_, wait := cliStart(t, baseEnv("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
-			"CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.8"), "touch", marker)
+		wait := golocktest.Start(t, golocktest.Env("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
+			"CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.8"), "touch", marker).Wait
 		time.Sleep(200 * time.Millisecond) // a delay, not an assertion
-		cliStartRedis(t, port)
+		redistest.StartAt(t, port)
 		c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
 		defer c.Close()
 		up := redistest.Poll(5*time.Second, func() bool { return c.Ping(context.Background()).Err() == nil })
@@ -768,14 +729,14 @@ func TestCLIManyAtOnce(t *testing.T) {
 	// The job holds on until the test lets it go, after every other golock has given up:
 	// each of them tried while the lock was held.
 	args := []string{"sh", "-c", `echo ran >> "$1"; while [ ! -e "$2" ]; do sleep 0.02; done`, "job", runs, release}
-	env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0")...)
 	type exit struct {
 		i int
-		r result
+		r golocktest.Result
 	}
 	exits := make(chan exit, n)
 	for i := range n {
-		_, wait := cliStart(t, env, args...)
+		wait := golocktest.Start(t, env, args...).Wait
 		go func() { exits <- exit{i, wait()} }()
 	}
 	codes := map[int]int{}
@@ -789,9 +750,9 @@ func TestCLIManyAtOnce(t *testing.T) {
 		}
 		select {
 		case e := <-exits:
-			codes[e.i] = e.r.code
-			if e.r.stderr != "" {
-				stderr = append(stderr, e.r.stderr)
+			codes[e.i] = e.r.Code
+			if e.r.Stderr != "" {
+				stderr = append(stderr, e.r.Stderr)
 			}
 		case <-timeout:
 			_ = os.WriteFile(release, nil, 0o600)
@@ -826,7 +787,7 @@ func TestCLIOneRoundTrip(t *testing.T) {
 	if err := c.Ping(context.Background()).Err(); err != nil { // our own handshake, before MONITOR
 		t.Fatal(err)
 	}
-	env := baseEnv(srv.Env()...)
+	env := golocktest.Env(srv.Env()...)
 	for _, run := range []struct {
 		name    string
 		args    []string
@@ -836,7 +797,7 @@ func TestCLIOneRoundTrip(t *testing.T) {
 		{"scripts cached", []string{"sh", "-c", "exit 0"}, 0},
 	} {
 		mon := cliMonitor(t, srv)
-		cliWantCode(t, runGolock(t, env, run.args...), 0)
+		cliWantCode(t, golocktest.Run(t, env, run.args...), 0)
 		sent := mon.stop(c)
 		t.Logf("%s: golock sent %q", run.name, sent)
 		count := map[string]int{}
@@ -916,16 +877,16 @@ func TestCLIWait(t *testing.T) {
 		srv := redistest.Start(t)
 		dir := t.TempDir()
 		started, ended, began := filepath.Join(dir, "started"), filepath.Join(dir, "ended"), filepath.Join(dir, "began")
-		env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_KEY=wait")...)
-		_, waitHolder := cliStart(t, env, "sh", "-c", `touch "$1"; sleep 1.5; date +%s%N > "$2"`, "job", started, ended)
+		env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_KEY=wait")...)
+		waitHolder := golocktest.Start(t, env, "sh", "-c", `touch "$1"; sleep 1.5; date +%s%N > "$2"`, "job", started, ended).Wait
 		if !redistest.Poll(10*time.Second, func() bool { return cliExists(started) }) {
 			t.Fatalf("the holder's job did not start: %+v", waitHolder())
 		}
-		_, waitWaiter := cliStart(t, append(env, "CRONLOCK_WAIT=5"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
+		waitWaiter := golocktest.Start(t, append(env, "CRONLOCK_WAIT=5"), "sh", "-c", `date +%s%N > "$1"`, "job", began).Wait
 		holder, waiter := waitHolder(), waitWaiter()
 		cliWantCode(t, holder, 0)
 		cliWantCode(t, waiter, 0)
-		end, begin := cliReadNanos(t, ended), cliReadNanos(t, began)
+		end, begin := golocktest.ReadNanos(t, ended), golocktest.ReadNanos(t, began)
 		delay := begin.Sub(end)
 		t.Logf("hand-off: the waiter's job began %v after the holder's ended", delay.Round(time.Millisecond))
 		if delay < 0 {
@@ -934,26 +895,26 @@ func TestCLIWait(t *testing.T) {
 		if delay > time.Second {
 			t.Errorf("hand-off took %v, want well under a second", delay)
 		}
-		if holder.stderr != "" || waiter.stderr != "" {
-			t.Errorf("stderr: holder %q, waiter %q; want nothing", holder.stderr, waiter.stderr)
+		if holder.Stderr != "" || waiter.Stderr != "" {
+			t.Errorf("stderr: holder %q, waiter %q; want nothing", holder.Stderr, waiter.Stderr)
 		}
 	})
 	t.Run("runs out", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.Start(t)
-		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
-		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
+		env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=wait")...)
+		cliWantCode(t, golocktest.Run(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
 		marker := cliPath(t, "ran")
-		r := runGolock(t, append(env, "CRONLOCK_WAIT=0.3"), "touch", marker)
+		r := golocktest.Run(t, append(env, "CRONLOCK_WAIT=0.3"), "touch", marker)
 		cliWantCode(t, r, 200)
 		if cliExists(marker) {
 			t.Error("the waiter ran its job while the lock was held")
 		}
-		if r.took < 300*time.Millisecond || r.took > 3*time.Second {
-			t.Errorf("gave up after %v, want about 0.3 s", r.took)
+		if r.Took < 300*time.Millisecond || r.Took > 3*time.Second {
+			t.Errorf("gave up after %v, want about 0.3 s", r.Took)
 		}
-		if r.stderr != "" {
-			t.Errorf("stderr %q, want nothing", r.stderr)
+		if r.Stderr != "" {
+			t.Errorf("stderr %q, want nothing", r.Stderr)
 		}
 	})
 	t.Run("grace hold ends", func(t *testing.T) {
@@ -961,16 +922,16 @@ func TestCLIWait(t *testing.T) {
 		// A lock held only for grace expires without a message: the waiter, told the TTL in
 		// the held reply, wakes when it ends.
 		srv := redistest.Start(t)
-		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
-		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=2.5"), "true"), 0)
+		env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=wait")...)
+		cliWantCode(t, golocktest.Run(t, append(env, "CRONLOCK_GRACE=2.5"), "true"), 0)
 		graceMS, err := srv.Client().HGet(context.Background(), "cronlock.wait", "grace_ms").Int64()
 		if err != nil {
 			t.Fatal(err)
 		}
 		began := cliPath(t, "began")
-		r := runGolock(t, append(env, "CRONLOCK_WAIT=10"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
+		r := golocktest.Run(t, append(env, "CRONLOCK_WAIT=10"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
 		cliWantCode(t, r, 0)
-		delay := cliReadNanos(t, began).Sub(time.UnixMilli(graceMS))
+		delay := golocktest.ReadNanos(t, began).Sub(time.UnixMilli(graceMS))
 		t.Logf("the waiter's job began %v after the grace hold ended", delay.Round(time.Millisecond))
 		if delay < 0 || delay > 250*time.Millisecond {
 			t.Errorf("the waiter's job began %v after the grace hold ended, want within a few ms", delay)
@@ -979,10 +940,11 @@ func TestCLIWait(t *testing.T) {
 	t.Run("signal ends it", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.Start(t)
-		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
-		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
+		env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=wait")...)
+		cliWantCode(t, golocktest.Run(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
 		marker := cliPath(t, "ran")
-		cmd, wait := cliStart(t, append(env, "CRONLOCK_WAIT=30"), "touch", marker)
+		cmdWp := golocktest.Start(t, append(env, "CRONLOCK_WAIT=30"), "touch", marker)
+		cmd, wait := cmdWp.Cmd, cmdWp.Wait
 		// Once it waits, it is subscribed to the lock's channel.
 		channel := lockscript.Channel("cronlock.wait")
 		if !redistest.Poll(10*time.Second, func() bool {
@@ -999,24 +961,10 @@ func TestCLIWait(t *testing.T) {
 		if cliExists(marker) {
 			t.Error("the waiter ran its job after a signal")
 		}
-		if r.took > 10*time.Second {
-			t.Errorf("the wait went on %v after the signal, want it ended at once", r.took)
+		if r.Took > 10*time.Second {
+			t.Errorf("the wait went on %v after the signal, want it ended at once", r.Took)
 		}
 	})
-}
-
-// cliReadNanos reads a file written by `date +%s%N`.
-func cliReadNanos(t *testing.T, path string) time.Time {
-	t.Helper()
-	text, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(text)), 10, 64)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return time.Unix(0, n)
 }
 
 // TestCLILegacyLock checks locks written by cronlock (a string holding the unix second they
@@ -1027,17 +975,17 @@ func TestCLILegacyLock(t *testing.T) {
 	c := srv.Client()
 	ctx := context.Background()
 	redisNow := c.Time(ctx).Val().Unix()
-	env := baseEnv(srv.Env()...)
+	env := golocktest.Env(srv.Env()...)
 
 	t.Run("live", func(t *testing.T) {
 		marker := cliPath(t, "ran")
 		name := cliName("touch", marker)
 		value := strconv.FormatInt(redisNow+60, 10)
 		c.Set(ctx, name, value, 0)
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		cliWantCode(t, r, 200)
-		if cliExists(marker) || r.stderr != "" {
-			t.Errorf("job ran: %v, stderr %q; want no run and nothing said", cliExists(marker), r.stderr)
+		if cliExists(marker) || r.Stderr != "" {
+			t.Errorf("job ran: %v, stderr %q; want no run and nothing said", cliExists(marker), r.Stderr)
 		}
 		if got := c.Get(ctx, name).Val(); got != value {
 			t.Errorf("cronlock's lock changed to %q", got)
@@ -1047,10 +995,10 @@ func TestCLILegacyLock(t *testing.T) {
 		marker := cliPath(t, "ran")
 		name := cliName("touch", marker)
 		c.Set(ctx, name, strconv.FormatInt(redisNow-60, 10), 0)
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		cliWantCode(t, r, 0)
-		if !cliExists(marker) || r.stderr != "" {
-			t.Errorf("job ran: %v, stderr %q; want a quiet run", cliExists(marker), r.stderr)
+		if !cliExists(marker) || r.Stderr != "" {
+			t.Errorf("job ran: %v, stderr %q; want a quiet run", cliExists(marker), r.Stderr)
 		}
 		if typ := c.Type(ctx, name).Val(); typ != "hash" {
 			t.Errorf("after taking over the stale lock, %s is a %s; want golock's hash", name, typ)
@@ -1071,14 +1019,14 @@ func TestCLILegacyLock(t *testing.T) {
 				t.Fatal(err)
 			}
 			dump := c.Dump(ctx, name).Val()
-			r := runGolock(t, env, "touch", marker)
+			r := golocktest.Run(t, env, "touch", marker)
 			cliWantCode(t, r, 200)
 			if cliExists(marker) {
 				t.Error("the job ran over a foreign value")
 			}
-			if lines := cliLines(r.stderr); len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: warning: ") ||
+			if lines := cliLines(r.Stderr); len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: warning: ") ||
 				!strings.Contains(lines[0], foreign.kind) {
-				t.Errorf("stderr %q, want one warning line naming the type", r.stderr)
+				t.Errorf("stderr %q, want one warning line naming the type", r.Stderr)
 			}
 			if c.Type(ctx, name).Val() != foreign.kind || c.Dump(ctx, name).Val() != dump {
 				t.Errorf("the foreign %s at %s was changed", foreign.kind, name)
@@ -1143,11 +1091,11 @@ func TestCLIBadSettings(t *testing.T) {
 		t.Run(strings.Join(tt.setting, " "), func(t *testing.T) {
 			t.Parallel()
 			marker := cliPath(t, "ran")
-			r := runGolock(t, baseEnv(append(srv.Env(), tt.setting...)...), "touch", marker)
+			r := golocktest.Run(t, golocktest.Env(append(srv.Env(), tt.setting...)...), "touch", marker)
 			cliWantCode(t, r, 201)
-			lines := cliLines(r.stderr)
+			lines := cliLines(r.Stderr)
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: ") || !strings.Contains(lines[0], tt.names) {
-				t.Errorf("stderr %q, want one line naming %s", r.stderr, tt.names)
+				t.Errorf("stderr %q, want one line naming %s", r.Stderr, tt.names)
 			}
 			if cliExists(marker) {
 				t.Error("the job ran with a bad setting")

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/internal/redistest"
 )
@@ -43,7 +44,7 @@ func failClient(t *testing.T, env []string) redis.UniversalClient {
 func TestFailoverEveryAttemptDials(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	c := failClient(t, baseEnv(append(srv.Env(), "CRONLOCK_REDIS_TIMEOUT=1")...))
+	c := failClient(t, golocktest.Env(append(srv.Env(), "CRONLOCK_REDIS_TIMEOUT=1")...))
 	ctx := context.Background()
 	attempt := func() error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -102,14 +103,14 @@ type failOver struct {
 func failRideThrough(t *testing.T, f failOver) {
 	t.Helper()
 	ctx := context.Background()
-	_, wait := cliStart(t, f.env, "sh", "-c", "sleep 12; exit 7")
+	wait := golocktest.Start(t, f.env, "sh", "-c", "sleep 12; exit 7").Wait
 	var owner string
 	if !redistest.Poll(10*time.Second, func() bool {
 		owner = topoOwner(f.master, f.name)
 		return owner != "" && topoOwner(f.replica, f.name) == owner
 	}) {
 		r := wait()
-		t.Fatalf("the lock did not reach the master and its replica: exit %d, stderr %q", r.code, r.stderr)
+		t.Fatalf("the lock did not reach the master and its replica: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// A renewal moves the TTL up again; right after it the master dies.
 	last := f.master.PTTL(ctx, f.name).Val()
@@ -150,21 +151,21 @@ func failRideThrough(t *testing.T, f failOver) {
 			return at.Sub(killed).Round(time.Millisecond).String() + " after the kill"
 		}
 		t.Fatalf("%s: %s; renewed on the new master: %s (%s); golock exit %d after %v, stderr %q",
-			f.took, after(tookOver), after(renewed), state, r.code, r.took.Round(time.Millisecond), r.stderr)
+			f.took, after(tookOver), after(renewed), state, r.Code, r.Took.Round(time.Millisecond), r.Stderr)
 	}
 	t.Logf("measured: %s %v after the kill; golock's first renewal on it %v after the kill (%v after the takeover; the kill point was 4 s after the last renewal)",
 		f.took, tookOver.Sub(killed).Round(time.Millisecond), renewed.Sub(killed).Round(time.Millisecond),
 		renewed.Sub(tookOver).Round(time.Millisecond))
 
 	marker := cliPath(t, "ran")
-	r := runGolock(t, f.env, "touch", marker)
+	r := golocktest.Run(t, f.env, "touch", marker)
 	cliWantCode(t, r, 200)
 	if cliExists(marker) {
 		t.Error("a competitor ran its job while the lock was held across the failover")
 	}
 	r = wait()
 	cliWantCode(t, r, 7) // a lost lock would have killed the job: 201
-	t.Logf("golock's stderr across the failover: %q", r.stderr)
+	t.Logf("golock's stderr across the failover: %q", r.Stderr)
 }
 
 // TestFailoverSentinelMasterKilled kills the master with SIGKILL mid-job (down-after 1 s,
@@ -221,12 +222,12 @@ func TestFailoverSentinelStale(t *testing.T) {
 	var slowest time.Duration
 	for n := range runs {
 		marker := cliPath(t, "ran")
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		topoWantRan(t, r, marker)
 		if t.Failed() {
-			t.Fatalf("run %d of %d failed (exit %d): %s", n+1, runs, r.code, r.stderr)
+			t.Fatalf("run %d of %d failed (exit %d): %s", n+1, runs, r.Code, r.Stderr)
 		}
-		slowest = max(slowest, r.took)
+		slowest = max(slowest, r.Took)
 	}
 	t.Logf("measured: %d runs with a stale sentinel among the live ones, all on their first attempt; slowest %v",
 		runs, slowest.Round(time.Millisecond))
