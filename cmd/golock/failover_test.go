@@ -42,6 +42,9 @@ func failClient(t *testing.T, env []string) redis.UniversalClient {
 // a second, got through), Redis comes back, and the very next attempt succeeds. Three
 // rounds, so that go-redis's probe cannot pass the test by chance.
 func TestFailoverEveryAttemptDials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := failClient(t, golocktest.Env(append(srv.Env(), "CRONLOCK_REDIS_TIMEOUT=1")...))
@@ -172,6 +175,9 @@ func failRideThrough(t *testing.T, f failOver) {
 // CRONLOCK_LEASE=6): the sentinels promote the replica, and golock follows them to it in
 // time, however long the sentinel it asked first goes on naming the dead master.
 func TestFailoverSentinelMasterKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	sen := redistest.StartSentinelDownAfter(t, 3, time.Second)
 	newMaster := sen.Replica.Addr()
 	failRideThrough(t, failOver{
@@ -187,6 +193,9 @@ func TestFailoverSentinelMasterKilled(t *testing.T) {
 // mid-job (cluster-node-timeout 1 s, CRONLOCK_LEASE=6): its replica is promoted, and
 // golock, reloading the map of slots after a failed dial, follows it in time.
 func TestFailoverClusterMasterKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	cl := redistest.StartClusterWithReplicas(t, 3, time.Second)
 	const key = "failover-cluster"
 	slot := int(cl.Client().ClusterKeySlot(context.Background(), "cronlock."+key).Val())
@@ -208,6 +217,9 @@ func TestFailoverClusterMasterKilled(t *testing.T) {
 // every sentinel and dials the master of the newest configuration. Every run must get
 // through on its first attempt (CRONLOCK_RECONNECT_ATTEMPTS=0).
 func TestFailoverSentinelStale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	sen := redistest.StartSentinel(t, 3)
 	sen.Failover()

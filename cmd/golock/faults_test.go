@@ -135,6 +135,9 @@ func faultEnv(key string, redisEnv []string, extra ...string) []string {
 // TestFaultRedisPausedAtStart: a Redis that accepts connections but never answers gives 201
 // within REDIS_TIMEOUT × (ATTEMPTS + 1) plus the backoff, and nothing runs.
 func TestFaultRedisPausedAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	srv.Pause()
@@ -165,6 +168,9 @@ func TestFaultRedisPausedAtStart(t *testing.T) {
 // unanswered, so the job must be gone before its lease could end in Redis, and golock
 // must exit 201 without waiting on Redis for longer than REDIS_TIMEOUT at a time.
 func TestFaultRedisPausedMidJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -227,6 +233,9 @@ func checkLostLine(t *testing.T, stderr, name, holder string) {
 // job runs: the next heartbeat writes the lock again under the same owner, a competitor
 // after that gets 200, and the job ends with its own code.
 func TestFaultRedisRestartedEmpty(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	dir := t.TempDir()
@@ -277,6 +286,9 @@ func TestFaultRedisRestartedEmpty(t *testing.T) {
 // proxy: dropped connections are made again without losing the lock; a short blackhole is
 // one warning and one recovery line; a long one ends the job before its lease can end.
 func TestFaultProxyDropThenBlackhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -340,6 +352,9 @@ func TestFaultProxyDropThenBlackhole(t *testing.T) {
 // TestFaultLostKillsAtLeaseEnd: a job that ignores SIGTERM is killed with SIGKILL when the
 // lease ends.
 func TestFaultLostKillsAtLeaseEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -372,6 +387,9 @@ func TestFaultLostKillsAtLeaseEnd(t *testing.T) {
 
 // TestFaultLockStolen deletes the lock while the job runs and lets a second golock take it.
 func TestFaultLockStolen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -484,6 +502,9 @@ func thiefPID(t *testing.T, c *redis.Client, name string) int {
 // TestFaultGolockKilled SIGKILLs golock itself: its job dies with it at once (parent-death
 // signal) and the lock frees itself within LEASE.
 func TestFaultGolockKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -526,6 +547,9 @@ func TestFaultGolockKilled(t *testing.T) {
 // TestFaultTimeoutKillsTree: CRONLOCK_TIMEOUT kills the whole tree, grandchildren behind sh -c
 // included, and exits 202 with one line naming the command and the timeout.
 func TestFaultTimeoutKillsTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -562,6 +586,9 @@ func TestFaultTimeoutKillsTree(t *testing.T) {
 // process group, golock waits for the job, releases, and exits with the job's code
 // (128+N when the job dies of the signal).
 func TestFaultSignalsForwarded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -623,6 +650,9 @@ while :; do sleep 0.05; done`, name, name)
 // TestFaultLongJobKeepsLock runs a job for several leases: the heartbeat keeps the lock,
 // a competitor in the middle gets 200, and golock says nothing.
 func TestFaultLongJobKeepsLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -655,6 +685,9 @@ func TestFaultLongJobKeepsLock(t *testing.T) {
 // cron's or a user's would be: the job's process group is the terminal's foreground group,
 // so it reads the terminal, and the shell has the terminal back afterwards.
 func TestFaultForegroundTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	job := `cut -d" " -f5,8 /proc/$$/stat; read line; echo "got:$line"` // pgrp, tpgid

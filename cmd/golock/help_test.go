@@ -41,6 +41,9 @@ func TestHelpManVersion(t *testing.T) {
 // it with the VCS revision (go does not stamp a build inside a git worktree, whose .git is
 // a file), then with a change in the tree, then with -ldflags -X.
 func TestVersionOfVCSBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("build test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		t.Fatalf("git rev-parse: %v", err)

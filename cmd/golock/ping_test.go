@@ -149,6 +149,9 @@ func TestPings(t *testing.T) {
 // and golock's exit by no more than twice that, and leaves the exit code alone; each
 // failed ping is one verbose line, and without VERBOSE nothing is said.
 func TestPingsDeadServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	silent, err := net.Listen("tcp", "127.0.0.1:0")

@@ -101,6 +101,9 @@ func TestPolicyLimitAtOnce(t *testing.T) {
 // TestPolicyLimitStaggered: golocks started every 120 ms with LIMIT=2, each a 0.5 s job:
 // never more than 2 jobs at once by their own timestamps, and more than 2 ran in all.
 func TestPolicyLimitStaggered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	log := cliPath(t, "log")
@@ -207,6 +210,9 @@ func TestPolicyLimitDisagree(t *testing.T) {
 // host) at 200 for 3 s by Redis's clock; after that one runs. A failed run lets the next
 // tick run at once.
 func TestPolicyInterval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	log := cliPath(t, "log")
@@ -269,6 +275,9 @@ func TestPolicyInterval(t *testing.T) {
 
 // TestPolicySplay: SPLAY=2 spreads the starts of runs begun together over [0, 2 s).
 func TestPolicySplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	const n = 10
@@ -372,6 +381,9 @@ func TestPolicyReplace(t *testing.T) {
 // lock taken for its lease plus 2 s: a competitor gets 200 until then. A clean release
 // frees the lock at once.
 func TestPolicyLockDelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()

@@ -70,6 +70,9 @@ func rewrittenWithin(t *testing.T, c *redis.Client, name, owner string, d time.D
 // started again, empty, 0.3 s later, with LEASE 3 and the default KILL_GRACE (1 s, so the
 // next tick would be the kill point): the job keeps its lock and ends with its own code.
 func TestRideThroughRedisRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	dir := t.TempDir()
@@ -109,6 +112,9 @@ func TestRideThroughRedisRestart(t *testing.T) {
 // TestRideThroughTwoOutages: two 1 s outages (Redis killed, started again empty) a third
 // of a lease apart, each across a renewal's tick, with LEASE 6: the job survives both.
 func TestRideThroughTwoOutages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	dir := t.TempDir()
@@ -135,6 +141,9 @@ func TestRideThroughTwoOutages(t *testing.T) {
 // TestRideThroughBlackhole: a network that silently drops everything across a renewal's
 // tick and recovers before the kill point: the job survives.
 func TestRideThroughBlackhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -166,6 +175,9 @@ func TestRideThroughBlackhole(t *testing.T) {
 // holder's next renewal finds it revoked and never writes it back: under kill its job is
 // ended and golock exits 201 naming the reset, under keep the job runs on unlocked.
 func TestResetRevokesHolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -239,6 +251,9 @@ func TestResetRevokesHolder(t *testing.T) {
 // REDIS_TIMEOUT + 1 s of the job's end, with the default reconnect schedule (which would
 // wait 0 + 5 + 10 + 15 + 20 s).
 func TestReleaseWithRedisGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	for _, when := range []string{"noticed", "unnoticed"} {
 		t.Run(when, func(t *testing.T) {
@@ -282,6 +297,9 @@ func TestReleaseWithRedisGone(t *testing.T) {
 // TestSignalEndsSlowRelease: Redis stopped (SIGSTOP) as the job ends, REDIS_TIMEOUT 30 s: a
 // SIGTERM during the release ends it, and golock exits at once with the job's code.
 func TestSignalEndsSlowRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	t.Cleanup(srv.Resume)
@@ -315,6 +333,9 @@ func TestSignalEndsSlowRelease(t *testing.T) {
 // (the network blackholed, then healed) and then a renewal that finds another owner must
 // all be reported without blocking: golock exits after its job with the job's code.
 func TestKeepNeverHangs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -356,6 +377,9 @@ func TestKeepNeverHangs(t *testing.T) {
 // after CRONLOCK_WAIT ran out gives the lock back, rather than leaving it held by nobody
 // for a lease; under CRONLOCK_LIMIT=2, the slot it took, which is not the first.
 func TestWaitRunsOutMidAcquire(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	for _, limit := range []int{1, 2} {
 		t.Run("LIMIT="+strconv.Itoa(limit), func(t *testing.T) {
@@ -449,6 +473,9 @@ func waitRunsOutMidAcquire(t *testing.T, limit int) {
 // monotonic one: a warning, and under kill the job ends as for a lost lock; under keep it
 // runs on.
 func TestClockStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	for _, mode := range []string{"kill", "keep"} {
 		t.Run(mode, func(t *testing.T) {

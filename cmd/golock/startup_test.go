@@ -97,6 +97,9 @@ func TestBackgroundProcessesKeepTheLock(t *testing.T) {
 // connection, so the job keeps its lock although CRONLOCK_REDIS_TIMEOUT is longer than
 // the lease.
 func TestStuckConnectionDoesNotCostTheLease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	proxy := redistest.NewProxy(t, srv.Addr())

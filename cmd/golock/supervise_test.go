@@ -127,6 +127,9 @@ func TestSuperviseScriptWithoutShebang(t *testing.T) {
 // TestSuperviseReapsOrphans: a job that double-forks hundreds of short-lived orphans (they
 // come to golock, the subreaper) leaves no pile of zombies while it still runs.
 func TestSuperviseReapsOrphans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	dir := t.TempDir()

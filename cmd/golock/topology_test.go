@@ -337,6 +337,9 @@ func TestSentinelPassword(t *testing.T) {
 // heartbeat when the replica had missed them), competitors get 200, and a new run finds the
 // new master.
 func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	sen := redistest.StartSentinel(t, 3)
 	ctx := context.Background()
@@ -427,6 +430,9 @@ func TestSentinelFailover(t *testing.T) {
 // to the new master, and a run that starts while the master is down retries on its
 // schedule until the new master is there, then runs its job.
 func TestSentinelMasterDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	sen := redistest.StartSentinel(t, 3)
 	ctx := context.Background()

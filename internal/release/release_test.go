@@ -29,6 +29,9 @@ const version = "0.0.1~test"
 // page, the docs and examples; the control fields; nothing under /etc. It also installs
 // and purges the package with dpkg in a scratch root over an operator's cronlock.conf.
 func TestRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("packaging test: builds and installs the .deb; skipped under -short, runs in the full suite (./tools/test)")
+	}
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		t.Fatalf("dpkg-deb (Debian's dpkg) is needed to check the package: %v", err)
 	}
