@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -23,11 +25,16 @@ import (
 // attempt, and after a Sentinel or Cluster failover golock finds the new master before
 // its job would be killed. Their helpers are named fail* to keep clear of other test files.
 
-// failClient is the client newClient makes for the settings env (see baseEnv), closed at
-// the test's end.
+// failClient is the client newClient makes for the settings env (see golocktest.Env),
+// closed at the test's end. Its config file is an empty one of the test's own: loaded in
+// the test binary, an empty CRONLOCK_CONFIG would search the machine's /etc.
 func failClient(t *testing.T, env []string) redis.UniversalClient {
 	t.Helper()
-	cfg, _, err := config.Load(env, "")
+	empty := filepath.Join(t.TempDir(), "cronlock.conf")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(append(slices.Clone(env), "CRONLOCK_CONFIG="+empty), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 // master with a replica (CRONLOCK_MIN_REPLICAS), all real redis-server processes. Their
 // helpers are named topo* to keep clear of other test files.
 
-// topoEnv is baseEnv with settings (which may come from topoEnv already), each of
+// topoEnv is golocktest.Env with settings (which may come from topoEnv already), each of
 // overrides replacing a setting of the same name.
 func topoEnv(settings []string, overrides ...string) []string {
 	drop := func(env []string, name string) []string {
