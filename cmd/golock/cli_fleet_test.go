@@ -247,8 +247,7 @@ func TestCLIWait(t *testing.T) {
 		env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=wait")...)
 		cliWantCode(t, golocktest.Run(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
 		marker := cliPath(t, "ran")
-		cmdWp := golocktest.Start(t, append(env, "CRONLOCK_WAIT=30"), "touch", marker)
-		cmd, wait := cmdWp.Cmd, cmdWp.Wait
+		g := golocktest.Start(t, append(env, "CRONLOCK_WAIT=30"), "touch", marker)
 		// Once it waits, it is subscribed to the lock's channel.
 		channel := lockscript.Channel("cronlock.wait")
 		if !redistest.Poll(10*time.Second, func() bool {
@@ -257,10 +256,10 @@ func TestCLIWait(t *testing.T) {
 		}) {
 			t.Fatal("the waiter never subscribed to the lock's channel")
 		}
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := g.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		r := wait()
+		r := g.Wait()
 		cliWantCode(t, r, 200)
 		if cliExists(marker) {
 			t.Error("the waiter ran its job after a signal")

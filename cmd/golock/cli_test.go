@@ -285,10 +285,9 @@ func TestCLILockRecord(t *testing.T) {
 	args := []string{"sh", "-c", `env > "$1.tmp" && mv "$1.tmp" "$1"; while [ ! -e "$2" ]; do sleep 0.02; done`,
 		"job", envFile, goFile}
 	name := cliName(args...)
-	cmdWp := golocktest.Start(t, golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=2", "CRONLOCK_RELEASE=3600")...), args...)
-	cmd, wait := cmdWp.Cmd, cmdWp.Wait
+	g := golocktest.Start(t, golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=2", "CRONLOCK_RELEASE=3600")...), args...)
 	if !redistest.Poll(10*time.Second, func() bool { return cliExists(envFile) }) {
-		r := wait()
+		r := g.Wait()
 		t.Fatalf("the job did not start: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	rec, err := c.HGetAll(ctx, name).Result()
@@ -299,7 +298,7 @@ func TestCLILockRecord(t *testing.T) {
 	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := wait(); r.Code != 0 || r.Stderr != "" {
+	if r := g.Wait(); r.Code != 0 || r.Stderr != "" {
 		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 	}
 
@@ -329,7 +328,7 @@ func TestCLILockRecord(t *testing.T) {
 		t.Errorf("deadline_ms %d, want acquired_ms + 3600000 = %d", d, acquired+3600000)
 	}
 	for field, want := range map[string]string{
-		"host": host, "pid": strconv.Itoa(cmd.Process.Pid), "cmd": strings.Join(args, " "),
+		"host": host, "pid": strconv.Itoa(g.Cmd.Process.Pid), "cmd": strings.Join(args, " "),
 		"version": lockscript.RecordVersion,
 	} {
 		if rec[field] != want {

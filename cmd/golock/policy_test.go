@@ -315,11 +315,10 @@ func TestPolicySplaySignal(t *testing.T) {
 	srv := redistest.Start(t)
 	marker := cliPath(t, "ran")
 	env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=splay-signal", "CRONLOCK_SPLAY=30", "CRONLOCK_GRACE=40")...)
-	cmdWp := golocktest.Start(t, env, "touch", marker)
-	cmd, wait := cmdWp.Cmd, cmdWp.Wait
+	g := golocktest.Start(t, env, "touch", marker)
 	time.Sleep(300 * time.Millisecond)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	r := wait()
+	_ = g.Cmd.Process.Signal(syscall.SIGTERM)
+	r := g.Wait()
 	if r.Code != 200 || r.Stderr != "" || cliExists(marker) {
 		t.Errorf("exit %d, stderr %q, ran %v: want 200, silent, nothing run", r.Code, r.Stderr, cliExists(marker))
 	}
