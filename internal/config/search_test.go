@@ -124,7 +124,7 @@ func TestLoadSearchesBesideExecutable(t *testing.T) {
 			t.Errorf("Load(%q): prefix %q from %q; want %q from %q", tt.environ, cfg.Prefix, cfg.File, tt.prefix, tt.file)
 		}
 	}
-	// A directory of that name is no config file; nor is there one in /etc here.
+	// A directory of that name is no config file; nor is there a system file here (see TestMain).
 	other := t.TempDir()
 	if err := os.Mkdir(filepath.Join(other, "cronlock.conf"), 0o755); err != nil {
 		t.Fatal(err)
