@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/ptytest"
 	"github.com/golock/golock/supervisor"
@@ -25,6 +26,7 @@ import (
 const helperEnv = "SUPERVISOR_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	golocktest.ClearEnv() // the jobs inherit this environment
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode))
 	}

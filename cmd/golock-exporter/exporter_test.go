@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,47 +16,24 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/redistest"
 )
 
-// The binaries under test, built once.
-var golockBin, exporterBin string
+func TestMain(m *testing.M) { golocktest.Main(m) }
 
-func TestMain(m *testing.M) {
-	_, err := exec.LookPath("redis-server")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: redis-server not found in PATH: these tests need a real Redis (apt-get install redis-server)")
-		os.Exit(1)
-	}
-	bins, remove, err := proctest.Build("../golock", ".")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	golockBin, exporterBin = bins[0], bins[1]
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
-
-// baseEnv is a clean environment: PATH, no config file, and extra.
-func baseEnv(extra ...string) []string {
-	return append([]string{"PATH=" + os.Getenv("PATH"), "CRONLOCK_CONFIG="}, extra...)
+// exporterBin is golock-exporter, built once (with golock's config search).
+func exporterBin(t *testing.T) string {
+	t.Helper()
+	return golocktest.Build(t, "cmd/golock-exporter")
 }
 
 // golock runs golock with env and args and returns its exit code and stdout.
 func golock(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(golockBin, args...)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("cannot run golock: %v", err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
+	r := golocktest.Run(t, env, args...)
+	return r.Code, r.Stdout
 }
 
 // name is the lock name golock gives args under env.
@@ -84,9 +60,9 @@ func startExporter(t *testing.T, env []string, args ...string) *process {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(exporterBin, append([]string{"--listen", addr}, args...)...)
+	cmd := exec.Command(exporterBin(t), append([]string{"--listen", addr}, args...)...)
 	cmd.Env, cmd.Stderr = env, f
-	if err := cmd.Start(); err != nil {
+	if err := proctest.StartTied(cmd); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
@@ -200,25 +176,17 @@ type statusJSON struct {
 func TestExporter(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	env := baseEnv(append(srv.Env(), "CRONLOCK_PREFIX=ex.", "CRONLOCK_GRACE=0")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_PREFIX=ex.", "CRONLOCK_GRACE=0")...)
 
 	release := filepath.Join(t.TempDir(), "release")
 	running := []string{"sh", "-c", "while [ ! -e " + release + " ]; do sleep 0.05; done"}
-	holder := exec.Command(golockBin, running...)
-	holder.Env = env
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600); _ = holder.Wait() })
+	holder := golocktest.Start(t, env, running...)
+	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600); holder.Wait() })
 	// Two runs hold one lock at once under CRONLOCK_LIMIT=2.
 	shared := []string{"sh", "-c", "while [ ! -e " + release + " ]; do sleep 0.05; done; echo shared"}
 	for range 2 {
-		c := exec.Command(golockBin, shared...)
-		c.Env = append(env, "CRONLOCK_LIMIT=2")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600); _ = c.Wait() })
+		c := golocktest.Start(t, append(env, "CRONLOCK_LIMIT=2"), shared...)
+		t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600); c.Wait() })
 	}
 	locks := map[string]string{ // lock name: the state it must be in
 		name(t, env, running...):           "held",
@@ -366,7 +334,7 @@ func TestExporter(t *testing.T) {
 func TestExporterRedisDown(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	env := baseEnv(append(srv.Env(), "CRONLOCK_PREFIX=down.")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_PREFIX=down.")...)
 	if code, _ := golock(t, env, "true"); code != 0 {
 		t.Fatal("golock true failed")
 	}
@@ -424,14 +392,14 @@ func TestExporterOptions(t *testing.T) {
 		{[]string{"CRONLOCK_PORT=99999"}, nil, "CRONLOCK_PORT"},
 		{nil, []string{"--listen", "256.0.0.1:1"}, "cannot listen on"},
 	} {
-		cmd := exec.Command(exporterBin, tc.args...)
-		cmd.Env = baseEnv(tc.env...)
+		cmd := exec.Command(exporterBin(t), tc.args...)
+		cmd.Env = golocktest.Env(tc.env...)
 		out, _ := cmd.CombinedOutput()
 		if code := cmd.ProcessState.ExitCode(); code != 201 || !strings.Contains(string(out), tc.want) {
 			t.Errorf("%v %q: exit %d, %q; want 201 and %q", tc.env, tc.args, code, out, tc.want)
 		}
 	}
-	out, err := exec.Command(exporterBin, "--help").Output()
+	out, err := exec.Command(exporterBin(t), "--help").Output()
 	if err != nil || !strings.Contains(string(out), "usage: golock-exporter") {
 		t.Errorf("--help: %v, %q", err, out)
 	}

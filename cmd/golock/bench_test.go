@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkOverhead(b *testing.B) {
 		b.Fatal("flock(1) not found: it is the baseline (Debian package util-linux)")
 	}
 	srv := redistest.Start(b)
-	env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0")...)
 	lockFile := filepath.Join(b.TempDir(), "flock")
 
 	runs := []struct {
@@ -31,9 +32,7 @@ func BenchmarkOverhead(b *testing.B) {
 		{"bare", func() *exec.Cmd { return exec.Command("true") }},
 		{"flock", func() *exec.Cmd { return exec.Command(flock, "-n", lockFile, "true") }},
 		{"golock", func() *exec.Cmd {
-			c := exec.Command(golockBin, "true")
-			c.Env = env
-			return c
+			return golocktest.Command(b, env, "true")
 		}},
 	}
 	total := make([]time.Duration, len(runs))

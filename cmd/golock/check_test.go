@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -19,17 +20,17 @@ var checkLine = regexp.MustCompile(`^GOLOCK (OK|WARNING|CRITICAL|UNKNOWN) - [^|\
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_RECONNECT_ATTEMPTS=0")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_RECONNECT_ATTEMPTS=0")...)
 	check := func(want int, wantText string, args ...string) {
 		t.Helper()
-		r := runGolock(t, env, append([]string{"--check"}, args...)...)
-		if r.code != want || !strings.Contains(r.stdout, wantText) || r.stderr != "" {
-			t.Errorf("--check %q: exit %d, %q, stderr %q; want %d and %q", args, r.code, r.stdout, r.stderr, want, wantText)
+		r := golocktest.Run(t, env, append([]string{"--check"}, args...)...)
+		if r.Code != want || !strings.Contains(r.Stdout, wantText) || r.Stderr != "" {
+			t.Errorf("--check %q: exit %d, %q, stderr %q; want %d and %q", args, r.Code, r.Stdout, r.Stderr, want, wantText)
 		}
-		if want != 3 && !checkLine.MatchString(r.stdout) {
-			t.Errorf("--check %q: %q is not one line of text and perfdata", args, r.stdout)
+		if want != 3 && !checkLine.MatchString(r.Stdout) {
+			t.Errorf("--check %q: %q is not one line of text and perfdata", args, r.Stdout)
 		}
-		t.Logf("exit %d: %s", r.code, strings.TrimSpace(r.stdout))
+		t.Logf("exit %d: %s", r.Code, strings.TrimSpace(r.Stdout))
 	}
 
 	// OK: never ran, and no --max-age asks for a success.
@@ -37,7 +38,7 @@ func TestCheck(t *testing.T) {
 	// CRITICAL: with --max-age, no success is recorded.
 	check(2, "no successful run recorded", "--max-age", "1h", "true")
 	// OK: the last run succeeded, within --max-age.
-	cliWantCode(t, runGolock(t, env, "true"), 0)
+	cliWantCode(t, golocktest.Run(t, env, "true"), 0)
 	check(0, "GOLOCK OK - "+cliName("true")+": last run succeeded on ", "--max-age=1h", "true")
 	check(0, "last_success_age=", "--name", cliName("true"), "--max-age", "3600")
 	// CRITICAL: the last success is older than --max-age.
@@ -45,14 +46,14 @@ func TestCheck(t *testing.T) {
 	check(2, "longer than --max-age 1s", "--max-age", "1", "true")
 	// CRITICAL: the last run failed, whatever --max-age says; its last success is told.
 	fail := []string{"sh", "-c", "exit 3"}
-	cliWantCode(t, runGolock(t, env, fail...), 3)
+	cliWantCode(t, golocktest.Run(t, env, fail...), 3)
 	check(2, "last run failed with exit 3 on ", fail...)
 	check(2, "last_exit=3;;;0", "--max-age", "1d", "--name", cliName(fail...))
 
 	// WARNING: the run under way has held the lock longer than --max-age; OK within it.
 	release := cliPath(t, "release")
 	running := []string{"sh", "-c", "while [ ! -e " + release + " ]; do sleep 0.05; done"}
-	_, wait := cliStart(t, env, running...)
+	wait := golocktest.Start(t, env, running...).Wait
 	if !redistest.Poll(5*time.Second, func() bool { return srv.Client().Exists(t.Context(), cliName(running...)).Val() == 1 }) {
 		t.Fatal("the running job's lock never appeared")
 	}
@@ -65,7 +66,7 @@ func TestCheck(t *testing.T) {
 	cliWantCode(t, wait(), 0)
 
 	// UNKNOWN: Redis cannot be read (nothing listens), tried once.
-	env = baseEnv("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", redistest.FreePort(t)))
+	env = golocktest.Env("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", redistest.FreePort(t)))
 	start := time.Now()
 	check(3, "GOLOCK UNKNOWN - "+cliName("true")+": cannot read Redis: at 127.0.0.1:", "true")
 	if took := time.Since(start); took > 5*time.Second {
@@ -75,8 +76,8 @@ func TestCheck(t *testing.T) {
 	// Misuse is golock's: one line, the hint, exit 201.
 	for _, args := range [][]string{{"--check"}, {"--check", "--max-age", "soon", "true"}, {"--max-age", "1", "true"},
 		{"--check", "--max-age"}, {"--check", "--max-age", "0", "true"}, {"--check", "--json", "true"}} {
-		if r := runGolock(t, env, args...); r.code != 201 || !strings.HasSuffix(r.stderr, "\n"+hintHelp+"\n") {
-			t.Errorf("golock %q: exit %d, %q; want a line, the hint and 201", args, r.code, r.stderr)
+		if r := golocktest.Run(t, env, args...); r.Code != 201 || !strings.HasSuffix(r.Stderr, "\n"+hintHelp+"\n") {
+			t.Errorf("golock %q: exit %d, %q; want a line, the hint and 201", args, r.Code, r.Stderr)
 		}
 	}
 }

@@ -1,25 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
 )
@@ -53,107 +46,11 @@ func cliLines(s string) []string {
 }
 
 // cliWantCode fails the test unless r ended with code; it shows golock's output.
-func cliWantCode(t *testing.T, r result, code int) {
+func cliWantCode(t *testing.T, r golocktest.Result, code int) {
 	t.Helper()
-	if r.code != code {
-		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	if r.Code != code {
+		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.Code, code, r.Stdout, r.Stderr)
 	}
-}
-
-// cliStart starts golock in the background; the returned function waits for it.
-func cliStart(t *testing.T, env []string, args ...string) (*exec.Cmd, func() result) {
-	t.Helper()
-	cmd, out, errb := golockCmd(env, args...)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start golock: %v", err)
-	}
-	var once sync.Once
-	var r result
-	wait := func() result {
-		once.Do(func() {
-			_ = cmd.Wait() // the exit code tells; -1 when killed by a signal
-			r = result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(),
-				took: time.Since(start)}
-		})
-		return r
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		wait()
-	})
-	return cmd, wait
-}
-
-// cliStartRedis starts redis-server on port, which a test chose, and stops it at the
-// test's end. It does not wait for the server to answer.
-func cliStartRedis(t *testing.T, port int) {
-	t.Helper()
-	cmd := exec.Command(redistest.Binary(t), "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-}
-
-// cliListener accepts TCP connections on a free port, notes when each came, and hands
-// each to serve (nil: close it at once). It is closed at the test's end.
-type cliListener struct {
-	ln net.Listener
-
-	mu    sync.Mutex
-	times []time.Time
-}
-
-func cliListen(t *testing.T, serve func(net.Conn)) *cliListener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &cliListener{ln: ln}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			l.mu.Lock()
-			l.times = append(l.times, time.Now())
-			l.mu.Unlock()
-			if serve == nil {
-				c.Close()
-				continue
-			}
-			wg.Go(func() {
-				defer c.Close()
-				serve(c)
-			})
-		}
-	})
-	return l
-}
-
-func (l *cliListener) port() int { return l.ln.Addr().(*net.TCPAddr).Port }
-
-func (l *cliListener) env() []string {
-	return []string{"CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT=" + strconv.Itoa(l.port())}
-}
-
-// accepted returns when each connection came.
-func (l *cliListener) accepted() []time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.times)
 }
 
 // TestCLIExitCodes is SPEC §10 as a table: what golock exits with, and for a command that
@@ -215,7 +112,7 @@ func TestCLIExitCodes(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, name)
 			}
-			r := runGolock(t, baseEnv(append(srv.Env(), append([]string{"CRONLOCK_KEY=" + key}, tt.env...)...)...), tt.args...)
+			r := golocktest.Run(t, golocktest.Env(append(srv.Env(), append([]string{"CRONLOCK_KEY=" + key}, tt.env...)...)...), tt.args...)
 			// Read the lock before anything else: the grace hold is 40 s, so a lock that is
 			// gone was deleted at once.
 			exists, err := c.Exists(context.Background(), name).Result()
@@ -224,20 +121,20 @@ func TestCLIExitCodes(t *testing.T) {
 			}
 			cliWantCode(t, r, tt.want)
 			switch {
-			case tt.stderr == "" && r.stderr != "":
-				t.Errorf("stderr %q, want nothing", r.stderr)
-			case tt.stderr != "" && !strings.Contains(r.stderr, tt.stderr):
-				t.Errorf("stderr %q, want it to hold %q", r.stderr, tt.stderr)
-			case strings.HasSuffix(r.stderr, "\n"+hintHelp+"\n"):
+			case tt.stderr == "" && r.Stderr != "":
+				t.Errorf("stderr %q, want nothing", r.Stderr)
+			case tt.stderr != "" && !strings.Contains(r.Stderr, tt.stderr):
+				t.Errorf("stderr %q, want it to hold %q", r.Stderr, tt.stderr)
+			case strings.HasSuffix(r.Stderr, "\n"+hintHelp+"\n"):
 				// A misused option: one line naming it, then the hint.
-				if len(cliLines(r.stderr)) != 2 && !strings.HasPrefix(r.stderr, "usage: golock") {
-					t.Errorf("stderr %q, want one line and the hint", r.stderr)
+				if len(cliLines(r.Stderr)) != 2 && !strings.HasPrefix(r.Stderr, "usage: golock") {
+					t.Errorf("stderr %q, want one line and the hint", r.Stderr)
 				}
-			case tt.stderr != "" && len(cliLines(r.stderr)) != 1:
-				t.Errorf("stderr %q, want one line", r.stderr)
+			case tt.stderr != "" && len(cliLines(r.Stderr)) != 1:
+				t.Errorf("stderr %q, want one line", r.Stderr)
 			}
-			if !strings.Contains(r.stdout, tt.stdout) {
-				t.Errorf("stdout %q, want it to hold %q", r.stdout, tt.stdout)
+			if !strings.Contains(r.Stdout, tt.stdout) {
+				t.Errorf("stdout %q, want it to hold %q", r.Stdout, tt.stdout)
 			}
 			if tt.keyGone && exists != 0 {
 				t.Errorf("lock %s still there after the run; want it deleted at once", name)
@@ -245,8 +142,8 @@ func TestCLIExitCodes(t *testing.T) {
 			if tt.keyHeld && exists != 1 {
 				t.Errorf("lock %s gone after the run; want it held for the grace time", name)
 			}
-			if tt.want == 202 && r.took > 4*time.Second {
-				t.Errorf("timed-out run took %v; the job was not killed", r.took)
+			if tt.want == 202 && r.Took > 4*time.Second {
+				t.Errorf("timed-out run took %v; the job was not killed", r.Took)
 			}
 		})
 	}
@@ -273,31 +170,31 @@ func cliHold(t *testing.T, c *redis.Client, name string) {
 func TestCLIHeldLockRunsNothing(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=held")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=held")...)
 	first := cliPath(t, "first")
-	r := runGolock(t, env, "touch", first)
+	r := golocktest.Run(t, env, "touch", first)
 	cliWantCode(t, r, 0)
-	if r.stderr != "" || r.stdout != "" {
-		t.Errorf("a run that went well printed stdout %q stderr %q; want nothing (cron would mail it)", r.stdout, r.stderr)
+	if r.Stderr != "" || r.Stdout != "" {
+		t.Errorf("a run that went well printed stdout %q stderr %q; want nothing (cron would mail it)", r.Stdout, r.Stderr)
 	}
 	if !cliExists(first) {
 		t.Fatal("the job did not run")
 	}
 	// The first run's lock is held for its grace time (40 s): the next one must not run.
 	second := cliPath(t, "second")
-	r = runGolock(t, env, "touch", second)
+	r = golocktest.Run(t, env, "touch", second)
 	cliWantCode(t, r, 200)
-	if r.stderr != "" || r.stdout != "" {
-		t.Errorf("a held lock printed stdout %q stderr %q; want nothing", r.stdout, r.stderr)
+	if r.Stderr != "" || r.Stdout != "" {
+		t.Errorf("a held lock printed stdout %q stderr %q; want nothing", r.Stdout, r.Stderr)
 	}
 	if cliExists(second) {
 		t.Error("the job ran although its lock was held")
 	}
 	// Under CRONLOCK_VERBOSE the holder is named in a debug line.
-	r = runGolock(t, append(env, "CRONLOCK_VERBOSE=yes"), "touch", second)
+	r = golocktest.Run(t, append(env, "CRONLOCK_VERBOSE=yes"), "touch", second)
 	cliWantCode(t, r, 200)
-	if !strings.Contains(r.stderr, "golock: debug: lock held by ") || cliExists(second) {
-		t.Errorf("verbose held run: stderr %q, job ran: %v", r.stderr, cliExists(second))
+	if !strings.Contains(r.Stderr, "golock: debug: lock held by ") || cliExists(second) {
+		t.Errorf("verbose held run: stderr %q, job ran: %v", r.Stderr, cliExists(second))
 	}
 }
 
@@ -313,10 +210,10 @@ func TestCLIResetClearsLock(t *testing.T) {
 	cliHold(t, c, name)
 	fence, _ := c.Get(context.Background(), lockscript.FenceKey(name)).Result()
 
-	r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_RESET=yes")...), args...)
+	r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_RESET=yes")...), args...)
 	cliWantCode(t, r, 200)
-	if r.stderr != "" {
-		t.Errorf("reset printed %q; want nothing", r.stderr)
+	if r.Stderr != "" {
+		t.Errorf("reset printed %q; want nothing", r.Stderr)
 	}
 	if cliExists(marker) {
 		t.Error("the job ran under CRONLOCK_RESET")
@@ -324,7 +221,7 @@ func TestCLIResetClearsLock(t *testing.T) {
 	if n := c.Exists(context.Background(), name).Val(); n != 0 {
 		t.Fatal("the lock is still there after a reset")
 	}
-	r = runGolock(t, baseEnv(srv.Env()...), args...)
+	r = golocktest.Run(t, golocktest.Env(srv.Env()...), args...)
 	cliWantCode(t, r, 0)
 	if !cliExists(marker) {
 		t.Error("the run after the reset did not run the job")
@@ -340,9 +237,9 @@ func TestCLIGraceHoldsLock(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
-	env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=1.5", "CRONLOCK_KEY=grace")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=1.5", "CRONLOCK_KEY=grace")...)
 	start := time.Now()
-	cliWantCode(t, runGolock(t, env, "true"), 0)
+	cliWantCode(t, golocktest.Run(t, env, "true"), 0)
 
 	ttl := c.PTTL(context.Background(), "cronlock.grace").Val()
 	if ttl <= 0 || ttl > 1500*time.Millisecond {
@@ -352,15 +249,15 @@ func TestCLIGraceHoldsLock(t *testing.T) {
 		t.Error("the record has no released_ms during the grace hold")
 	}
 	marker := cliPath(t, "ran")
-	r := runGolock(t, env, "touch", marker)
+	r := golocktest.Run(t, env, "touch", marker)
 	cliWantCode(t, r, 200)
 	if cliExists(marker) {
 		t.Fatal("a run during the grace hold ran its job")
 	}
-	var last result
+	var last golocktest.Result
 	ok := redistest.Poll(10*time.Second, func() bool {
-		last = runGolock(t, env, "touch", marker)
-		return last.code != 200
+		last = golocktest.Run(t, env, "touch", marker)
+		return last.Code != 200
 	})
 	took := time.Since(start)
 	if !ok {
@@ -388,10 +285,10 @@ func TestCLILockRecord(t *testing.T) {
 	args := []string{"sh", "-c", `env > "$1.tmp" && mv "$1.tmp" "$1"; while [ ! -e "$2" ]; do sleep 0.02; done`,
 		"job", envFile, goFile}
 	name := cliName(args...)
-	cmd, wait := cliStart(t, baseEnv(append(srv.Env(), "CRONLOCK_GRACE=2", "CRONLOCK_RELEASE=3600")...), args...)
+	g := golocktest.Start(t, golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=2", "CRONLOCK_RELEASE=3600")...), args...)
 	if !redistest.Poll(10*time.Second, func() bool { return cliExists(envFile) }) {
-		r := wait()
-		t.Fatalf("the job did not start: exit %d, stderr %q", r.code, r.stderr)
+		r := g.Wait()
+		t.Fatalf("the job did not start: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	rec, err := c.HGetAll(ctx, name).Result()
 	if err != nil {
@@ -401,8 +298,8 @@ func TestCLILockRecord(t *testing.T) {
 	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := wait(); r.code != 0 || r.stderr != "" {
-		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	if r := g.Wait(); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 	}
 
 	host, _ := os.Hostname()
@@ -431,7 +328,7 @@ func TestCLILockRecord(t *testing.T) {
 		t.Errorf("deadline_ms %d, want acquired_ms + 3600000 = %d", d, acquired+3600000)
 	}
 	for field, want := range map[string]string{
-		"host": host, "pid": strconv.Itoa(cmd.Process.Pid), "cmd": strings.Join(args, " "),
+		"host": host, "pid": strconv.Itoa(g.Cmd.Process.Pid), "cmd": strings.Join(args, " "),
 		"version": lockscript.RecordVersion,
 	} {
 		if rec[field] != want {
@@ -465,10 +362,10 @@ func TestCLILockRecord(t *testing.T) {
 		t.Errorf("fence counter %s = %q, want one past the record's %q", lockscript.FenceKey(name), got, rec["fence"])
 	}
 	// A job that calls golock again hands back CRONLOCK_LOCK/OWNER/FENCE: no warnings.
-	r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_LOCK="+name,
+	r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_LOCK="+name,
 		"CRONLOCK_OWNER="+rec["owner"], "CRONLOCK_FENCE="+rec["fence"])...), "true")
-	if r.code != 0 || r.stderr != "" {
-		t.Errorf("nested run: exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("nested run: exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 	}
 }
 
@@ -488,535 +385,12 @@ func TestCLIKeyNames(t *testing.T) {
 		{[]string{"CRONLOCK_PREFIX={cron}.", "CRONLOCK_KEY=backup"}, []string{"pwd"}, "{cron}.backup"},
 	}
 	for _, tt := range tests {
-		r := runGolock(t, baseEnv(tt.env...), append([]string{"--key"}, tt.args...)...)
-		if r.code != 0 || r.stdout != tt.want+"\n" || r.stderr != "" {
+		r := golocktest.Run(t, golocktest.Env(tt.env...), append([]string{"--key"}, tt.args...)...)
+		if r.Code != 0 || r.Stdout != tt.want+"\n" || r.Stderr != "" {
 			t.Errorf("%q golock --key %q: exit %d, stdout %q, stderr %q; want %s", tt.env, tt.args,
-				r.code, r.stdout, r.stderr, tt.want)
+				r.Code, r.Stdout, r.Stderr, tt.want)
 		}
 	}
-}
-
-// TestCLIDatabase checks that CRONLOCK_DB selects the database, and that a bad one is
-// refused before anything runs.
-func TestCLIDatabase(t *testing.T) {
-	t.Parallel()
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	db0 := srv.Client()
-	db3 := redis.NewClient(&redis.Options{Addr: srv.Addr(), DB: 3})
-	defer db3.Close()
-
-	r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_DB=3", "CRONLOCK_KEY=db")...), "true")
-	cliWantCode(t, r, 0)
-	if n := db3.Exists(ctx, "cronlock.db").Val(); n != 1 {
-		t.Error("the lock is not in database 3")
-	}
-	if n := db0.Exists(ctx, "cronlock.db").Val(); n != 0 {
-		t.Error("the lock is in database 0")
-	}
-
-	marker := cliPath(t, "ran")
-	r = runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_DB=-1")...), "touch", marker)
-	cliWantCode(t, r, 201)
-	if lines := cliLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_DB") {
-		t.Errorf("stderr %q, want one line naming CRONLOCK_DB", r.stderr)
-	}
-	if cliExists(marker) {
-		t.Error("the job ran with a bad CRONLOCK_DB")
-	}
-}
-
-// TestCLIPassword checks CRONLOCK_AUTH: the right password runs the job; a wrong or
-// missing one fails at once (no reconnect attempts: Redis answered), and no output ever
-// shows a password.
-func TestCLIPassword(t *testing.T) {
-	t.Parallel()
-	const right, wrong = "Correct-Horse-42", "Wrong-Battery-7"
-	srv := redistest.Start(t, redistest.WithPassword(right))
-	noAuth := []string{"CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT=" + strconv.Itoa(srv.Port)}
-	tests := []struct {
-		name string
-		env  []string
-		want int
-	}{
-		{"right", srv.Env(), 0},
-		{"right, verbose", append(srv.Env(), "CRONLOCK_VERBOSE=yes"), 0},
-		{"wrong", append(noAuth, "CRONLOCK_AUTH="+wrong), 201},
-		{"wrong, verbose", append(noAuth, "CRONLOCK_AUTH="+wrong, "CRONLOCK_VERBOSE=yes"), 201},
-		{"wrong, json", append(noAuth, "CRONLOCK_AUTH="+wrong, "CRONLOCK_LOG_FORMAT=json"), 201},
-		{"missing", noAuth, 201},
-		{"missing, verbose", append(noAuth, "CRONLOCK_VERBOSE=yes"), 201},
-		{"wrong, reset", append(noAuth, "CRONLOCK_AUTH="+wrong, "CRONLOCK_RESET=yes"), 201},
-		{"missing, reset", append(noAuth, "CRONLOCK_RESET=yes"), 201},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			marker := cliPath(t, "ran")
-			// The default retry schedule (5 attempts, 5 s apart) would take 50 s.
-			env := baseEnv(append(tt.env, "CRONLOCK_KEY=pw-"+strconv.Itoa(i))...)
-			r := runGolock(t, env, "touch", marker)
-			cliWantCode(t, r, tt.want)
-			if ran := cliExists(marker); ran != (tt.want == 0) {
-				t.Errorf("job ran: %v, want %v", ran, tt.want == 0)
-			}
-			for _, pw := range []string{right, wrong} {
-				if strings.Contains(r.stderr, pw) || strings.Contains(r.stdout, pw) {
-					t.Errorf("output shows a password:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
-				}
-			}
-			if tt.want == 201 {
-				if r.took > 3*time.Second {
-					t.Errorf("a refused password took %v: it must not be retried as a connection failure", r.took)
-				}
-				if !strings.Contains(r.stderr, "CRONLOCK_AUTH") {
-					t.Errorf("stderr %q does not say to check CRONLOCK_AUTH", r.stderr)
-				}
-				if n := len(cliLines(r.stderr)); n != 1 && !strings.Contains(tt.name, "verbose") {
-					t.Errorf("stderr %q, want one line", r.stderr)
-				}
-			}
-		})
-	}
-}
-
-// TestCLIUnreachableRedis checks the reconnect schedule of SPEC §5: the n-th retry waits
-// (n-1) × CRONLOCK_RECONNECT_BACKOFF, and then golock gives up with 201 having run nothing.
-func TestCLIUnreachableRedis(t *testing.T) {
-	t.Parallel()
-	t.Run("refused", func(t *testing.T) {
-		t.Parallel()
-		port := redistest.FreePort(t) // nothing listens there
-		marker := cliPath(t, "ran")
-		env := baseEnv("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
-			"CRONLOCK_RECONNECT_ATTEMPTS=3", "CRONLOCK_RECONNECT_BACKOFF=0.2")
-		r := runGolock(t, env, "touch", marker)
-		cliWantCode(t, r, 201)
-		// Waits of 0, 0.2 and 0.4 s.
-		if r.took < 550*time.Millisecond || r.took > 5*time.Second {
-			t.Errorf("gave up after %v, want about 0.6 s", r.took)
-		}
-		if cliExists(marker) {
-			t.Error("the job ran without its lock")
-		}
-		if lines := cliLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "127.0.0.1:"+strconv.Itoa(port)) {
-			t.Errorf("stderr %q, want one line naming the address", r.stderr)
-		}
-	})
-	for _, tt := range []struct {
-		attempts, conns int
-		minWait         time.Duration
-	}{
-		{0, 1, 0},
-		{1, 2, 0},
-		{3, 4, 550 * time.Millisecond},
-	} {
-		t.Run(fmt.Sprintf("counted, %d attempts", tt.attempts), func(t *testing.T) {
-			t.Parallel()
-			l := cliListen(t, nil) // accepts and hangs up: Redis cannot be talked to
-			marker := cliPath(t, "ran")
-			env := baseEnv(append(l.env(), "CRONLOCK_RECONNECT_ATTEMPTS="+strconv.Itoa(tt.attempts),
-				"CRONLOCK_RECONNECT_BACKOFF=0.2")...)
-			r := runGolock(t, env, "touch", marker)
-			cliWantCode(t, r, 201)
-			if cliExists(marker) {
-				t.Error("the job ran without its lock")
-			}
-			times := l.accepted()
-			if len(times) != tt.conns {
-				t.Fatalf("%d connections, want %d (one, then one per retry)", len(times), tt.conns)
-			}
-			if spread := times[len(times)-1].Sub(times[0]); spread < tt.minWait || spread > 5*time.Second {
-				t.Errorf("attempts spread over %v, want at least %v", spread, tt.minWait)
-			}
-			var gaps []string
-			for i := 1; i < len(times); i++ {
-				gaps = append(gaps, times[i].Sub(times[i-1]).Round(time.Millisecond).String())
-			}
-			t.Logf("waits between attempts: %v", gaps)
-		})
-	}
-}
-
-// TestCLIRedisLoading checks that a Redis still loading its data (it answers LOADING) is
-// retried like one that cannot be reached, unlike a refused password.
-func TestCLIRedisLoading(t *testing.T) {
-	t.Parallel()
-	var mu sync.Mutex
-	var commands []string
-	l := cliListen(t, func(c net.Conn) {
-		rd := bufio.NewReader(c)
-		for {
-			args, err := cliReadCommand(rd)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			commands = append(commands, strings.ToLower(args[0]))
-			mu.Unlock()
-			if _, err := c.Write([]byte("-LOADING Redis is loading the dataset in memory\r\n")); err != nil {
-				return
-			}
-		}
-	})
-	marker := cliPath(t, "ran")
-	env := baseEnv(append(l.env(), "CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.1")...)
-	r := runGolock(t, env, "touch", marker)
-	cliWantCode(t, r, 201)
-	if cliExists(marker) {
-		t.Error("the job ran without its lock")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	scripts := 0
-	for _, c := range commands {
-		if c == "evalsha" || c == "eval" {
-			scripts++
-		}
-	}
-	if scripts != 3 {
-		t.Errorf("commands %q: %d acquire attempts, want 3 (one, then two retries)", commands, scripts)
-	}
-	if !strings.Contains(r.stderr, "LOADING") || len(cliLines(r.stderr)) != 1 {
-		t.Errorf("stderr %q, want one line saying LOADING", r.stderr)
-	}
-}
-
-// cliReadCommand reads one RESP command (an array of bulk strings).
-func cliReadCommand(rd *bufio.Reader) ([]string, error) {
-	line, err := rd.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(line, "*") {
-		return nil, fmt.Errorf("not a RESP array: %q", line)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(line[1:]))
-	if err != nil || n < 1 {
-		return nil, fmt.Errorf("bad array header %q", line)
-	}
-	args := make([]string, n)
-	for i := range args {
-		if line, err = rd.ReadString('\n'); err != nil {
-			return nil, err
-		}
-		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "$")))
-		if err != nil {
-			return nil, fmt.Errorf("bad bulk header %q", line)
-		}
-		buf := make([]byte, size+2)
-		if _, err := io.ReadFull(rd, buf); err != nil {
-			return nil, err
-		}
-		args[i] = string(buf[:size])
-	}
-	return args, nil
-}
-
-// TestCLILateRedis checks that a Redis that comes up while golock is retrying is found by
-// the next retry.
-func TestCLILateRedis(t *testing.T) {
-	t.Parallel()
-	t.Run("after half a second", func(t *testing.T) {
-		t.Parallel()
-		port := redistest.FreePort(t)
-		marker := cliPath(t, "ran")
-		// Tries at 0, 0, 0.3, 0.9, 1.8 and 3 s.
-		_, wait := cliStart(t, baseEnv("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
-			"CRONLOCK_RECONNECT_ATTEMPTS=5", "CRONLOCK_RECONNECT_BACKOFF=0.3"), "touch", marker)
-		time.Sleep(500 * time.Millisecond) // a delay, not an assertion
-		cliStartRedis(t, port)
-		r := wait()
-		cliWantCode(t, r, 0)
-		if !cliExists(marker) {
-			t.Error("the job did not run")
-		}
-		t.Logf("got through after %v", r.took.Round(time.Millisecond))
-	})
-	t.Run("between two quick retries", func(t *testing.T) {
-		// Tries at 0, 0 and 0.8 s; Redis is up from about 0.2 s. The first two refused
-		// dials must not make the third try give up without dialling.
-		t.Parallel()
-		port := redistest.FreePort(t)
-		marker := cliPath(t, "ran")
-		_, wait := cliStart(t, baseEnv("CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(port),
-			"CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.8"), "touch", marker)
-		time.Sleep(200 * time.Millisecond) // a delay, not an assertion
-		cliStartRedis(t, port)
-		c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
-		defer c.Close()
-		up := redistest.Poll(5*time.Second, func() bool { return c.Ping(context.Background()).Err() == nil })
-		r := wait()
-		if !up {
-			t.Fatal("redis-server did not come up")
-		}
-		cliWantCode(t, r, 0)
-		if !cliExists(marker) {
-			t.Error("the job did not run")
-		}
-	})
-}
-
-// TestCLIManyAtOnce starts many golocks for one lock at once: exactly one runs the job,
-// every other exits 200.
-func TestCLIManyAtOnce(t *testing.T) {
-	t.Parallel()
-	const n = 20
-	srv := redistest.Start(t)
-	dir := t.TempDir()
-	runs, release := filepath.Join(dir, "runs"), filepath.Join(dir, "release")
-	// The job holds on until the test lets it go, after every other golock has given up:
-	// each of them tried while the lock was held.
-	args := []string{"sh", "-c", `echo ran >> "$1"; while [ ! -e "$2" ]; do sleep 0.02; done`, "job", runs, release}
-	env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0")...)
-	type exit struct {
-		i int
-		r result
-	}
-	exits := make(chan exit, n)
-	for i := range n {
-		_, wait := cliStart(t, env, args...)
-		go func() { exits <- exit{i, wait()} }()
-	}
-	codes := map[int]int{}
-	var stderr []string
-	timeout := time.After(30 * time.Second)
-	for len(codes) < n {
-		if len(codes) == n-1 {
-			if err := os.WriteFile(release, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		select {
-		case e := <-exits:
-			codes[e.i] = e.r.code
-			if e.r.stderr != "" {
-				stderr = append(stderr, e.r.stderr)
-			}
-		case <-timeout:
-			_ = os.WriteFile(release, nil, 0o600)
-			timeout = time.After(10 * time.Second)
-			if len(codes) < n-1 {
-				t.Errorf("only %d of %d golocks ended while one held the lock", len(codes), n-1)
-			}
-		}
-	}
-	count := map[int]int{}
-	for _, c := range codes {
-		count[c]++
-	}
-	if count[0] != 1 || count[200] != n-1 {
-		t.Errorf("exit codes %v (code: how many), want one 0 and %d × 200", count, n-1)
-	}
-	text, _ := os.ReadFile(runs)
-	if got := strings.Count(string(text), "ran\n"); got != 1 {
-		t.Errorf("the job ran %d times, want once", got)
-	}
-	if len(stderr) > 0 {
-		t.Errorf("golocks printed %q; want nothing", stderr)
-	}
-}
-
-// TestCLIOneRoundTrip checks that a run sends Redis nothing but the connection handshake,
-// one acquire and one release. MONITOR tells what golock sent from what its scripts ran.
-func TestCLIOneRoundTrip(t *testing.T) {
-	t.Parallel()
-	srv := redistest.Start(t)
-	c := srv.Client()
-	if err := c.Ping(context.Background()).Err(); err != nil { // our own handshake, before MONITOR
-		t.Fatal(err)
-	}
-	env := baseEnv(srv.Env()...)
-	for _, run := range []struct {
-		name    string
-		args    []string
-		maxEval int // scripts sent in full: on a fresh server EVALSHA meets NOSCRIPT
-	}{
-		{"fresh server", []string{"true"}, 2},
-		{"scripts cached", []string{"sh", "-c", "exit 0"}, 0},
-	} {
-		mon := cliMonitor(t, srv)
-		cliWantCode(t, runGolock(t, env, run.args...), 0)
-		sent := mon.stop(c)
-		t.Logf("%s: golock sent %q", run.name, sent)
-		count := map[string]int{}
-		for _, cmd := range sent {
-			count[cmd]++
-			switch cmd {
-			case "evalsha", "eval", "hello", "auth", "select", "ping":
-			default:
-				t.Errorf("%s: golock sent %s; want only the handshake, acquire and release (sent %q)", run.name, cmd, sent)
-			}
-		}
-		if count["evalsha"] != 2 || count["eval"] > run.maxEval || count["hello"] > 0 {
-			t.Errorf("%s: sent %q; want evalsha twice (acquire, release), eval at most %d times and no HELLO",
-				run.name, sent, run.maxEval)
-		}
-	}
-}
-
-// cliMonitoring reads a MONITOR connection to a server.
-type cliMonitoring struct {
-	conn net.Conn
-	rd   *bufio.Reader
-}
-
-// cliMonitor starts a MONITOR on srv.
-func cliMonitor(t *testing.T, srv *redistest.Server) *cliMonitoring {
-	t.Helper()
-	conn, err := net.Dial("tcp", srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	rd := bufio.NewReader(conn)
-	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := rd.ReadString('\n'); err != nil || line != "+OK\r\n" {
-		t.Fatalf("MONITOR: %q %v", line, err)
-	}
-	return &cliMonitoring{conn: conn, rd: rd}
-}
-
-// stop returns, in lower case, the command names clients sent since the MONITOR began,
-// leaving out what scripts ran; it ends with an ECHO sent through c.
-func (m *cliMonitoring) stop(c *redis.Client) []string {
-	const end = "end-of-monitor"
-	var sent []string
-	if err := c.Echo(context.Background(), end).Err(); err != nil {
-		return []string{"ECHO failed: " + err.Error()}
-	}
-	defer m.conn.Close()
-	// +1700000000.123456 [0 127.0.0.1:5555] "evalsha" "..." ... ; scripts show [0 lua].
-	re := regexp.MustCompile(`^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"`)
-	for {
-		line, err := m.rd.ReadString('\n')
-		if err != nil {
-			return append(sent, "MONITOR failed: "+err.Error())
-		}
-		mm := re.FindStringSubmatch(line)
-		switch {
-		case mm == nil || mm[1] == "lua":
-		case strings.EqualFold(mm[2], "echo") && strings.Contains(line, end):
-			return sent
-		default:
-			sent = append(sent, strings.ToLower(mm[2]))
-		}
-	}
-}
-
-// TestCLIWait checks CRONLOCK_WAIT: a waiter takes the lock as soon as the holder lets go,
-// and gives up with 200 when the wait runs out.
-func TestCLIWait(t *testing.T) {
-	t.Parallel()
-	t.Run("hand-off", func(t *testing.T) {
-		t.Parallel()
-		srv := redistest.Start(t)
-		dir := t.TempDir()
-		started, ended, began := filepath.Join(dir, "started"), filepath.Join(dir, "ended"), filepath.Join(dir, "began")
-		env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_KEY=wait")...)
-		_, waitHolder := cliStart(t, env, "sh", "-c", `touch "$1"; sleep 1.5; date +%s%N > "$2"`, "job", started, ended)
-		if !redistest.Poll(10*time.Second, func() bool { return cliExists(started) }) {
-			t.Fatalf("the holder's job did not start: %+v", waitHolder())
-		}
-		_, waitWaiter := cliStart(t, append(env, "CRONLOCK_WAIT=5"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
-		holder, waiter := waitHolder(), waitWaiter()
-		cliWantCode(t, holder, 0)
-		cliWantCode(t, waiter, 0)
-		end, begin := cliReadNanos(t, ended), cliReadNanos(t, began)
-		delay := begin.Sub(end)
-		t.Logf("hand-off: the waiter's job began %v after the holder's ended", delay.Round(time.Millisecond))
-		if delay < 0 {
-			t.Errorf("the waiter's job began %v before the holder's ended", -delay)
-		}
-		if delay > time.Second {
-			t.Errorf("hand-off took %v, want well under a second", delay)
-		}
-		if holder.stderr != "" || waiter.stderr != "" {
-			t.Errorf("stderr: holder %q, waiter %q; want nothing", holder.stderr, waiter.stderr)
-		}
-	})
-	t.Run("runs out", func(t *testing.T) {
-		t.Parallel()
-		srv := redistest.Start(t)
-		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
-		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
-		marker := cliPath(t, "ran")
-		r := runGolock(t, append(env, "CRONLOCK_WAIT=0.3"), "touch", marker)
-		cliWantCode(t, r, 200)
-		if cliExists(marker) {
-			t.Error("the waiter ran its job while the lock was held")
-		}
-		if r.took < 300*time.Millisecond || r.took > 3*time.Second {
-			t.Errorf("gave up after %v, want about 0.3 s", r.took)
-		}
-		if r.stderr != "" {
-			t.Errorf("stderr %q, want nothing", r.stderr)
-		}
-	})
-	t.Run("grace hold ends", func(t *testing.T) {
-		t.Parallel()
-		// A lock held only for grace expires without a message: the waiter, told the TTL in
-		// the held reply, wakes when it ends.
-		srv := redistest.Start(t)
-		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
-		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=2.5"), "true"), 0)
-		graceMS, err := srv.Client().HGet(context.Background(), "cronlock.wait", "grace_ms").Int64()
-		if err != nil {
-			t.Fatal(err)
-		}
-		began := cliPath(t, "began")
-		r := runGolock(t, append(env, "CRONLOCK_WAIT=10"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
-		cliWantCode(t, r, 0)
-		delay := cliReadNanos(t, began).Sub(time.UnixMilli(graceMS))
-		t.Logf("the waiter's job began %v after the grace hold ended", delay.Round(time.Millisecond))
-		if delay < 0 || delay > 250*time.Millisecond {
-			t.Errorf("the waiter's job began %v after the grace hold ended, want within a few ms", delay)
-		}
-	})
-	t.Run("signal ends it", func(t *testing.T) {
-		t.Parallel()
-		srv := redistest.Start(t)
-		env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=wait")...)
-		cliWantCode(t, runGolock(t, append(env, "CRONLOCK_GRACE=60"), "true"), 0) // held for a minute
-		marker := cliPath(t, "ran")
-		cmd, wait := cliStart(t, append(env, "CRONLOCK_WAIT=30"), "touch", marker)
-		// Once it waits, it is subscribed to the lock's channel.
-		channel := lockscript.Channel("cronlock.wait")
-		if !redistest.Poll(10*time.Second, func() bool {
-			n := srv.Client().PubSubNumSub(context.Background(), channel).Val()[channel]
-			return n == 1
-		}) {
-			t.Fatal("the waiter never subscribed to the lock's channel")
-		}
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		r := wait()
-		cliWantCode(t, r, 200)
-		if cliExists(marker) {
-			t.Error("the waiter ran its job after a signal")
-		}
-		if r.took > 10*time.Second {
-			t.Errorf("the wait went on %v after the signal, want it ended at once", r.took)
-		}
-	})
-}
-
-// cliReadNanos reads a file written by `date +%s%N`.
-func cliReadNanos(t *testing.T, path string) time.Time {
-	t.Helper()
-	text, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(text)), 10, 64)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return time.Unix(0, n)
 }
 
 // TestCLILegacyLock checks locks written by cronlock (a string holding the unix second they
@@ -1027,17 +401,17 @@ func TestCLILegacyLock(t *testing.T) {
 	c := srv.Client()
 	ctx := context.Background()
 	redisNow := c.Time(ctx).Val().Unix()
-	env := baseEnv(srv.Env()...)
+	env := golocktest.Env(srv.Env()...)
 
 	t.Run("live", func(t *testing.T) {
 		marker := cliPath(t, "ran")
 		name := cliName("touch", marker)
 		value := strconv.FormatInt(redisNow+60, 10)
 		c.Set(ctx, name, value, 0)
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		cliWantCode(t, r, 200)
-		if cliExists(marker) || r.stderr != "" {
-			t.Errorf("job ran: %v, stderr %q; want no run and nothing said", cliExists(marker), r.stderr)
+		if cliExists(marker) || r.Stderr != "" {
+			t.Errorf("job ran: %v, stderr %q; want no run and nothing said", cliExists(marker), r.Stderr)
 		}
 		if got := c.Get(ctx, name).Val(); got != value {
 			t.Errorf("cronlock's lock changed to %q", got)
@@ -1047,10 +421,10 @@ func TestCLILegacyLock(t *testing.T) {
 		marker := cliPath(t, "ran")
 		name := cliName("touch", marker)
 		c.Set(ctx, name, strconv.FormatInt(redisNow-60, 10), 0)
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		cliWantCode(t, r, 0)
-		if !cliExists(marker) || r.stderr != "" {
-			t.Errorf("job ran: %v, stderr %q; want a quiet run", cliExists(marker), r.stderr)
+		if !cliExists(marker) || r.Stderr != "" {
+			t.Errorf("job ran: %v, stderr %q; want a quiet run", cliExists(marker), r.Stderr)
 		}
 		if typ := c.Type(ctx, name).Val(); typ != "hash" {
 			t.Errorf("after taking over the stale lock, %s is a %s; want golock's hash", name, typ)
@@ -1071,14 +445,14 @@ func TestCLILegacyLock(t *testing.T) {
 				t.Fatal(err)
 			}
 			dump := c.Dump(ctx, name).Val()
-			r := runGolock(t, env, "touch", marker)
+			r := golocktest.Run(t, env, "touch", marker)
 			cliWantCode(t, r, 200)
 			if cliExists(marker) {
 				t.Error("the job ran over a foreign value")
 			}
-			if lines := cliLines(r.stderr); len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: warning: ") ||
+			if lines := cliLines(r.Stderr); len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: warning: ") ||
 				!strings.Contains(lines[0], foreign.kind) {
-				t.Errorf("stderr %q, want one warning line naming the type", r.stderr)
+				t.Errorf("stderr %q, want one warning line naming the type", r.Stderr)
 			}
 			if c.Type(ctx, name).Val() != foreign.kind || c.Dump(ctx, name).Val() != dump {
 				t.Errorf("the foreign %s at %s was changed", foreign.kind, name)
@@ -1143,11 +517,11 @@ func TestCLIBadSettings(t *testing.T) {
 		t.Run(strings.Join(tt.setting, " "), func(t *testing.T) {
 			t.Parallel()
 			marker := cliPath(t, "ran")
-			r := runGolock(t, baseEnv(append(srv.Env(), tt.setting...)...), "touch", marker)
+			r := golocktest.Run(t, golocktest.Env(append(srv.Env(), tt.setting...)...), "touch", marker)
 			cliWantCode(t, r, 201)
-			lines := cliLines(r.stderr)
+			lines := cliLines(r.Stderr)
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: ") || !strings.Contains(lines[0], tt.names) {
-				t.Errorf("stderr %q, want one line naming %s", r.stderr, tt.names)
+				t.Errorf("stderr %q, want one line naming %s", r.Stderr, tt.names)
 			}
 			if cliExists(marker) {
 				t.Error("the job ran with a bad setting")

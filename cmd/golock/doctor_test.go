@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -53,34 +54,34 @@ func TestDoctor(t *testing.T) {
 		if err := os.WriteFile(conf, []byte("CRONLOCK_SENTINEL_AUTH='doctor-pw'\nCRONLOCK_GRACE=0\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		env := append(baseEnv("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port)), "CRONLOCK_CONFIG="+conf)
-		cliWantCode(t, runGolock(t, env, "true"), 0) // loads two scripts
+		env := append(golocktest.Env("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port)), "CRONLOCK_CONFIG="+conf)
+		cliWantCode(t, golocktest.Run(t, env, "true"), 0) // loads two scripts
 		before := srv.Client().DBSize(t.Context()).Val()
 
 		mon := cliMonitor(t, srv)
 		start := time.Now()
-		r := runGolock(t, env, "--doctor")
+		r := golocktest.Run(t, env, "--doctor")
 		took := time.Since(start)
 		sent := mon.stop(srv.Client())
 		cliWantCode(t, r, 0)
-		t.Logf("measured: --doctor against a healthy local Redis took %v\n%s", took.Round(time.Millisecond), r.stdout)
-		if fails := doctorFails(r.stdout); len(fails) > 0 || r.stderr != "" {
-			t.Errorf("FAIL lines %q, stderr %q; want none", fails, r.stderr)
+		t.Logf("measured: --doctor against a healthy local Redis took %v\n%s", took.Round(time.Millisecond), r.Stdout)
+		if fails := doctorFails(r.Stdout); len(fails) > 0 || r.Stderr != "" {
+			t.Errorf("FAIL lines %q, stderr %q; want none", fails, r.Stderr)
 		}
-		wantLine(t, r.stdout, `^ok +config file .*golock\.conf \(CRONLOCK_CONFIG names it\)$`)
-		wantLine(t, r.stdout, `^using +CRONLOCK_SENTINEL_AUTH=\*\*\* \(config file\)$`)
-		wantLine(t, r.stdout, `^using +CRONLOCK_GRACE=0 \(config file\)$`)
-		wantLine(t, r.stdout, fmt.Sprintf(`^using +CRONLOCK_PORT=%d \(environment\)$`, srv.Port))
-		wantLine(t, r.stdout, `^using +CRONLOCK_LEASE=30 \(default\)$`)
-		wantLine(t, r.stdout, fmt.Sprintf(`^ok +Redis at 127\.0\.0\.1:%d: answers`, srv.Port))
-		wantLine(t, r.stdout, `^ok +auth: no password set, and Redis asks for none$`)
-		wantLine(t, r.stdout, `^ok +Redis \d+\.\d+\.\d+, standalone, master$`)
+		wantLine(t, r.Stdout, `^ok +config file .*golock\.conf \(CRONLOCK_CONFIG names it\)$`)
+		wantLine(t, r.Stdout, `^using +CRONLOCK_SENTINEL_AUTH=\*\*\* \(config file\)$`)
+		wantLine(t, r.Stdout, `^using +CRONLOCK_GRACE=0 \(config file\)$`)
+		wantLine(t, r.Stdout, fmt.Sprintf(`^using +CRONLOCK_PORT=%d \(environment\)$`, srv.Port))
+		wantLine(t, r.Stdout, `^using +CRONLOCK_LEASE=30 \(default\)$`)
+		wantLine(t, r.Stdout, fmt.Sprintf(`^ok +Redis at 127\.0\.0\.1:%d: answers`, srv.Port))
+		wantLine(t, r.Stdout, `^ok +auth: no password set, and Redis asks for none$`)
+		wantLine(t, r.Stdout, `^ok +Redis \d+\.\d+\.\d+, standalone, master$`)
 		// The run above sent only acquire and release.
-		wantLine(t, r.stdout, `^note +scripts: 2 of 7 loaded; not yet: extend, held, inspect, reset, revoke \(a run sends a script the server lacks, with EVAL\)$`)
-		wantLine(t, r.stdout, `^ok +maxmemory-policy noeviction`)
-		wantLine(t, r.stdout, `^ok +persistence: AOF on`)
-		wantLine(t, r.stdout, `^ok +replicas: 0 online`)
-		if strings.Contains(r.stdout+r.stderr, "doctor-pw") {
+		wantLine(t, r.Stdout, `^note +scripts: 2 of 7 loaded; not yet: extend, held, inspect, reset, revoke \(a run sends a script the server lacks, with EVAL\)$`)
+		wantLine(t, r.Stdout, `^ok +maxmemory-policy noeviction`)
+		wantLine(t, r.Stdout, `^ok +persistence: AOF on`)
+		wantLine(t, r.Stdout, `^ok +replicas: 0 online`)
+		if strings.Contains(r.Stdout+r.Stderr, "doctor-pw") {
 			t.Error("the report shows the password")
 		}
 		// It reads and changes nothing.
@@ -180,12 +181,12 @@ func TestDoctor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t, tt.opts...)
-			env := baseEnv(append([]string{"CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port)}, tt.env...)...)
-			r := runGolock(t, env, "--doctor")
+			env := golocktest.Env(append([]string{"CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port)}, tt.env...)...)
+			r := golocktest.Run(t, env, "--doctor")
 			cliWantCode(t, r, tt.code)
 			checkReport(t, r, tt.fails, tt.lines)
-			if strings.Contains(r.stdout+r.stderr, "-pw") {
-				t.Errorf("the report shows a password:\n%s", r.stdout)
+			if strings.Contains(r.Stdout+r.Stderr, "-pw") {
+				t.Errorf("the report shows a password:\n%s", r.Stdout)
 			}
 		})
 	}
@@ -197,7 +198,7 @@ func TestDoctor(t *testing.T) {
 		if err := os.WriteFile(conf, []byte("CRONLOCK_AUTH=file-pw\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		env := baseEnv("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port), "CRONLOCK_CONFIG="+conf)
+		env := golocktest.Env("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port), "CRONLOCK_CONFIG="+conf)
 		for _, tc := range []struct {
 			mode  os.FileMode
 			fails []string
@@ -209,14 +210,14 @@ func TestDoctor(t *testing.T) {
 			if err := os.Chmod(conf, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			r := runGolock(t, env, "--doctor")
+			r := golocktest.Run(t, env, "--doctor")
 			cliWantCode(t, r, min(len(tc.fails), 1))
 			checkReport(t, r, tc.fails, nil)
 			if tc.fails == nil {
-				wantLine(t, r.stdout, `^ok +config file .*cronlock\.conf: permissions fine$`)
+				wantLine(t, r.Stdout, `^ok +config file .*cronlock\.conf: permissions fine$`)
 			}
-			if strings.Contains(r.stdout+r.stderr, "file-pw") {
-				t.Errorf("the report shows the password:\n%s", r.stdout)
+			if strings.Contains(r.Stdout+r.Stderr, "file-pw") {
+				t.Errorf("the report shows the password:\n%s", r.Stdout)
 			}
 		}
 	})
@@ -225,23 +226,23 @@ func TestDoctor(t *testing.T) {
 		t.Parallel()
 		port := redistest.FreePort(t) // nothing listens there
 		// Tried once, not on the reconnect schedule (0+5+10+15+20 s).
-		r := runGolock(t, baseEnv("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", port)), "--doctor")
+		r := golocktest.Run(t, golocktest.Env("CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", port)), "--doctor")
 		cliWantCode(t, r, 1)
 		checkReport(t, r, []string{fmt.Sprintf(`^FAIL +Redis at 127\.0\.0\.1:%d: no answer: .*connection refused$`, port)}, nil)
-		if r.took > 5*time.Second {
-			t.Errorf("--doctor took %v with Redis down; want one try", r.took)
+		if r.Took > 5*time.Second {
+			t.Errorf("--doctor took %v with Redis down; want one try", r.Took)
 		}
-		t.Logf("measured: --doctor with Redis down took %v", r.took.Round(time.Millisecond))
+		t.Logf("measured: --doctor with Redis down took %v", r.Took.Round(time.Millisecond))
 	})
 }
 
 // checkReport fails the test unless the FAIL lines of r match fails, one each in order,
 // and each of lines matches some line.
-func checkReport(t *testing.T, r result, fails, lines []string) {
+func checkReport(t *testing.T, r golocktest.Result, fails, lines []string) {
 	t.Helper()
-	got := doctorFails(r.stdout)
+	got := doctorFails(r.Stdout)
 	if len(got) != len(fails) {
-		t.Fatalf("FAIL lines %q, want %d:\n%s%s", got, len(fails), r.stdout, r.stderr)
+		t.Fatalf("FAIL lines %q, want %d:\n%s%s", got, len(fails), r.Stdout, r.Stderr)
 	}
 	for i, pat := range fails {
 		if !regexp.MustCompile(pat).MatchString(got[i]) {
@@ -249,10 +250,10 @@ func checkReport(t *testing.T, r result, fails, lines []string) {
 		}
 	}
 	for _, pat := range lines {
-		wantLine(t, r.stdout, pat)
+		wantLine(t, r.Stdout, pat)
 	}
-	if len(fails) > 0 && r.code != 201 && !strings.Contains(r.stdout, fmt.Sprintf("%d problem(s) found", len(fails))) {
-		t.Errorf("no count of the problems found:\n%s", r.stdout)
+	if len(fails) > 0 && r.Code != 201 && !strings.Contains(r.Stdout, fmt.Sprintf("%d problem(s) found", len(fails))) {
+		t.Errorf("no count of the problems found:\n%s", r.Stdout)
 	}
 }
 
@@ -260,7 +261,7 @@ func checkReport(t *testing.T, r result, fails, lines []string) {
 // line, and each of lines matches a line of its report.
 func doctorHealthy(t *testing.T, env []string, lines ...string) {
 	t.Helper()
-	r := runGolock(t, env, "--doctor")
+	r := golocktest.Run(t, env, "--doctor")
 	cliWantCode(t, r, 0)
 	checkReport(t, r, nil, lines)
 }
@@ -273,17 +274,17 @@ func TestDoctorTLS(t *testing.T) {
 	other := redistest.NewCerts(t) // a CA that did not sign the server's certificate
 	base := []string{"CRONLOCK_HOST=127.0.0.1", fmt.Sprintf("CRONLOCK_PORT=%d", srv.Port), "CRONLOCK_TLS=yes"}
 
-	doctorHealthy(t, baseEnv(append(base, "CRONLOCK_TLS_CA_CERT="+srv.Certs().CA)...),
+	doctorHealthy(t, golocktest.Env(append(base, "CRONLOCK_TLS_CA_CERT="+srv.Certs().CA)...),
 		fmt.Sprintf(`^ok +TLS to 127\.0\.0\.1:%d: TLS 1\.3, certificate of server verified for 127\.0\.0\.1, issued by golock test CA`, srv.Port))
 
-	r := runGolock(t, baseEnv(append(base, "CRONLOCK_TLS_CA_CERT="+other.CA)...), "--doctor")
+	r := golocktest.Run(t, golocktest.Env(append(base, "CRONLOCK_TLS_CA_CERT="+other.CA)...), "--doctor")
 	cliWantCode(t, r, 1)
 	checkReport(t, r, []string{
 		fmt.Sprintf(`^FAIL +TLS to 127\.0\.0\.1:%d: .*certificate signed by unknown authority.*; CRONLOCK_TLS_CA_CERT must name the CA`, srv.Port),
 		`^FAIL +Redis at .*: no answer: .*unknown authority`,
 	}, nil)
 
-	r = runGolock(t, baseEnv(append(base, "CRONLOCK_TLS_SKIP_VERIFY=yes")...), "--doctor")
+	r = golocktest.Run(t, golocktest.Env(append(base, "CRONLOCK_TLS_SKIP_VERIFY=yes")...), "--doctor")
 	cliWantCode(t, r, 1)
 	checkReport(t, r, []string{`^FAIL +TLS to .*: TLS 1\.3, but the certificate is not verified \(CRONLOCK_TLS_SKIP_VERIFY=yes\)`}, nil)
 }
@@ -293,7 +294,7 @@ func TestDoctorTLS(t *testing.T) {
 func TestDoctorSentinel(t *testing.T) {
 	t.Parallel()
 	s := redistest.StartSentinel(t, 2, persistent)
-	env := baseEnv(s.Env()...)
+	env := golocktest.Env(s.Env()...)
 	doctorHealthy(t, env,
 		fmt.Sprintf(`^ok +sentinel 127\.0\.0\.1:%d: master mymaster at %s, flags master, 1 replica\(s\), 1 other sentinel\(s\), quorum \d: OK`,
 			s.SentinelPorts[0], regexp.QuoteMeta(s.MasterAddr())),
@@ -306,7 +307,7 @@ func TestDoctorSentinel(t *testing.T) {
 		hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", p))
 	}
 	hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", port))
-	r := runGolock(t, append(env, "CRONLOCK_SENTINEL_HOST="+strings.Join(hosts, ",")), "--doctor")
+	r := golocktest.Run(t, append(env, "CRONLOCK_SENTINEL_HOST="+strings.Join(hosts, ",")), "--doctor")
 	cliWantCode(t, r, 1)
 	checkReport(t, r, []string{fmt.Sprintf(`^FAIL +sentinel 127\.0\.0\.1:%d: no answer about master mymaster: .*connection refused`, port)}, nil)
 }
@@ -316,7 +317,7 @@ func TestDoctorSentinel(t *testing.T) {
 func TestDoctorCluster(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t, 3, persistent)
-	env := baseEnv(cl.Env()...)
+	env := golocktest.Env(cl.Env()...)
 	var lines []string
 	for _, n := range cl.Nodes {
 		lines = append(lines,
@@ -330,12 +331,12 @@ func TestDoctorCluster(t *testing.T) {
 	if err := cl.SlotNode(0).Client().Do(t.Context(), "cluster", "delslotsrange", lo, hi).Err(); err != nil {
 		t.Fatal(err)
 	}
-	var last result
+	var last golocktest.Result
 	if !redistest.Poll(20*time.Second, func() bool {
-		last = runGolock(t, env, "--doctor")
-		return last.code == 1 && strings.Contains(last.stdout, "cluster_state fail")
+		last = golocktest.Run(t, env, "--doctor")
+		return last.Code == 1 && strings.Contains(last.Stdout, "cluster_state fail")
 	}) {
-		t.Fatalf("--doctor never saw the cluster fail: exit %d\n%s%s", last.code, last.stdout, last.stderr)
+		t.Fatalf("--doctor never saw the cluster fail: exit %d\n%s%s", last.Code, last.Stdout, last.Stderr)
 	}
-	wantLine(t, last.stdout, `^FAIL +cluster node \S+: cluster_state fail, 10923 of 16384 slots ok`)
+	wantLine(t, last.Stdout, `^FAIL +cluster node \S+: cluster_state fail, 10923 of 16384 slots ok`)
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -37,6 +36,7 @@ func dropinInstall(t *testing.T, conf string) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "golock")
+	golockBin := golocktest.Binary(t)
 	if err := os.Link(golockBin, bin); err != nil { // another file system: copy it
 		in, err := os.Open(golockBin)
 		if err != nil {
@@ -60,24 +60,6 @@ func dropinInstall(t *testing.T, conf string) string {
 		}
 	}
 	return dir
-}
-
-// dropinRun runs the program at path as argv0 (how a shell or cron names it) with env.
-func dropinRun(t *testing.T, path, argv0 string, env []string, args ...string) result {
-	t.Helper()
-	var out, errb bytes.Buffer
-	cmd := &exec.Cmd{Path: path, Args: append([]string{argv0}, args...), Env: env,
-		Stdout: &out, Stderr: &errb, Dir: t.TempDir()}
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("cannot run %s: %v", path, err)
-	}
-	return r
 }
 
 // TestDropInLockName checks, for each form a cronlock configuration takes, that golock's
@@ -129,7 +111,7 @@ func TestDropInLockName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := append([]string{"PATH=" + os.Getenv("PATH")}, tt.env...)
-			path, argv0 := golockBin, golockBin
+			path, argv0 := golocktest.Binary(t), golocktest.Binary(t)
 			switch tt.where {
 			case explicit:
 				conf := filepath.Join(t.TempDir(), "some.conf")
@@ -162,10 +144,11 @@ func TestDropInLockName(t *testing.T) {
 				}
 				argv0 = path
 			}
-			r := dropinRun(t, path, argv0, env, append([]string{"--key"}, args...)...)
+			// The program at path, run as argv0: how a shell or cron names it.
+			r := golocktest.RunCmd(t, &exec.Cmd{Path: path, Args: append([]string{argv0, "--key"}, args...), Env: env, Dir: t.TempDir()})
 			want := cronlockName(tt.prefix, tt.key, args...)
-			if r.code != 0 || strings.TrimSpace(r.stdout) != want {
-				t.Errorf("golock --key: exit %d, %q (stderr %q), want cronlock's %q", r.code, r.stdout, r.stderr, want)
+			if r.Code != 0 || strings.TrimSpace(r.Stdout) != want {
+				t.Errorf("golock --key: exit %d, %q (stderr %q), want cronlock's %q", r.Code, r.Stdout, r.Stderr, want)
 			}
 		})
 	}
@@ -178,25 +161,25 @@ func TestDropInOverrideIsVerbose(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("CRONLOCK_PREFIX=file.\nCRONLOCK_AUTH=file-secret\nCRONLOCK_GRACE=5\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := baseEnv("CRONLOCK_CONFIG="+conf, "CRONLOCK_VERBOSE=yes", "CRONLOCK_PREFIX=env.",
+	env := golocktest.Env("CRONLOCK_CONFIG="+conf, "CRONLOCK_VERBOSE=yes", "CRONLOCK_PREFIX=env.",
 		"CRONLOCK_AUTH=env-secret", "CRONLOCK_GRACE=5")
-	r := runGolock(t, env, "--key", "true")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := golocktest.Run(t, env, "--key", "true")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	for _, name := range []string{"CRONLOCK_PREFIX", "CRONLOCK_AUTH"} {
-		if strings.Count(r.stderr, name+" in the environment is replaced") != 1 {
-			t.Errorf("stderr %q: want one line about %s", r.stderr, name)
+		if strings.Count(r.Stderr, name+" in the environment is replaced") != 1 {
+			t.Errorf("stderr %q: want one line about %s", r.Stderr, name)
 		}
 	}
-	if strings.Contains(r.stderr, "CRONLOCK_GRACE") { // the same value: nothing to say
-		t.Errorf("stderr %q speaks of CRONLOCK_GRACE", r.stderr)
+	if strings.Contains(r.Stderr, "CRONLOCK_GRACE") { // the same value: nothing to say
+		t.Errorf("stderr %q speaks of CRONLOCK_GRACE", r.Stderr)
 	}
-	if strings.Contains(r.stderr, "secret") {
-		t.Errorf("stderr shows a password: %q", r.stderr)
+	if strings.Contains(r.Stderr, "secret") {
+		t.Errorf("stderr shows a password: %q", r.Stderr)
 	}
-	if r = runGolock(t, env[:len(env)-4], "--key", "true"); r.stderr != "" { // not verbose: silent
-		t.Errorf("without CRONLOCK_VERBOSE, stderr %q", r.stderr)
+	if r = golocktest.Run(t, env[:len(env)-4], "--key", "true"); r.Stderr != "" { // not verbose: silent
+		t.Errorf("without CRONLOCK_VERBOSE, stderr %q", r.Stderr)
 	}
 }
 
@@ -222,11 +205,11 @@ func TestDropInRefusesShell(t *testing.T) {
 		if err := os.WriteFile(conf, []byte(tt.conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := runGolock(t, baseEnv(append(srv.Env(), "CRONLOCK_CONFIG="+conf)...), "touch", job)
-		line := strings.TrimSpace(r.stderr)
-		if r.code != 201 || strings.Count(line, "\n") != 0 || !strings.Contains(line, tt.varName+": ") ||
+		r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_CONFIG="+conf)...), "touch", job)
+		line := strings.TrimSpace(r.Stderr)
+		if r.Code != 201 || strings.Count(line, "\n") != 0 || !strings.Contains(line, tt.varName+": ") ||
 			!strings.Contains(line, tt.construct) || !strings.Contains(line, conf) {
-			t.Errorf("%q: exit %d, stderr %q; want 201 and one line naming %s, %q and the file", tt.conf, r.code, r.stderr, tt.varName, tt.construct)
+			t.Errorf("%q: exit %d, stderr %q; want 201 and one line naming %s, %q and the file", tt.conf, r.Code, r.Stderr, tt.varName, tt.construct)
 		}
 		for _, f := range []string{marker, job} {
 			if _, err := os.Stat(f); err == nil {
@@ -267,16 +250,16 @@ func TestDropInPasswords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			job := filepath.Join(t.TempDir(), "ran")
-			r := runGolock(t, baseEnv(append(tt.env, "CRONLOCK_GRACE=0")...), "touch", job)
+			r := golocktest.Run(t, golocktest.Env(append(tt.env, "CRONLOCK_GRACE=0")...), "touch", job)
 			_, err := os.Stat(job)
-			if r.code != tt.code || (err == nil) != (tt.code == 0) {
-				t.Errorf("exit %d (job ran: %v), want %d; stderr %q", r.code, err == nil, tt.code, r.stderr)
+			if r.Code != tt.code || (err == nil) != (tt.code == 0) {
+				t.Errorf("exit %d (job ran: %v), want %d; stderr %q", r.Code, err == nil, tt.code, r.Stderr)
 			}
-			if !strings.Contains(r.stderr, tt.says) || tt.code != 0 && strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-				t.Errorf("stderr %q: want one line saying %q", r.stderr, tt.says)
+			if !strings.Contains(r.Stderr, tt.says) || tt.code != 0 && strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+				t.Errorf("stderr %q: want one line saying %q", r.Stderr, tt.says)
 			}
-			if strings.Contains(r.stderr+r.stdout, wrong) || strings.Contains(r.stderr+r.stdout, right) {
-				t.Errorf("the output shows a password: %q", r.stderr+r.stdout)
+			if strings.Contains(r.Stderr+r.Stdout, wrong) || strings.Contains(r.Stderr+r.Stdout, right) {
+				t.Errorf("the output shows a password: %q", r.Stderr+r.Stdout)
 			}
 		})
 	}
@@ -292,8 +275,8 @@ func TestDropInPasswords(t *testing.T) {
 	} {
 		start := dropinHandshakes(t, tt.srv)
 		before := dropinHandshakes(t, tt.srv) // before minus start: what a reading costs
-		if r := runGolock(t, baseEnv(append(tt.env, "CRONLOCK_GRACE=0")...), "true"); r.code != 0 {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		if r := golocktest.Run(t, golocktest.Env(append(tt.env, "CRONLOCK_GRACE=0")...), "true"); r.Code != 0 {
+			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 		}
 		after := dropinHandshakes(t, tt.srv)
 		var golock [3]int
@@ -349,12 +332,12 @@ func TestDropInPasswordTopologies(t *testing.T) {
 	cl := redistest.StartCluster(t, 1)
 	for name, env := range map[string][]string{"sentinel": sen.Env(), "cluster": cl.Env()} {
 		job := filepath.Join(t.TempDir(), "ran")
-		r := runGolock(t, topoEnv(env, "CRONLOCK_AUTH=INVALID_AUTH_CODE", "CRONLOCK_RECONNECT_ATTEMPTS=0"), "touch", job)
-		if _, err := os.Stat(job); r.code != 201 || err == nil || !strings.Contains(r.stderr, "Redis has no password") {
-			t.Errorf("%s: exit %d (job ran: %v), stderr %q; want 201 saying Redis has no password", name, r.code, err == nil, r.stderr)
+		r := golocktest.Run(t, topoEnv(env, "CRONLOCK_AUTH=INVALID_AUTH_CODE", "CRONLOCK_RECONNECT_ATTEMPTS=0"), "touch", job)
+		if _, err := os.Stat(job); r.Code != 201 || err == nil || !strings.Contains(r.Stderr, "Redis has no password") {
+			t.Errorf("%s: exit %d (job ran: %v), stderr %q; want 201 saying Redis has no password", name, r.Code, err == nil, r.Stderr)
 		}
-		if strings.Contains(r.stderr, "INVALID_AUTH_CODE") {
-			t.Errorf("%s: stderr shows the password: %q", name, r.stderr)
+		if strings.Contains(r.Stderr, "INVALID_AUTH_CODE") {
+			t.Errorf("%s: stderr shows the password: %q", name, r.Stderr)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/golock/golock/internal/config"
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/internal/redistest"
 )
@@ -22,11 +25,16 @@ import (
 // attempt, and after a Sentinel or Cluster failover golock finds the new master before
 // its job would be killed. Their helpers are named fail* to keep clear of other test files.
 
-// failClient is the client newClient makes for the settings env (see baseEnv), closed at
-// the test's end.
+// failClient is the client newClient makes for the settings env (see golocktest.Env),
+// closed at the test's end. Its config file is an empty one of the test's own: loaded in
+// the test binary, an empty CRONLOCK_CONFIG would search the machine's /etc.
 func failClient(t *testing.T, env []string) redis.UniversalClient {
 	t.Helper()
-	cfg, _, err := config.Load(env, "")
+	empty := filepath.Join(t.TempDir(), "cronlock.conf")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(append(slices.Clone(env), "CRONLOCK_CONFIG="+empty), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +49,12 @@ func failClient(t *testing.T, env []string) redis.UniversalClient {
 // a second, got through), Redis comes back, and the very next attempt succeeds. Three
 // rounds, so that go-redis's probe cannot pass the test by chance.
 func TestFailoverEveryAttemptDials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
-	c := failClient(t, baseEnv(append(srv.Env(), "CRONLOCK_REDIS_TIMEOUT=1")...))
+	c := failClient(t, golocktest.Env(append(srv.Env(), "CRONLOCK_REDIS_TIMEOUT=1")...))
 	ctx := context.Background()
 	attempt := func() error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -102,14 +113,14 @@ type failOver struct {
 func failRideThrough(t *testing.T, f failOver) {
 	t.Helper()
 	ctx := context.Background()
-	_, wait := cliStart(t, f.env, "sh", "-c", "sleep 12; exit 7")
+	wait := golocktest.Start(t, f.env, "sh", "-c", "sleep 12; exit 7").Wait
 	var owner string
 	if !redistest.Poll(10*time.Second, func() bool {
 		owner = topoOwner(f.master, f.name)
 		return owner != "" && topoOwner(f.replica, f.name) == owner
 	}) {
 		r := wait()
-		t.Fatalf("the lock did not reach the master and its replica: exit %d, stderr %q", r.code, r.stderr)
+		t.Fatalf("the lock did not reach the master and its replica: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// A renewal moves the TTL up again; right after it the master dies.
 	last := f.master.PTTL(ctx, f.name).Val()
@@ -150,27 +161,30 @@ func failRideThrough(t *testing.T, f failOver) {
 			return at.Sub(killed).Round(time.Millisecond).String() + " after the kill"
 		}
 		t.Fatalf("%s: %s; renewed on the new master: %s (%s); golock exit %d after %v, stderr %q",
-			f.took, after(tookOver), after(renewed), state, r.code, r.took.Round(time.Millisecond), r.stderr)
+			f.took, after(tookOver), after(renewed), state, r.Code, r.Took.Round(time.Millisecond), r.Stderr)
 	}
 	t.Logf("measured: %s %v after the kill; golock's first renewal on it %v after the kill (%v after the takeover; the kill point was 4 s after the last renewal)",
 		f.took, tookOver.Sub(killed).Round(time.Millisecond), renewed.Sub(killed).Round(time.Millisecond),
 		renewed.Sub(tookOver).Round(time.Millisecond))
 
 	marker := cliPath(t, "ran")
-	r := runGolock(t, f.env, "touch", marker)
+	r := golocktest.Run(t, f.env, "touch", marker)
 	cliWantCode(t, r, 200)
 	if cliExists(marker) {
 		t.Error("a competitor ran its job while the lock was held across the failover")
 	}
 	r = wait()
 	cliWantCode(t, r, 7) // a lost lock would have killed the job: 201
-	t.Logf("golock's stderr across the failover: %q", r.stderr)
+	t.Logf("golock's stderr across the failover: %q", r.Stderr)
 }
 
 // TestFailoverSentinelMasterKilled kills the master with SIGKILL mid-job (down-after 1 s,
 // CRONLOCK_LEASE=6): the sentinels promote the replica, and golock follows them to it in
 // time, however long the sentinel it asked first goes on naming the dead master.
 func TestFailoverSentinelMasterKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	sen := redistest.StartSentinelDownAfter(t, 3, time.Second)
 	newMaster := sen.Replica.Addr()
 	failRideThrough(t, failOver{
@@ -186,6 +200,9 @@ func TestFailoverSentinelMasterKilled(t *testing.T) {
 // mid-job (cluster-node-timeout 1 s, CRONLOCK_LEASE=6): its replica is promoted, and
 // golock, reloading the map of slots after a failed dial, follows it in time.
 func TestFailoverClusterMasterKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	cl := redistest.StartClusterWithReplicas(t, 3, time.Second)
 	const key = "failover-cluster"
 	slot := int(cl.Client().ClusterKeySlot(context.Background(), "cronlock."+key).Val())
@@ -207,6 +224,9 @@ func TestFailoverClusterMasterKilled(t *testing.T) {
 // every sentinel and dials the master of the newest configuration. Every run must get
 // through on its first attempt (CRONLOCK_RECONNECT_ATTEMPTS=0).
 func TestFailoverSentinelStale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	sen := redistest.StartSentinel(t, 3)
 	sen.Failover()
@@ -221,12 +241,12 @@ func TestFailoverSentinelStale(t *testing.T) {
 	var slowest time.Duration
 	for n := range runs {
 		marker := cliPath(t, "ran")
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		topoWantRan(t, r, marker)
 		if t.Failed() {
-			t.Fatalf("run %d of %d failed (exit %d): %s", n+1, runs, r.code, r.stderr)
+			t.Fatalf("run %d of %d failed (exit %d): %s", n+1, runs, r.Code, r.Stderr)
 		}
-		slowest = max(slowest, r.took)
+		slowest = max(slowest, r.Took)
 	}
 	t.Logf("measured: %d runs with a stale sentinel among the live ones, all on their first attempt; slowest %v",
 		runs, slowest.Round(time.Millisecond))

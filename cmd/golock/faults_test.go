@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/ptytest"
 	"github.com/golock/golock/internal/redistest"
@@ -26,74 +25,6 @@ import (
 // real: the server killed, restarted empty or stopped with SIGSTOP, the connection cut or
 // blackholed by a proxy, the lock stolen, golock itself SIGKILLed. Leases are short so
 // that each fault plays out in a few seconds.
-
-// faultJob is a job for golock: sh -c faultScript job DIR CODE [MODE]. It records in DIR/job
-// "pid owner fence" (its CRONLOCK_OWNER and CRONLOCK_FENCE), runs until DIR/finish appears,
-// then exits CODE. On SIGTERM it writes the time (unix ns) to DIR/term and exits 143.
-// MODE "ignore-term" ignores SIGTERM instead; "grandchild" also starts `sleep 60` in the
-// background, its pid in DIR/gpid.
-func faultJob(dir string, code int, mode string) []string {
-	return []string{"sh", "-c", faultScript, "job", dir, strconv.Itoa(code), mode}
-}
-
-const faultScript = `d=$1
-if [ "$3" = ignore-term ]; then
-  trap '' TERM
-else
-  trap 'date +%s%N > "$d/term.tmp"; mv "$d/term.tmp" "$d/term"; exit 143' TERM
-fi
-if [ "$3" = grandchild ]; then
-  sleep 60 &
-  echo $! > "$d/gpid.tmp" && mv "$d/gpid.tmp" "$d/gpid"
-fi
-echo $$ "$CRONLOCK_OWNER" "$CRONLOCK_FENCE" > "$d/job.tmp" && mv "$d/job.tmp" "$d/job"
-while [ ! -e "$d/finish" ]; do sleep 0.05; done
-exit "$2"`
-
-// jobInfo is what a faultJob recorded about itself.
-type jobInfo struct {
-	pid   int
-	owner string
-	fence int64
-}
-
-// waitJob waits for the faultJob in dir to start and returns what it recorded.
-func waitJob(t *testing.T, dir string) jobInfo {
-	t.Helper()
-	f := strings.Fields(waitForFile(t, filepath.Join(dir, "job"), 10*time.Second))
-	if len(f) != 3 {
-		t.Fatalf("job recorded %q, want pid owner fence", f)
-	}
-	pid, err1 := strconv.Atoi(f[0])
-	fence, err2 := strconv.ParseInt(f[2], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		t.Fatalf("job recorded %q: %v", f, err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
-	return jobInfo{pid: pid, owner: f[1], fence: fence}
-}
-
-func finishJob(t *testing.T, dir string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, "finish"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitForFile waits up to d for path to hold a whole line and returns it, trimmed.
-func waitForFile(t *testing.T, path string, d time.Duration) string {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if b, err := os.ReadFile(path); err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			return strings.TrimSpace(string(b))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not written within %v", path, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // watchGone polls pid every millisecond from now on; the channel gets the time it was
 // first seen gone, or is closed without one after d.
@@ -111,84 +42,6 @@ func watchGone(pid int, d time.Duration) <-chan time.Time {
 		}
 	}()
 	return c
-}
-
-// faultGolock is a golock process started by a fault test. Its stderr goes to a file, so
-// the test can watch it while golock runs.
-type faultGolock struct {
-	cmd     *exec.Cmd
-	stdout  bytes.Buffer
-	errFile string
-	start   time.Time
-	done    chan struct{} // closed when golock has exited
-	end     time.Time
-	code    int
-}
-
-// startFaultGolock starts golock with env (see baseEnv) and args; it is killed at the
-// test's end if still running.
-func startFaultGolock(t *testing.T, env []string, args ...string) *faultGolock {
-	t.Helper()
-	g := &faultGolock{errFile: filepath.Join(t.TempDir(), "stderr"), done: make(chan struct{})}
-	errf, err := os.Create(g.errFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer errf.Close()
-	g.cmd = exec.Command(golockBin, args...)
-	g.cmd.Env = env
-	g.cmd.Stdout, g.cmd.Stderr = &g.stdout, errf
-	g.start = time.Now()
-	if err := g.cmd.Start(); err != nil {
-		t.Fatalf("cannot start golock: %v", err)
-	}
-	go func() {
-		err := g.cmd.Wait()
-		g.end = time.Now()
-		g.code = -1
-		var exit *exec.ExitError
-		switch {
-		case err == nil:
-			g.code = 0
-		case errors.As(err, &exit):
-			g.code = exit.ExitCode()
-		}
-		close(g.done)
-	}()
-	t.Cleanup(func() {
-		_ = g.cmd.Process.Kill()
-		<-g.done
-	})
-	return g
-}
-
-// stderr is what golock has written to stderr so far.
-func (g *faultGolock) stderr() string {
-	b, _ := os.ReadFile(g.errFile)
-	return string(b)
-}
-
-// wait waits up to d for golock to exit and returns how it ended.
-func (g *faultGolock) wait(t *testing.T, d time.Duration) result {
-	t.Helper()
-	select {
-	case <-g.done:
-	case <-time.After(d):
-		t.Fatalf("golock still running after %v; stderr so far:\n%s", d, g.stderr())
-	}
-	return result{code: g.code, stdout: g.stdout.String(), stderr: g.stderr(), took: g.end.Sub(g.start)}
-}
-
-// waitStderr waits up to d for golock's stderr to hold n lines containing s.
-func (g *faultGolock) waitStderr(t *testing.T, s string, n int, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for strings.Count(g.stderr(), s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("golock's stderr has not %d× %q after %v:\n%s", n, s, d, g.stderr())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // golockLines returns golock's own lines in stderr, which the job shares.
@@ -273,7 +126,7 @@ func ownerOf(t *testing.T, c *redis.Client, name string) string {
 // faultEnv is golock's environment for the fault tests: short leases, no grace hold, and
 // Redis waits bounded to half a second, one retry. Later settings in extra win.
 func faultEnv(key string, redisEnv []string, extra ...string) []string {
-	env := baseEnv(redisEnv...)
+	env := golocktest.Env(redisEnv...)
 	env = append(env, "CRONLOCK_KEY="+key, "CRONLOCK_GRACE=0", "CRONLOCK_LEASE=1.5",
 		"CRONLOCK_REDIS_TIMEOUT=0.5", "CRONLOCK_RECONNECT_ATTEMPTS=1", "CRONLOCK_RECONNECT_BACKOFF=0.1")
 	return append(env, extra...)
@@ -282,6 +135,9 @@ func faultEnv(key string, redisEnv []string, extra ...string) []string {
 // TestFaultRedisPausedAtStart: a Redis that accepts connections but never answers gives 201
 // within REDIS_TIMEOUT × (ATTEMPTS + 1) plus the backoff, and nothing runs.
 func TestFaultRedisPausedAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	srv.Pause()
@@ -289,22 +145,22 @@ func TestFaultRedisPausedAtStart(t *testing.T) {
 	ran := filepath.Join(t.TempDir(), "ran")
 	env := faultEnv("fault-paused-start", srv.Env(),
 		"CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.25")
-	r := runGolock(t, env, "touch", ran)
+	r := golocktest.Run(t, env, "touch", ran)
 	// 3 attempts of 0.5 s each, and waits of 0 and 0.25 s between them.
 	const bound = 3*500*time.Millisecond + 250*time.Millisecond
-	t.Logf("golock gave up after %v (bound %v)", r.took.Round(time.Millisecond), bound)
-	if r.code != exitFailed {
-		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	t.Logf("golock gave up after %v (bound %v)", r.Took.Round(time.Millisecond), bound)
+	if r.Code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, exitFailed, r.Stderr)
 	}
-	if r.took < 3*500*time.Millisecond-50*time.Millisecond || r.took > bound+time.Second {
-		t.Errorf("golock took %v, want about %v", r.took, bound)
+	if r.Took < 3*500*time.Millisecond-50*time.Millisecond || r.Took > bound+time.Second {
+		t.Errorf("golock took %v, want about %v", r.Took, bound)
 	}
 	if _, err := os.Stat(ran); err == nil {
 		t.Error("the command ran without the lock")
 	}
-	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 ||
+	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 ||
 		!strings.Contains(lines[0], "cannot take the lock at "+srv.Addr()) {
-		t.Errorf("stderr is not one line naming the server:\n%s", r.stderr)
+		t.Errorf("stderr is not one line naming the server:\n%s", r.Stderr)
 	}
 }
 
@@ -312,19 +168,22 @@ func TestFaultRedisPausedAtStart(t *testing.T) {
 // unanswered, so the job must be gone before its lease could end in Redis, and golock
 // must exit 201 without waiting on Redis for longer than REDIS_TIMEOUT at a time.
 func TestFaultRedisPausedMidJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
 	dir := t.TempDir()
 	const name = "cronlock.fault-paused-mid-job"
-	g := startFaultGolock(t, faultEnv("fault-paused-mid-job", srv.Env()), faultJob(dir, 0, "")...)
-	job := waitJob(t, dir)
+	g := golocktest.Start(t, faultEnv("fault-paused-mid-job", srv.Env()), golocktest.Job(dir, 0, "")...)
+	job := golocktest.WaitJob(t, dir)
 
 	leaseEnd := nextRenewal(t, c, name)
 	srv.Pause()
 	t.Cleanup(srv.Resume)
-	died := watchGone(job.pid, 10*time.Second)
-	r := g.wait(t, 10*time.Second)
+	died := watchGone(job.PID, 10*time.Second)
+	r := g.WaitWithin(t, 10*time.Second)
 	death, ok := <-died
 	if !ok {
 		t.Fatal("the job outlived golock")
@@ -336,21 +195,21 @@ func TestFaultRedisPausedMidJob(t *testing.T) {
 		termed = leaseEnd.Sub(time.Unix(0, ns)).Round(time.Millisecond).String() + " before the lease end"
 	}
 	t.Logf("Redis paused: the job was gone %v before its lease could end in Redis (SIGTERM: %s); golock exited %v after the lease end",
-		margin.Round(time.Millisecond), termed, g.end.Sub(leaseEnd).Round(time.Millisecond))
+		margin.Round(time.Millisecond), termed, g.End().Sub(leaseEnd).Round(time.Millisecond))
 	if margin <= 0 {
 		t.Errorf("the job was gone %v after its lease ended in Redis", -margin)
 	}
-	if r.code != exitFailed {
-		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	if r.Code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, exitFailed, r.Stderr)
 	}
 	// Releasing against the stopped server: 2 attempts of 0.5 s and 0.1 s between them,
 	// after the renewal in flight has timed out (0.5 s).
-	if late := g.end.Sub(leaseEnd); late > 3*time.Second {
+	if late := g.End().Sub(leaseEnd); late > 3*time.Second {
 		t.Errorf("golock exited %v after the lease ended: some wait on Redis was not bounded", late)
 	}
-	checkLostLine(t, r.stderr, name, "")
-	if n := len(linesWith(r.stderr, "cannot renew")); n > 1 {
-		t.Errorf("%d warnings for one outage:\n%s", n, r.stderr)
+	checkLostLine(t, r.Stderr, name, "")
+	if n := len(linesWith(r.Stderr, "cannot renew")); n > 1 {
+		t.Errorf("%d warnings for one outage:\n%s", n, r.Stderr)
 	}
 }
 
@@ -374,14 +233,17 @@ func checkLostLine(t *testing.T, stderr, name, holder string) {
 // job runs: the next heartbeat writes the lock again under the same owner, a competitor
 // after that gets 200, and the job ends with its own code.
 func TestFaultRedisRestartedEmpty(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	dir := t.TempDir()
 	const key, name = "fault-restart", "cronlock.fault-restart"
 	// Two renewals may fail while the server comes back; the lock is lost only after 2.5 s.
 	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_KILL_GRACE=0.5")
-	g := startFaultGolock(t, env, faultJob(dir, 5, "")...)
-	job := waitJob(t, dir)
+	g := golocktest.Start(t, env, golocktest.Job(dir, 5, "")...)
+	job := golocktest.WaitJob(t, dir)
 
 	srv.Restart()
 	c := srv.Client()
@@ -389,34 +251,34 @@ func TestFaultRedisRestartedEmpty(t *testing.T) {
 	for {
 		owner, err := c.HGet(context.Background(), name, "owner").Result()
 		if err == nil {
-			if owner != job.owner {
-				t.Fatalf("after the restart the lock is owned by %s, not by the job's %s", owner, job.owner)
+			if owner != job.Owner {
+				t.Fatalf("after the restart the lock is owned by %s, not by the job's %s", owner, job.Owner)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the lock was not written again within 5s of the restart (%v); golock's stderr:\n%s", err, g.stderr())
+			t.Fatalf("the lock was not written again within 5s of the restart (%v); golock's stderr:\n%s", err, g.Stderr())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if fence, _ := c.HGet(context.Background(), name, "fence").Int64(); fence != job.fence {
-		t.Errorf("the lock came back with fence %d, want the job's %d", fence, job.fence)
+	if fence, _ := c.HGet(context.Background(), name, "fence").Int64(); fence != job.Fence {
+		t.Errorf("the lock came back with fence %d, want the job's %d", fence, job.Fence)
 	}
-	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != exitHeld {
-		t.Errorf("competitor after the restart: exit %d, want %d; stderr:\n%s", r.code, exitHeld, r.stderr)
+	if r := golocktest.Run(t, faultEnv(key, srv.Env()), "true"); r.Code != exitHeld {
+		t.Errorf("competitor after the restart: exit %d, want %d; stderr:\n%s", r.Code, exitHeld, r.Stderr)
 	}
-	finishJob(t, dir)
-	r := g.wait(t, 10*time.Second)
-	if r.code != 5 {
-		t.Errorf("exit code %d, want the job's 5; stderr:\n%s", r.code, r.stderr)
+	golocktest.FinishJob(t, dir)
+	r := g.WaitWithin(t, 10*time.Second)
+	if r.Code != 5 {
+		t.Errorf("exit code %d, want the job's 5; stderr:\n%s", r.Code, r.Stderr)
 	}
-	if n := len(linesWith(r.stderr, "vanished")); n != 1 {
-		t.Errorf("want one line saying the lock vanished and was written again, got:\n%s", r.stderr)
+	if n := len(linesWith(r.Stderr, "vanished")); n != 1 {
+		t.Errorf("want one line saying the lock vanished and was written again, got:\n%s", r.Stderr)
 	}
 	// The fence goes on increasing after the data loss.
-	next := runGolock(t, faultEnv(key, srv.Env()), "sh", "-c", `echo "$CRONLOCK_FENCE"`)
-	if fence, err := strconv.ParseInt(strings.TrimSpace(next.stdout), 10, 64); err != nil || fence <= job.fence {
-		t.Errorf("next run's fence %q (exit %d), want more than %d", next.stdout, next.code, job.fence)
+	next := golocktest.Run(t, faultEnv(key, srv.Env()), "sh", "-c", `echo "$CRONLOCK_FENCE"`)
+	if fence, err := strconv.ParseInt(strings.TrimSpace(next.Stdout), 10, 64); err != nil || fence <= job.Fence {
+		t.Errorf("next run's fence %q (exit %d), want more than %d", next.Stdout, next.Code, job.Fence)
 	}
 }
 
@@ -424,6 +286,9 @@ func TestFaultRedisRestartedEmpty(t *testing.T) {
 // proxy: dropped connections are made again without losing the lock; a short blackhole is
 // one warning and one recovery line; a long one ends the job before its lease can end.
 func TestFaultProxyDropThenBlackhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -433,33 +298,33 @@ func TestFaultProxyDropThenBlackhole(t *testing.T) {
 	// Renewals every second; a renewal may fail once and the next one still saves the lock:
 	// it is given up 2.5 s after the last one confirmed.
 	env := faultEnv(key, proxy.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_KILL_GRACE=0.5", "CRONLOCK_REDIS_TIMEOUT=0.3")
-	g := startFaultGolock(t, env, faultJob(dir, 0, "")...)
-	job := waitJob(t, dir)
+	g := golocktest.Start(t, env, golocktest.Job(dir, 0, "")...)
+	job := golocktest.WaitJob(t, dir)
 
 	// Drop: the next renewals connect again.
 	proxy.Drop()
 	nextRenewal(t, c, name)
 	nextRenewal(t, c, name)
-	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != exitHeld {
-		t.Errorf("competitor after the drop: exit %d, want %d", r.code, exitHeld)
+	if r := golocktest.Run(t, faultEnv(key, srv.Env()), "true"); r.Code != exitHeld {
+		t.Errorf("competitor after the drop: exit %d, want %d", r.Code, exitHeld)
 	}
 
 	// A blackhole shorter than the lease: one warning, then one line on recovery.
-	warned := len(linesWith(g.stderr(), "cannot renew"))
+	warned := len(linesWith(g.Stderr(), "cannot renew"))
 	nextRenewal(t, c, name)
 	proxy.Blackhole()
-	g.waitStderr(t, "cannot renew", warned+1, 3*time.Second)
+	g.WaitStderr(t, "cannot renew", warned+1, 3*time.Second)
 	proxy.Heal()
-	g.waitStderr(t, "renewed again", 1, 3*time.Second)
-	if proctest.Gone(job.pid) {
-		t.Fatalf("the job ended during a short outage; stderr:\n%s", g.stderr())
+	g.WaitStderr(t, "renewed again", 1, 3*time.Second)
+	if proctest.Gone(job.PID) {
+		t.Fatalf("the job ended during a short outage; stderr:\n%s", g.Stderr())
 	}
 
 	// A blackhole for good: the job must be gone before the lease ends in Redis.
 	leaseEnd := nextRenewal(t, c, name)
 	proxy.Blackhole()
-	died := watchGone(job.pid, 10*time.Second)
-	r := g.wait(t, 10*time.Second)
+	died := watchGone(job.PID, 10*time.Second)
+	r := g.WaitWithin(t, 10*time.Second)
 	death, ok := <-died
 	if !ok {
 		t.Fatal("the job outlived golock")
@@ -467,38 +332,41 @@ func TestFaultProxyDropThenBlackhole(t *testing.T) {
 	lockFreeWithin(t, c, name, 5*time.Second) // Redis is alive: the lease really runs out
 	margin := leaseEnd.Sub(death)
 	t.Logf("blackhole: the job was gone %v before its lease ended in Redis; golock exited %v after the lease end",
-		margin.Round(time.Millisecond), g.end.Sub(leaseEnd).Round(time.Millisecond))
+		margin.Round(time.Millisecond), g.End().Sub(leaseEnd).Round(time.Millisecond))
 	if margin <= 0 {
 		t.Errorf("the job was gone %v after its lease ended in Redis", -margin)
 	}
-	if r.code != exitFailed {
-		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	if r.Code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, exitFailed, r.Stderr)
 	}
-	checkLostLine(t, r.stderr, name, "")
-	if n := len(linesWith(r.stderr, "renewed again")); n != 1 {
-		t.Errorf("%d recovery lines, want 1:\n%s", n, r.stderr)
+	checkLostLine(t, r.Stderr, name, "")
+	if n := len(linesWith(r.Stderr, "renewed again")); n != 1 {
+		t.Errorf("%d recovery lines, want 1:\n%s", n, r.Stderr)
 	}
 	// One warning per outage however many renewals failed during it.
-	if n := len(linesWith(r.stderr, "cannot renew")); n != warned+2 {
-		t.Errorf("%d renewal warnings for %d outages:\n%s", n, warned+2, r.stderr)
+	if n := len(linesWith(r.Stderr, "cannot renew")); n != warned+2 {
+		t.Errorf("%d renewal warnings for %d outages:\n%s", n, warned+2, r.Stderr)
 	}
 }
 
 // TestFaultLostKillsAtLeaseEnd: a job that ignores SIGTERM is killed with SIGKILL when the
 // lease ends.
 func TestFaultLostKillsAtLeaseEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
 	proxy := redistest.NewProxy(t, srv.Addr())
 	dir := t.TempDir()
 	const name = "cronlock.fault-ignore-term"
-	g := startFaultGolock(t, faultEnv("fault-ignore-term", proxy.Env()), faultJob(dir, 0, "ignore-term")...)
-	job := waitJob(t, dir)
+	g := golocktest.Start(t, faultEnv("fault-ignore-term", proxy.Env()), golocktest.Job(dir, 0, "ignore-term")...)
+	job := golocktest.WaitJob(t, dir)
 	leaseEnd := nextRenewal(t, c, name)
 	proxy.Blackhole()
-	died := watchGone(job.pid, 10*time.Second)
-	r := g.wait(t, 10*time.Second)
+	died := watchGone(job.PID, 10*time.Second)
+	r := g.WaitWithin(t, 10*time.Second)
 	death, ok := <-died
 	if !ok {
 		t.Fatal("the job outlived golock")
@@ -511,34 +379,37 @@ func TestFaultLostKillsAtLeaseEnd(t *testing.T) {
 	if d := death.Sub(leaseEnd); d < -400*time.Millisecond || d > 0 {
 		t.Errorf("the job was gone %v after the lease end, want it gone just before (SIGKILL %v before the end)", d, killMargin)
 	}
-	if r.code != exitFailed {
-		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+	if r.Code != exitFailed {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, exitFailed, r.Stderr)
 	}
-	checkLostLine(t, r.stderr, name, "")
+	checkLostLine(t, r.Stderr, name, "")
 }
 
 // TestFaultLockStolen deletes the lock while the job runs and lets a second golock take it.
 func TestFaultLockStolen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
 	// steal starts a golock whose job exits 7 when told, then deletes its lock (right after
 	// a renewal) and starts a second golock, the thief, that takes it.
-	steal := func(t *testing.T, key string, env ...string) (first *faultGolock, dir string, thief jobInfo, thiefDir string, stolen time.Time) {
+	steal := func(t *testing.T, key string, env ...string) (first *golocktest.Process, dir string, thief golocktest.JobInfo, thiefDir string, stolen time.Time) {
 		t.Helper()
 		dir, thiefDir = t.TempDir(), t.TempDir()
-		first = startFaultGolock(t, faultEnv(key, srv.Env(), env...), faultJob(dir, 7, "")...)
-		waitJob(t, dir)
+		first = golocktest.Start(t, faultEnv(key, srv.Env(), env...), golocktest.Job(dir, 7, "")...)
+		golocktest.WaitJob(t, dir)
 		nextRenewal(t, c, "cronlock."+key)
 		stolen = time.Now()
 		if err := c.Del(context.Background(), "cronlock."+key).Err(); err != nil {
 			t.Fatal(err)
 		}
-		second := startFaultGolock(t, faultEnv(key, srv.Env()), faultJob(thiefDir, 0, "")...)
-		thief = waitJob(t, thiefDir)
+		second := golocktest.Start(t, faultEnv(key, srv.Env()), golocktest.Job(thiefDir, 0, "")...)
+		thief = golocktest.WaitJob(t, thiefDir)
 		t.Cleanup(func() {
-			finishJob(t, thiefDir)
-			second.wait(t, 10*time.Second)
+			golocktest.FinishJob(t, thiefDir)
+			second.WaitWithin(t, 10*time.Second)
 		})
 		return first, dir, thief, thiefDir, stolen
 	}
@@ -547,9 +418,9 @@ func TestFaultLockStolen(t *testing.T) {
 		t.Parallel()
 		const key, name = "fault-stolen-kill", "cronlock.fault-stolen-kill"
 		first, dir, thief, _, stolen := steal(t, key, "CRONLOCK_ON_LOST=kill")
-		job := waitJob(t, dir)
-		died := watchGone(job.pid, 10*time.Second)
-		r := first.wait(t, 10*time.Second)
+		job := golocktest.WaitJob(t, dir)
+		died := watchGone(job.PID, 10*time.Second)
+		r := first.WaitWithin(t, 10*time.Second)
 		death, ok := <-died
 		if !ok {
 			t.Fatal("the job outlived golock")
@@ -558,15 +429,15 @@ func TestFaultLockStolen(t *testing.T) {
 		if d := death.Sub(stolen); d > 1500*time.Millisecond {
 			t.Errorf("the job ran on for %v after losing its lock, longer than the lease", d)
 		}
-		if r.code != exitFailed {
-			t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitFailed, r.stderr)
+		if r.Code != exitFailed {
+			t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, exitFailed, r.Stderr)
 		}
-		checkLostLine(t, r.stderr, name, "pid "+strconv.Itoa(thiefPID(t, c, name)))
-		if lines := golockLines(r.stderr); len(lines) != 1 {
-			t.Errorf("want one line from golock, got:\n%s", r.stderr)
+		checkLostLine(t, r.Stderr, name, "pid "+strconv.Itoa(thiefPID(t, c, name)))
+		if lines := golockLines(r.Stderr); len(lines) != 1 {
+			t.Errorf("want one line from golock, got:\n%s", r.Stderr)
 		}
-		if owner := ownerOf(t, c, name); owner != thief.owner {
-			t.Errorf("the lock is owned by %s, want the new holder %s", owner, thief.owner)
+		if owner := ownerOf(t, c, name); owner != thief.Owner {
+			t.Errorf("the lock is owned by %s, want the new holder %s", owner, thief.Owner)
 		}
 	})
 
@@ -574,21 +445,21 @@ func TestFaultLockStolen(t *testing.T) {
 		t.Parallel()
 		const key, name = "fault-stolen-keep", "cronlock.fault-stolen-keep"
 		first, dir, thief, _, _ := steal(t, key, "CRONLOCK_ON_LOST=keep")
-		job := waitJob(t, dir)
-		first.waitStderr(t, "runs on", 1, 5*time.Second)
-		if proctest.Gone(job.pid) {
+		job := golocktest.WaitJob(t, dir)
+		first.WaitStderr(t, "runs on", 1, 5*time.Second)
+		if proctest.Gone(job.PID) {
 			t.Fatal("CRONLOCK_ON_LOST=keep, but the job was stopped")
 		}
-		finishJob(t, dir)
-		r := first.wait(t, 10*time.Second)
-		if r.code != 7 {
-			t.Errorf("exit code %d, want the job's 7; stderr:\n%s", r.code, r.stderr)
+		golocktest.FinishJob(t, dir)
+		r := first.WaitWithin(t, 10*time.Second)
+		if r.Code != 7 {
+			t.Errorf("exit code %d, want the job's 7; stderr:\n%s", r.Code, r.Stderr)
 		}
-		if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "warning:") {
-			t.Errorf("want one warning line, got:\n%s", r.stderr)
+		if lines := golockLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "warning:") {
+			t.Errorf("want one warning line, got:\n%s", r.Stderr)
 		}
-		if owner := ownerOf(t, c, name); owner != thief.owner {
-			t.Errorf("the lock is owned by %s after the first job's release, want the new holder %s untouched", owner, thief.owner)
+		if owner := ownerOf(t, c, name); owner != thief.Owner {
+			t.Errorf("the lock is owned by %s after the first job's release, want the new holder %s untouched", owner, thief.Owner)
 		}
 		if ttl := c.PTTL(context.Background(), name).Val(); ttl <= 0 {
 			t.Errorf("the new holder's lock has TTL %v", ttl)
@@ -602,18 +473,18 @@ func TestFaultLockStolen(t *testing.T) {
 		const key, name = "fault-stolen-unnoticed", "cronlock.fault-stolen-unnoticed"
 		// Renewals every second: the job ends long before the next one.
 		first, dir, thief, _, _ := steal(t, key, "CRONLOCK_LEASE=3")
-		finishJob(t, dir)
-		r := first.wait(t, 10*time.Second)
-		if r.code != 7 {
-			t.Errorf("exit code %d, want the job's 7; stderr:\n%s", r.code, r.stderr)
+		golocktest.FinishJob(t, dir)
+		r := first.WaitWithin(t, 10*time.Second)
+		if r.Code != 7 {
+			t.Errorf("exit code %d, want the job's 7; stderr:\n%s", r.Code, r.Stderr)
 		}
 		holder := "pid " + strconv.Itoa(thiefPID(t, c, name))
-		if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "left untouched") ||
+		if lines := golockLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "left untouched") ||
 			!strings.Contains(lines[0], holder) || !strings.Contains(lines[0], name) {
-			t.Errorf("want one line saying the lock, held by %s, was left untouched; got:\n%s", holder, r.stderr)
+			t.Errorf("want one line saying the lock, held by %s, was left untouched; got:\n%s", holder, r.Stderr)
 		}
-		if owner := ownerOf(t, c, name); owner != thief.owner {
-			t.Errorf("the lock is owned by %s after the first job's release, want the new holder %s untouched", owner, thief.owner)
+		if owner := ownerOf(t, c, name); owner != thief.Owner {
+			t.Errorf("the lock is owned by %s after the first job's release, want the new holder %s untouched", owner, thief.Owner)
 		}
 	})
 }
@@ -631,20 +502,23 @@ func thiefPID(t *testing.T, c *redis.Client, name string) int {
 // TestFaultGolockKilled SIGKILLs golock itself: its job dies with it at once (parent-death
 // signal) and the lock frees itself within LEASE.
 func TestFaultGolockKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
 	dir := t.TempDir()
 	const key, name = "fault-golock-killed", "cronlock.fault-golock-killed"
-	g := startFaultGolock(t, faultEnv(key, srv.Env()), faultJob(dir, 0, "grandchild")...)
-	job := waitJob(t, dir)
-	grandchild, _ := strconv.Atoi(waitForFile(t, filepath.Join(dir, "gpid"), time.Second))
+	g := golocktest.Start(t, faultEnv(key, srv.Env()), golocktest.Job(dir, 0, "grandchild")...)
+	job := golocktest.WaitJob(t, dir)
+	grandchild, _ := strconv.Atoi(golocktest.WaitForFile(t, filepath.Join(dir, "gpid"), time.Second))
 	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
 
-	died := watchGone(job.pid, 5*time.Second)
+	died := watchGone(job.PID, 5*time.Second)
 	grandchildDied := watchGone(grandchild, 5*time.Second)
 	killed := time.Now()
-	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := g.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	death, ok := <-died
@@ -665,39 +539,42 @@ func TestFaultGolockKilled(t *testing.T) {
 	} else {
 		t.Logf("the job's background child was gone %v after golock's SIGKILL", gone.Sub(killed).Round(time.Millisecond))
 	}
-	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != 0 {
-		t.Errorf("the next run: exit %d, want 0; stderr:\n%s", r.code, r.stderr)
+	if r := golocktest.Run(t, faultEnv(key, srv.Env()), "true"); r.Code != 0 {
+		t.Errorf("the next run: exit %d, want 0; stderr:\n%s", r.Code, r.Stderr)
 	}
 }
 
 // TestFaultTimeoutKillsTree: CRONLOCK_TIMEOUT kills the whole tree, grandchildren behind sh -c
 // included, and exits 202 with one line naming the command and the timeout.
 func TestFaultTimeoutKillsTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
 	dir := t.TempDir()
 	const name = "cronlock.fault-timeout"
-	g := startFaultGolock(t, faultEnv("fault-timeout", srv.Env(), "CRONLOCK_TIMEOUT=1"), faultJob(dir, 0, "grandchild")...)
-	job := waitJob(t, dir)
-	grandchild, _ := strconv.Atoi(waitForFile(t, filepath.Join(dir, "gpid"), time.Second))
+	g := golocktest.Start(t, faultEnv("fault-timeout", srv.Env(), "CRONLOCK_TIMEOUT=1"), golocktest.Job(dir, 0, "grandchild")...)
+	job := golocktest.WaitJob(t, dir)
+	grandchild, _ := strconv.Atoi(golocktest.WaitForFile(t, filepath.Join(dir, "gpid"), time.Second))
 	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
-	r := g.wait(t, 10*time.Second)
-	if r.code != exitTimeout {
-		t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, exitTimeout, r.stderr)
+	r := g.WaitWithin(t, 10*time.Second)
+	if r.Code != exitTimeout {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, exitTimeout, r.Stderr)
 	}
-	if r.took < time.Second || r.took > 3*time.Second {
-		t.Errorf("golock took %v with CRONLOCK_TIMEOUT=1", r.took)
+	if r.Took < time.Second || r.Took > 3*time.Second {
+		t.Errorf("golock took %v with CRONLOCK_TIMEOUT=1", r.Took)
 	}
-	if lines := golockLines(r.stderr); len(lines) != 1 ||
+	if lines := golockLines(r.Stderr); len(lines) != 1 ||
 		!strings.Contains(lines[0], `"sh -c d=$1\n`) || !strings.Contains(lines[0], "CRONLOCK_TIMEOUT=1") {
-		t.Errorf("want one line naming the command and the timeout, got:\n%s", r.stderr)
+		t.Errorf("want one line naming the command and the timeout, got:\n%s", r.Stderr)
 	}
-	for _, pid := range []int{job.pid, grandchild} {
+	for _, pid := range []int{job.PID, grandchild} {
 		if gone, ok := <-watchGone(pid, time.Second); !ok {
 			t.Errorf("process %d of the job still alive after the timeout", pid)
 		} else {
-			t.Logf("process %d gone %v after golock exited", pid, gone.Sub(g.end).Round(time.Millisecond))
+			t.Logf("process %d gone %v after golock exited", pid, gone.Sub(g.End()).Round(time.Millisecond))
 		}
 	}
 	if n, _ := c.Exists(context.Background(), name).Result(); n != 0 {
@@ -709,6 +586,9 @@ func TestFaultTimeoutKillsTree(t *testing.T) {
 // process group, golock waits for the job, releases, and exits with the job's code
 // (128+N when the job dies of the signal).
 func TestFaultSignalsForwarded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
@@ -724,26 +604,26 @@ func TestFaultSignalsForwarded(t *testing.T) {
 			script := fmt.Sprintf(`trap 'echo %s > "$1/got"; sleep 0.3; exit 3' %s
 echo $$ > "$1/pid"
 while :; do sleep 0.05; done`, name, name)
-			g := startFaultGolock(t, faultEnv(key, srv.Env()), "sh", "-c", script, "job", dir)
-			waitForFile(t, filepath.Join(dir, "pid"), 10*time.Second)
+			g := golocktest.Start(t, faultEnv(key, srv.Env()), "sh", "-c", script, "job", dir)
+			golocktest.WaitForFile(t, filepath.Join(dir, "pid"), 10*time.Second)
 			sent := time.Now()
-			if err := g.cmd.Process.Signal(sig); err != nil {
+			if err := g.Cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			r := g.wait(t, 10*time.Second)
-			if r.code != 3 {
-				t.Errorf("exit code %d, want the job's 3; stderr:\n%s", r.code, r.stderr)
+			r := g.WaitWithin(t, 10*time.Second)
+			if r.Code != 3 {
+				t.Errorf("exit code %d, want the job's 3; stderr:\n%s", r.Code, r.Stderr)
 			}
-			if got := waitForFile(t, filepath.Join(dir, "got"), time.Second); got != name {
+			if got := golocktest.WaitForFile(t, filepath.Join(dir, "got"), time.Second); got != name {
 				t.Errorf("the job got %s, want %s", got, name)
 			}
-			if d := g.end.Sub(sent); d < 300*time.Millisecond {
+			if d := g.End().Sub(sent); d < 300*time.Millisecond {
 				t.Errorf("golock exited %v after the signal, before its job ended", d)
 			}
 			if n, _ := c.Exists(context.Background(), "cronlock."+key).Result(); n != 0 {
 				t.Error("the lock was not released")
 			}
-			if lines := golockLines(r.stderr); len(lines) != 0 {
+			if lines := golockLines(r.Stderr); len(lines) != 0 {
 				t.Errorf("golock said: %s", lines)
 			}
 		})
@@ -751,14 +631,14 @@ while :; do sleep 0.05; done`, name, name)
 			t.Parallel()
 			dir := t.TempDir()
 			key := "fault-signal-untrapped-" + name
-			g := startFaultGolock(t, faultEnv(key, srv.Env()), "sh", "-c", `echo $$ > "$1/pid"; exec sleep 60`, "job", dir)
-			waitForFile(t, filepath.Join(dir, "pid"), 10*time.Second)
-			if err := g.cmd.Process.Signal(sig); err != nil {
+			g := golocktest.Start(t, faultEnv(key, srv.Env()), "sh", "-c", `echo $$ > "$1/pid"; exec sleep 60`, "job", dir)
+			golocktest.WaitForFile(t, filepath.Join(dir, "pid"), 10*time.Second)
+			if err := g.Cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			r := g.wait(t, 10*time.Second)
-			if r.code != 128+int(sig) {
-				t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, 128+int(sig), r.stderr)
+			r := g.WaitWithin(t, 10*time.Second)
+			if r.Code != 128+int(sig) {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, 128+int(sig), r.Stderr)
 			}
 			if n, _ := c.Exists(context.Background(), "cronlock."+key).Result(); n != 0 {
 				t.Error("the lock was not released")
@@ -770,28 +650,31 @@ while :; do sleep 0.05; done`, name, name)
 // TestFaultLongJobKeepsLock runs a job for several leases: the heartbeat keeps the lock,
 // a competitor in the middle gets 200, and golock says nothing.
 func TestFaultLongJobKeepsLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
 	dir := t.TempDir()
 	const key, name = "fault-long-job", "cronlock.fault-long-job"
 	env := faultEnv(key, srv.Env(), "CRONLOCK_LEASE=1.5")
-	g := startFaultGolock(t, env, faultJob(dir, 0, "")...)
-	waitJob(t, dir)
+	g := golocktest.Start(t, env, golocktest.Job(dir, 0, "")...)
+	golocktest.WaitJob(t, dir)
 	for range 7 { // renewals every half second: past two leases
 		nextRenewal(t, c, name)
 	}
-	if r := runGolock(t, env, "true"); r.code != exitHeld {
-		t.Errorf("competitor in the middle: exit %d, want %d", r.code, exitHeld)
+	if r := golocktest.Run(t, env, "true"); r.Code != exitHeld {
+		t.Errorf("competitor in the middle: exit %d, want %d", r.Code, exitHeld)
 	}
 	for range 5 {
 		nextRenewal(t, c, name)
 	}
-	finishJob(t, dir)
-	r := g.wait(t, 10*time.Second)
-	t.Logf("the job ran %v under a lease of 1.5s", r.took.Round(time.Millisecond))
-	if r.code != 0 || r.stderr != "" {
-		t.Errorf("exit code %d, stderr %q; want 0 and silence", r.code, r.stderr)
+	golocktest.FinishJob(t, dir)
+	r := g.WaitWithin(t, 10*time.Second)
+	t.Logf("the job ran %v under a lease of 1.5s", r.Took.Round(time.Millisecond))
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("exit code %d, stderr %q; want 0 and silence", r.Code, r.Stderr)
 	}
 	if n, _ := c.Exists(context.Background(), name).Result(); n != 0 {
 		t.Error("the lock was not released")
@@ -802,12 +685,15 @@ func TestFaultLongJobKeepsLock(t *testing.T) {
 // cron's or a user's would be: the job's process group is the terminal's foreground group,
 // so it reads the terminal, and the shell has the terminal back afterwards.
 func TestFaultForegroundTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	job := `cut -d" " -f5,8 /proc/$$/stat; read line; echo "got:$line"` // pgrp, tpgid
 	script := `"$GOLOCK" sh -c "$JOB"; echo "code=$?"; echo "shell: $(cut -d" " -f5,8 /proc/$$/stat)"`
 	sh := exec.Command("sh", "-c", script)
-	sh.Env = append(faultEnv("fault-terminal", srv.Env()), "GOLOCK="+golockBin, "JOB="+job)
+	sh.Env = append(faultEnv("fault-terminal", srv.Env()), "GOLOCK="+golocktest.Binary(t), "JOB="+job)
 	term := ptytest.Start(t, sh)
 	next := func() string { return term.Next(t) }
 	f := strings.Fields(next())

@@ -10,28 +10,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/manual"
 	"github.com/golock/golock/internal/ptytest"
 )
 
 func TestHelpManVersion(t *testing.T) {
-	r := runGolock(t, baseEnv(), "--help")
-	if r.code != 0 || r.stdout != manual.Text() || r.stderr != "" {
-		t.Errorf("--help: exit %d, stderr %q; stdout the manual: %v", r.code, r.stderr, r.stdout == manual.Text())
+	r := golocktest.Run(t, golocktest.Env(), "--help")
+	if r.Code != 0 || r.Stdout != manual.Text() || r.Stderr != "" {
+		t.Errorf("--help: exit %d, stderr %q; stdout the manual: %v", r.Code, r.Stderr, r.Stdout == manual.Text())
 	}
-	r = runGolock(t, baseEnv(), "--man")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, ".nh\n") || !strings.Contains(r.stdout, "\n.TH golock 1 ") ||
-		strings.Contains(r.stdout, "{{version}}") {
-		t.Errorf("--man: exit %d, stderr %q, stdout starts %q", r.code, r.stderr, r.stdout[:min(80, len(r.stdout))])
+	r = golocktest.Run(t, golocktest.Env(), "--man")
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, ".nh\n") || !strings.Contains(r.Stdout, "\n.TH golock 1 ") ||
+		strings.Contains(r.Stdout, "{{version}}") {
+		t.Errorf("--man: exit %d, stderr %q, stdout starts %q", r.Code, r.Stderr, r.Stdout[:min(80, len(r.Stdout))])
 	}
-	r = runGolock(t, baseEnv(), "--version")
-	if want := " (" + runtime.Version() + ")\n"; r.code != 0 || !strings.HasPrefix(r.stdout, "golock ") ||
-		!strings.HasSuffix(r.stdout, want) {
-		t.Errorf("--version: exit %d, %q; want golock VERSION (%s)", r.code, r.stdout, runtime.Version())
+	r = golocktest.Run(t, golocktest.Env(), "--version")
+	if want := " (" + runtime.Version() + ")\n"; r.Code != 0 || !strings.HasPrefix(r.Stdout, "golock ") ||
+		!strings.HasSuffix(r.Stdout, want) {
+		t.Errorf("--version: exit %d, %q; want golock VERSION (%s)", r.Code, r.Stdout, runtime.Version())
 	}
 	// A man page golock would print with its own version: .TH names it.
-	if v := strings.TrimSuffix(strings.TrimPrefix(r.stdout, "golock "), " ("+runtime.Version()+")\n"); !strings.Contains(
-		runGolock(t, baseEnv(), "--man").stdout, `"golock `+v+`"`) {
+	if v := strings.TrimSuffix(strings.TrimPrefix(r.Stdout, "golock "), " ("+runtime.Version()+")\n"); !strings.Contains(
+		golocktest.Run(t, golocktest.Env(), "--man").Stdout, `"golock `+v+`"`) {
 		t.Errorf("--man's .TH does not name version %q", v)
 	}
 }
@@ -40,6 +41,9 @@ func TestHelpManVersion(t *testing.T) {
 // it with the VCS revision (go does not stamp a build inside a git worktree, whose .git is
 // a file), then with a change in the tree, then with -ldflags -X.
 func TestVersionOfVCSBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("build test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		t.Fatalf("git rev-parse: %v", err)
@@ -98,15 +102,14 @@ func TestFilePermissionWarning(t *testing.T) {
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "CRONLOCK_CONFIG=" + conf}
 	want := "config file " + conf + " holds CRONLOCK_AUTH and is readable by every user (mode 0644)"
-	if r := runGolock(t, env, "--key", "true"); r.code != 0 || r.stderr != "" {
-		t.Errorf("through a pipe: exit %d, stderr %q; want nothing on stderr", r.code, r.stderr)
+	if r := golocktest.Run(t, env, "--key", "true"); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("through a pipe: exit %d, stderr %q; want nothing on stderr", r.Code, r.Stderr)
 	}
-	if r := runGolock(t, append(env, "CRONLOCK_VERBOSE=yes"), "--key", "true"); r.code != 0 ||
-		!strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "hunter2") {
-		t.Errorf("with CRONLOCK_VERBOSE: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+	if r := golocktest.Run(t, append(env, "CRONLOCK_VERBOSE=yes"), "--key", "true"); r.Code != 0 ||
+		!strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, "hunter2") {
+		t.Errorf("with CRONLOCK_VERBOSE: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
 	}
-	cmd := exec.Command(golockBin, "--key", "true")
-	cmd.Env = env
+	cmd := golocktest.Command(t, env, "--key", "true")
 	term := ptytest.Start(t, cmd)
 	if l := term.Next(t); !strings.Contains(l, want) || strings.Contains(l, "hunter2") {
 		t.Errorf("at a terminal: %q; want %q", l, want)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 )
 
@@ -78,53 +79,53 @@ func TestPings(t *testing.T) {
 
 	t.Run("success", func(t *testing.T) {
 		ps := startPingServer(t, 200)
-		r := runGolock(t, baseEnv(append(base, "CRONLOCK_PING_URL="+ps.url)...), "sh", "-c", "echo $CRONLOCK_OWNER")
+		r := golocktest.Run(t, golocktest.Env(append(base, "CRONLOCK_PING_URL="+ps.url)...), "sh", "-c", "echo $CRONLOCK_OWNER")
 		cliWantCode(t, r, 0)
 		rid := ps.wantPings(t, "POST /ping/5f1b2c/start", "POST /ping/5f1b2c")
-		if owner := strings.TrimSpace(r.stdout); rid != owner {
+		if owner := strings.TrimSpace(r.Stdout); rid != owner {
 			t.Errorf("run id %q, want the owner token %q", rid, owner)
 		}
 	})
 	t.Run("failure", func(t *testing.T) {
 		ps := startPingServer(t, 200)
-		cliWantCode(t, runGolock(t, baseEnv(append(base, "CRONLOCK_PING_URL="+ps.url)...), "sh", "-c", "exit 3"), 3)
+		cliWantCode(t, golocktest.Run(t, golocktest.Env(append(base, "CRONLOCK_PING_URL="+ps.url)...), "sh", "-c", "exit 3"), 3)
 		ps.wantPings(t, "POST /ping/5f1b2c/start", "POST /ping/5f1b2c/3")
 	})
 	t.Run("not found", func(t *testing.T) {
 		ps := startPingServer(t, 200)
-		cliWantCode(t, runGolock(t, baseEnv(append(base, "CRONLOCK_PING_URL="+ps.url)...), "/nonexistent/job"), 127)
+		cliWantCode(t, golocktest.Run(t, golocktest.Env(append(base, "CRONLOCK_PING_URL="+ps.url)...), "/nonexistent/job"), 127)
 		ps.wantPings(t, "POST /ping/5f1b2c/start", "POST /ping/5f1b2c/127")
 	})
 	t.Run("timeout", func(t *testing.T) {
 		ps := startPingServer(t, 200)
-		env := baseEnv(append(base, "CRONLOCK_PING_URL="+ps.url, "CRONLOCK_TIMEOUT=0.3")...)
-		cliWantCode(t, runGolock(t, env, "sleep", "10"), exitTimeout)
+		env := golocktest.Env(append(base, "CRONLOCK_PING_URL="+ps.url, "CRONLOCK_TIMEOUT=0.3")...)
+		cliWantCode(t, golocktest.Run(t, env, "sleep", "10"), exitTimeout)
 		ps.wantPings(t, "POST /ping/5f1b2c/start", "POST /ping/5f1b2c/202")
 	})
 	t.Run("lost lock", func(t *testing.T) {
 		ps := startPingServer(t, 200)
-		env := baseEnv(append(base, "CRONLOCK_PING_URL="+ps.url, "CRONLOCK_LEASE=1.5")...)
+		env := golocktest.Env(append(base, "CRONLOCK_PING_URL="+ps.url, "CRONLOCK_LEASE=1.5")...)
 		job := []string{"sleep", "20"}
-		_, wait := cliStart(t, env, job...)
+		wait := golocktest.Start(t, env, job...).Wait
 		if !redistest.Poll(5*time.Second, func() bool { p, _ := ps.got(); return len(p) == 1 }) {
 			t.Fatal("no start ping")
 		}
 		// A reset revokes the holder: its next renewal finds the lock lost, and it kills its job.
-		cliWantCode(t, runGolock(t, baseEnv(append(base, "CRONLOCK_RESET=yes")...), job...), exitHeld)
+		cliWantCode(t, golocktest.Run(t, golocktest.Env(append(base, "CRONLOCK_RESET=yes")...), job...), exitHeld)
 		cliWantCode(t, wait(), exitFailed)
 		ps.wantPings(t, "POST /ping/5f1b2c/start", "POST /ping/5f1b2c/201")
 	})
 	t.Run("held", func(t *testing.T) {
 		ps := startPingServer(t, 200)
-		env := baseEnv(append(base, "CRONLOCK_PING_URL="+ps.url)...)
+		env := golocktest.Env(append(base, "CRONLOCK_PING_URL="+ps.url)...)
 		release := cliPath(t, "release")
 		job := []string{"sh", "-c", "while [ ! -e " + release + " ]; do sleep 0.05; done"}
-		_, wait := cliStart(t, env, job...)
+		wait := golocktest.Start(t, env, job...).Wait
 		if !redistest.Poll(5*time.Second, func() bool { p, _ := ps.got(); return len(p) == 1 }) {
 			t.Fatal("no start ping from the holder")
 		}
 		for range 3 {
-			cliWantCode(t, runGolock(t, env, job...), exitHeld)
+			cliWantCode(t, golocktest.Run(t, env, job...), exitHeld)
 		}
 		if err := os.WriteFile(release, nil, 0o600); err != nil {
 			t.Fatal(err)
@@ -134,11 +135,11 @@ func TestPings(t *testing.T) {
 	})
 	t.Run("server error", func(t *testing.T) {
 		ps := startPingServer(t, 500)
-		r := runGolock(t, baseEnv(append(base, "CRONLOCK_PING_URL="+ps.url, "CRONLOCK_VERBOSE=yes")...), "true")
+		r := golocktest.Run(t, golocktest.Env(append(base, "CRONLOCK_PING_URL="+ps.url, "CRONLOCK_VERBOSE=yes")...), "true")
 		cliWantCode(t, r, 0)
 		ps.wantPings(t, "POST /ping/5f1b2c/start", "POST /ping/5f1b2c")
-		if n := strings.Count(r.stderr, "ping not delivered"); n != 2 || !strings.Contains(r.stderr, "answered 500") {
-			t.Errorf("%d lines about failed pings, want 2 saying 500:\n%s", n, r.stderr)
+		if n := strings.Count(r.Stderr, "ping not delivered"); n != 2 || !strings.Contains(r.Stderr, "answered 500") {
+			t.Errorf("%d lines about failed pings, want 2 saying 500:\n%s", n, r.Stderr)
 		}
 	})
 }
@@ -148,6 +149,9 @@ func TestPings(t *testing.T) {
 // and golock's exit by no more than twice that, and leaves the exit code alone; each
 // failed ping is one verbose line, and without VERBOSE nothing is said.
 func TestPingsDeadServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
@@ -181,10 +185,10 @@ func TestPingsDeadServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stamp := cliPath(t, "started")
 			for _, verbose := range []string{"yes", "no"} {
-				env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_PING_URL="+tc.url,
+				env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_PING_URL="+tc.url,
 					"CRONLOCK_PING_TIMEOUT="+strconv.FormatFloat(bound.Seconds(), 'f', -1, 64), "CRONLOCK_VERBOSE="+verbose)...)
 				start := time.Now()
-				r := runGolock(t, env, "sh", "-c", "date +%s%N > "+stamp+"; exit 7")
+				r := golocktest.Run(t, env, "sh", "-c", "date +%s%N > "+stamp+"; exit 7")
 				cliWantCode(t, r, 7)
 				b, err := os.ReadFile(stamp)
 				if err != nil {
@@ -193,13 +197,13 @@ func TestPingsDeadServer(t *testing.T) {
 				ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 				delay := time.Unix(0, ns).Sub(start)
 				t.Logf("measured: %s ping server, VERBOSE=%s: job started %v after golock, golock took %v (bound %v per ping)",
-					tc.name, verbose, delay.Round(time.Millisecond), r.took.Round(time.Millisecond), bound)
-				if delay > bound+time.Second || r.took > 2*bound+2*time.Second {
-					t.Errorf("job started after %v, golock took %v: want at most %v and %v plus start-up", delay, r.took, bound, 2*bound)
+					tc.name, verbose, delay.Round(time.Millisecond), r.Took.Round(time.Millisecond), bound)
+				if delay > bound+time.Second || r.Took > 2*bound+2*time.Second {
+					t.Errorf("job started after %v, golock took %v: want at most %v and %v plus start-up", delay, r.Took, bound, 2*bound)
 				}
-				n := strings.Count(r.stderr, "ping not delivered")
-				if verbose == "yes" && (n != 2 || len(cliLines(r.stderr)) < 2) || verbose == "no" && r.stderr != "" {
-					t.Errorf("VERBOSE=%s: %d lines about failed pings:\n%s", verbose, n, r.stderr)
+				n := strings.Count(r.Stderr, "ping not delivered")
+				if verbose == "yes" && (n != 2 || len(cliLines(r.Stderr)) < 2) || verbose == "no" && r.Stderr != "" {
+					t.Errorf("VERBOSE=%s: %d lines about failed pings:\n%s", verbose, n, r.Stderr)
 				}
 			}
 		})
@@ -212,14 +216,14 @@ func TestPingURLChecked(t *testing.T) {
 	t.Parallel()
 	ran := cliPath(t, "ran")
 	for _, bad := range []string{"ftp://hc.example/secret-uuid", "hc.example/secret-uuid", "https:///secret-uuid"} {
-		r := runGolock(t, baseEnv("CRONLOCK_PING_URL="+bad), "touch", ran)
-		if r.code != exitFailed || len(cliLines(r.stderr)) != 1 || !strings.Contains(r.stderr, "CRONLOCK_PING_URL") ||
-			strings.Contains(r.stderr, "secret-uuid") || cliExists(ran) {
-			t.Errorf("CRONLOCK_PING_URL=%s: exit %d, %q; want 201 and one line without the URL", bad, r.code, r.stderr)
+		r := golocktest.Run(t, golocktest.Env("CRONLOCK_PING_URL="+bad), "touch", ran)
+		if r.Code != exitFailed || len(cliLines(r.Stderr)) != 1 || !strings.Contains(r.Stderr, "CRONLOCK_PING_URL") ||
+			strings.Contains(r.Stderr, "secret-uuid") || cliExists(ran) {
+			t.Errorf("CRONLOCK_PING_URL=%s: exit %d, %q; want 201 and one line without the URL", bad, r.Code, r.Stderr)
 		}
 	}
-	if r := runGolock(t, baseEnv("CRONLOCK_PING_TIMEOUT=0"), "touch", ran); r.code != exitFailed ||
-		!strings.Contains(r.stderr, "CRONLOCK_PING_TIMEOUT") || cliExists(ran) {
-		t.Errorf("CRONLOCK_PING_TIMEOUT=0: exit %d, %q", r.code, r.stderr)
+	if r := golocktest.Run(t, golocktest.Env("CRONLOCK_PING_TIMEOUT=0"), "touch", ran); r.Code != exitFailed ||
+		!strings.Contains(r.Stderr, "CRONLOCK_PING_TIMEOUT") || cliExists(ran) {
+		t.Errorf("CRONLOCK_PING_TIMEOUT=0: exit %d, %q", r.Code, r.Stderr)
 	}
 }

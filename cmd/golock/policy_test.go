@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
 )
@@ -21,59 +22,19 @@ import (
 // The fleet policies (CRONLOCK_LIMIT, INTERVAL, SPLAY, REPLACE, LOCK_DELAY and --held),
 // each against a real Redis with real golock processes.
 
-// spanJob is a job that appends "start NS" and "end NS" (unix ns) lines, each with its own
-// id, to log, sleeping for secs between them.
-func spanJob(log, id string, secs float64) []string {
-	return []string{"sh", "-c", `echo "start $(date +%s%N) $2" >> "$1"; sleep "$3"; echo "end $(date +%s%N) $2" >> "$1"`,
-		"job", log, id, strconv.FormatFloat(secs, 'f', -1, 64)}
-}
-
-// span is one job's run, read back from its log.
-type span struct{ start, end time.Time }
-
-// readSpans reads a spanJob log: every job that started, by id; end is zero for a job that
-// has not ended (or was killed).
-func readSpans(t *testing.T, log string) map[string]*span {
-	t.Helper()
-	b, err := os.ReadFile(log)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	spans := map[string]*span{}
-	for _, l := range cliLines(string(b)) {
-		f := strings.Fields(l)
-		if len(f) != 3 {
-			t.Fatalf("job log line %q", l)
-		}
-		ns, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			t.Fatalf("job log line %q: %v", l, err)
-		}
-		if spans[f[2]] == nil {
-			spans[f[2]] = &span{}
-		}
-		if f[0] == "start" {
-			spans[f[2]].start = time.Unix(0, ns)
-		} else {
-			spans[f[2]].end = time.Unix(0, ns)
-		}
-	}
-	return spans
-}
-
 // maxOverlap is the most spans running at one moment.
-func maxOverlap(spans map[string]*span) int {
+func maxOverlap(spans map[string]*golocktest.Span) int {
 	type edge struct {
 		at    time.Time
 		delta int
 	}
 	var edges []edge
 	for _, s := range spans {
-		end := s.end
+		end := s.End
 		if end.IsZero() {
 			end = time.Now()
 		}
-		edges = append(edges, edge{s.start, 1}, edge{end, -1})
+		edges = append(edges, edge{s.Start, 1}, edge{end, -1})
 	}
 	sort.Slice(edges, func(i, j int) bool {
 		if edges[i].at.Equal(edges[j].at) {
@@ -95,21 +56,21 @@ func TestPolicyLimitAtOnce(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	log := cliPath(t, "log")
-	env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=limit-once", "CRONLOCK_LIMIT=2", "CRONLOCK_GRACE=0")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=limit-once", "CRONLOCK_LIMIT=2", "CRONLOCK_GRACE=0")...)
 	var wg sync.WaitGroup
 	codes := make([]int, 20)
 	for i := range codes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = runGolock(t, env, spanJob(log, strconv.Itoa(i), 1)...).code
+			codes[i] = golocktest.Run(t, env, golocktest.SpanJob(log, strconv.Itoa(i), 1)...).Code
 		}()
 	}
 	// While they run, --status names both holders.
 	deadline := time.Now().Add(10 * time.Second)
 	var line string
 	for time.Now().Before(deadline) {
-		line = runGolock(t, env, "--status", "--name", "cronlock.limit-once").stdout
+		line = golocktest.Run(t, env, "--status", "--name", "cronlock.limit-once").Stdout
 		if strings.Count(line, "held by") == 2 {
 			break
 		}
@@ -130,7 +91,7 @@ func TestPolicyLimitAtOnce(t *testing.T) {
 			t.Errorf("a golock exited %d", c)
 		}
 	}
-	spans := readSpans(t, log)
+	spans := golocktest.ReadSpans(t, log)
 	t.Logf("measured: LIMIT=2, 20 at once: %d ran, %d exited 200, %d job starts, most at once %d", ran, held, len(spans), maxOverlap(spans))
 	if ran != 2 || held != 18 || len(spans) != 2 {
 		t.Errorf("%d ran (%d job starts) and %d exited 200, want 2 and 18", ran, len(spans), held)
@@ -140,23 +101,26 @@ func TestPolicyLimitAtOnce(t *testing.T) {
 // TestPolicyLimitStaggered: golocks started every 120 ms with LIMIT=2, each a 0.5 s job:
 // never more than 2 jobs at once by their own timestamps, and more than 2 ran in all.
 func TestPolicyLimitStaggered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	log := cliPath(t, "log")
-	env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=limit-staggered", "CRONLOCK_LIMIT=2", "CRONLOCK_GRACE=0")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=limit-staggered", "CRONLOCK_LIMIT=2", "CRONLOCK_GRACE=0")...)
 	var wg sync.WaitGroup
 	for i := range 24 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if r := runGolock(t, env, spanJob(log, strconv.Itoa(i), 0.5)...); r.code != 0 && r.code != 200 {
-				t.Errorf("golock %d exited %d: %s", i, r.code, r.stderr)
+			if r := golocktest.Run(t, env, golocktest.SpanJob(log, strconv.Itoa(i), 0.5)...); r.Code != 0 && r.Code != 200 {
+				t.Errorf("golock %d exited %d: %s", i, r.Code, r.Stderr)
 			}
 		}()
 		time.Sleep(120 * time.Millisecond)
 	}
 	wg.Wait()
-	spans := readSpans(t, log)
+	spans := golocktest.ReadSpans(t, log)
 	most := maxOverlap(spans)
 	t.Logf("measured: LIMIT=2, 24 golocks 120 ms apart, 0.5 s jobs: %d ran, most at once %d", len(spans), most)
 	if most > 2 {
@@ -178,36 +142,36 @@ func TestPolicyLimitLossIsolated(t *testing.T) {
 	name := "cronlock.limit-loss"
 	env := faultEnv("limit-loss", srv.Env(), "CRONLOCK_LIMIT=2", "CRONLOCK_LEASE=3")
 	dirA, dirB := t.TempDir(), t.TempDir()
-	a := startFaultGolock(t, env, faultJob(dirA, 5, "")...)
-	jobA := waitJob(t, dirA)
-	b := startFaultGolock(t, env, faultJob(dirB, 7, "")...)
-	jobB := waitJob(t, dirB)
+	a := golocktest.Start(t, env, golocktest.Job(dirA, 5, "")...)
+	jobA := golocktest.WaitJob(t, dirA)
+	b := golocktest.Start(t, env, golocktest.Job(dirB, 7, "")...)
+	jobB := golocktest.WaitJob(t, dirB)
 	slotA := name
-	if ownerOf(t, c, name) != jobA.owner {
+	if ownerOf(t, c, name) != jobA.Owner {
 		slotA = lockscript.SlotKey(name, 2)
 	}
 	slotB := map[string]string{name: lockscript.SlotKey(name, 2), lockscript.SlotKey(name, 2): name}[slotA]
-	if ownerOf(t, c, slotA) != jobA.owner || ownerOf(t, c, slotB) != jobB.owner {
-		t.Fatalf("slots: %s %s, %s %s; jobs: %s %s", slotA, ownerOf(t, c, slotA), slotB, ownerOf(t, c, slotB), jobA.owner, jobB.owner)
+	if ownerOf(t, c, slotA) != jobA.Owner || ownerOf(t, c, slotB) != jobB.Owner {
+		t.Fatalf("slots: %s %s, %s %s; jobs: %s %s", slotA, ownerOf(t, c, slotA), slotB, ownerOf(t, c, slotB), jobA.Owner, jobB.Owner)
 	}
 	if err := c.HSet(ctx, slotA, "owner", "thief").Err(); err != nil {
 		t.Fatal(err)
 	}
-	ra := a.wait(t, 10*time.Second)
-	if ra.code != 201 || !strings.Contains(ra.stderr, "lock lost") {
-		t.Errorf("holder A exited %d, want 201 for its lost slot:\n%s", ra.code, ra.stderr)
+	ra := a.WaitWithin(t, 10*time.Second)
+	if ra.Code != 201 || !strings.Contains(ra.Stderr, "lock lost") {
+		t.Errorf("holder A exited %d, want 201 for its lost slot:\n%s", ra.Code, ra.Stderr)
 	}
 	before := expiry(t, c, slotB)
 	renewed := nextRenewal(t, c, slotB)
-	if ownerOf(t, c, slotB) != jobB.owner {
+	if ownerOf(t, c, slotB) != jobB.Owner {
 		t.Error("holder B's slot changed owner")
 	}
-	finishJob(t, dirB)
-	rb := b.wait(t, 10*time.Second)
-	t.Logf("measured: holder A exited %d %v after start; B renewed (%v → %v) and exited %d", ra.code, ra.took.Round(time.Millisecond),
-		before.Format("15:04:05.000"), renewed.Format("15:04:05.000"), rb.code)
-	if rb.code != 7 {
-		t.Errorf("holder B exited %d, want its job's 7:\n%s", rb.code, rb.stderr)
+	golocktest.FinishJob(t, dirB)
+	rb := b.WaitWithin(t, 10*time.Second)
+	t.Logf("measured: holder A exited %d %v after start; B renewed (%v → %v) and exited %d", ra.Code, ra.Took.Round(time.Millisecond),
+		before.Format("15:04:05.000"), renewed.Format("15:04:05.000"), rb.Code)
+	if rb.Code != 7 {
+		t.Errorf("holder B exited %d, want its job's 7:\n%s", rb.Code, rb.Stderr)
 	}
 	if n, _ := c.Exists(ctx, slotB).Result(); n != 0 {
 		t.Error("holder B's slot is still there after its release")
@@ -225,20 +189,20 @@ func TestPolicyLimitDisagree(t *testing.T) {
 	for _, tc := range []struct{ holder, later string }{{"2", "1"}, {"1", "3"}, {"3", "2"}} {
 		key := "limit-disagree-" + tc.holder + tc.later
 		dir := t.TempDir()
-		g := startFaultGolock(t, faultEnv(key, srv.Env(), "CRONLOCK_LIMIT="+tc.holder), faultJob(dir, 0, "")...)
-		waitJob(t, dir)
+		g := golocktest.Start(t, faultEnv(key, srv.Env(), "CRONLOCK_LIMIT="+tc.holder), golocktest.Job(dir, 0, "")...)
+		golocktest.WaitJob(t, dir)
 		marker := cliPath(t, "ran")
-		r := runGolock(t, faultEnv(key, srv.Env(), "CRONLOCK_LIMIT="+tc.later), "touch", marker)
+		r := golocktest.Run(t, faultEnv(key, srv.Env(), "CRONLOCK_LIMIT="+tc.later), "touch", marker)
 		cliWantCode(t, r, 201)
-		lines := golockLines(r.stderr)
+		lines := golockLines(r.Stderr)
 		if len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_LIMIT="+tc.holder) || !strings.Contains(lines[0], "CRONLOCK_LIMIT="+tc.later) {
-			t.Errorf("holder LIMIT=%s, later LIMIT=%s: stderr %q, want one line naming both", tc.holder, tc.later, r.stderr)
+			t.Errorf("holder LIMIT=%s, later LIMIT=%s: stderr %q, want one line naming both", tc.holder, tc.later, r.Stderr)
 		}
 		if cliExists(marker) {
 			t.Errorf("LIMIT=%s ran beside a LIMIT=%s holder", tc.later, tc.holder)
 		}
-		finishJob(t, dir)
-		cliWantCode(t, g.wait(t, 10*time.Second), 0)
+		golocktest.FinishJob(t, dir)
+		cliWantCode(t, g.WaitWithin(t, 10*time.Second), 0)
 	}
 }
 
@@ -246,10 +210,13 @@ func TestPolicyLimitDisagree(t *testing.T) {
 // host) at 200 for 3 s by Redis's clock; after that one runs. A failed run lets the next
 // tick run at once.
 func TestPolicyInterval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	log := cliPath(t, "log")
-	env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=interval", "CRONLOCK_INTERVAL=3", "CRONLOCK_GRACE=0")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=interval", "CRONLOCK_INTERVAL=3", "CRONLOCK_GRACE=0")...)
 	// The hosts: golock itself runs in a namespace whose hostname is the host's, so the
 	// lock record names it. (unshare runs golock; golock's job is the span job.)
 	// A machine that does not allow UTS namespaces (no CAP_SYS_ADMIN) runs every "host" on
@@ -258,20 +225,14 @@ func TestPolicyInterval(t *testing.T) {
 	if !namespaces {
 		t.Log("unshare --uts is not allowed here: the hosts share this machine's hostname")
 	}
-	run := func(host string, code int) result {
+	run := func(host string, code int) golocktest.Result {
 		t.Helper()
 		job := []string{"sh", "-c", `echo "start $(date +%s%N) $2" >> "$1"; exit "$3"`, "job", log, host, strconv.Itoa(code)}
-		cmd, out, errb := golockCmd(env, job...)
+		cmd := golocktest.Command(t, env, job...)
 		if namespaces {
-			cmd.Path, cmd.Args = "/usr/bin/unshare", append([]string{"unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, host, golockBin}, job...)
+			cmd.Path, cmd.Args = "/usr/bin/unshare", append([]string{"unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, host, golocktest.Binary(t)}, job...)
 		}
-		start := time.Now()
-		err := cmd.Run()
-		r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start), code: cmd.ProcessState.ExitCode()}
-		if err != nil && r.code < 0 {
-			t.Fatalf("cannot run golock on %s: %v", host, err)
-		}
-		return r
+		return golocktest.RunCmd(t, cmd)
 	}
 	first := time.Now()
 	cliWantCode(t, run("host-a", 0), 0)
@@ -282,18 +243,18 @@ func TestPolicyInterval(t *testing.T) {
 	for _, host := range []string{"host-b", "host-c", "host-a"} {
 		r := run(host, 0)
 		cliWantCode(t, r, 200)
-		if r.stderr != "" {
-			t.Errorf("a run within INTERVAL said %q; cron would mail it", r.stderr)
+		if r.Stderr != "" {
+			t.Errorf("a run within INTERVAL said %q; cron would mail it", r.Stderr)
 		}
 	}
-	if n := len(readSpans(t, log)); n != 1 {
+	if n := len(golocktest.ReadSpans(t, log)); n != 1 {
 		t.Fatalf("%d runs within INTERVAL, want 1", n)
 	}
 	// After INTERVAL (Redis's clock) the next tick runs, on whichever host.
 	var after time.Duration
 	for {
 		r := run("host-b", 3) // fails
-		if r.code == 3 {
+		if r.Code == 3 {
 			after = time.Since(first)
 			break
 		}
@@ -314,6 +275,9 @@ func TestPolicyInterval(t *testing.T) {
 
 // TestPolicySplay: SPLAY=2 spreads the starts of runs begun together over [0, 2 s).
 func TestPolicySplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	const n = 10
@@ -324,14 +288,14 @@ func TestPolicySplay(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			file := cliPath(t, "start")
-			env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=splay-"+strconv.Itoa(i), "CRONLOCK_SPLAY=2", "CRONLOCK_GRACE=3")...)
+			env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=splay-"+strconv.Itoa(i), "CRONLOCK_SPLAY=2", "CRONLOCK_GRACE=3")...)
 			begun := time.Now()
-			r := runGolock(t, env, "sh", "-c", `date +%s%N > "$1"`, "job", file)
-			if r.code != 0 {
-				t.Errorf("exit %d: %s", r.code, r.stderr)
+			r := golocktest.Run(t, env, "sh", "-c", `date +%s%N > "$1"`, "job", file)
+			if r.Code != 0 {
+				t.Errorf("exit %d: %s", r.Code, r.Stderr)
 				return
 			}
-			starts[i] = cliReadNanos(t, file).Sub(begun)
+			starts[i] = golocktest.ReadNanos(t, file).Sub(begun)
 		}()
 	}
 	wg.Wait()
@@ -350,13 +314,13 @@ func TestPolicySplaySignal(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	marker := cliPath(t, "ran")
-	env := baseEnv(append(srv.Env(), "CRONLOCK_KEY=splay-signal", "CRONLOCK_SPLAY=30", "CRONLOCK_GRACE=40")...)
-	cmd, wait := cliStart(t, env, "touch", marker)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_KEY=splay-signal", "CRONLOCK_SPLAY=30", "CRONLOCK_GRACE=40")...)
+	g := golocktest.Start(t, env, "touch", marker)
 	time.Sleep(300 * time.Millisecond)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	r := wait()
-	if r.code != 200 || r.stderr != "" || cliExists(marker) {
-		t.Errorf("exit %d, stderr %q, ran %v: want 200, silent, nothing run", r.code, r.stderr, cliExists(marker))
+	_ = g.Cmd.Process.Signal(syscall.SIGTERM)
+	r := g.Wait()
+	if r.Code != 200 || r.Stderr != "" || cliExists(marker) {
+		t.Errorf("exit %d, stderr %q, ran %v: want 200, silent, nothing run", r.Code, r.Stderr, cliExists(marker))
 	}
 }
 
@@ -368,20 +332,20 @@ func TestPolicyReplace(t *testing.T) {
 	srv := redistest.Start(t)
 	dir := t.TempDir()
 	env := faultEnv("replace", srv.Env(), "CRONLOCK_LEASE=3")
-	old := startFaultGolock(t, env, faultJob(dir, 0, "")...)
-	waitJob(t, dir)
+	old := golocktest.Start(t, env, golocktest.Job(dir, 0, "")...)
+	golocktest.WaitJob(t, dir)
 	newStart := cliPath(t, "new")
 	begun := time.Now()
-	r := runGolock(t, append(env, "CRONLOCK_REPLACE=yes"), "sh", "-c", `date +%s%N > "$1"`, "job", newStart)
+	r := golocktest.Run(t, append(env, "CRONLOCK_REPLACE=yes"), "sh", "-c", `date +%s%N > "$1"`, "job", newStart)
 	cliWantCode(t, r, 0)
-	ro := old.wait(t, 10*time.Second)
-	if ro.code != 201 || !strings.Contains(ro.stderr, "CRONLOCK_REPLACE") {
-		t.Errorf("old holder exited %d, want 201 naming CRONLOCK_REPLACE:\n%s", ro.code, ro.stderr)
+	ro := old.WaitWithin(t, 10*time.Second)
+	if ro.Code != 201 || !strings.Contains(ro.Stderr, "CRONLOCK_REPLACE") {
+		t.Errorf("old holder exited %d, want 201 naming CRONLOCK_REPLACE:\n%s", ro.Code, ro.Stderr)
 	}
-	termAt := cliReadNanos(t, filepath.Join(dir, "term"))
-	startedAt := cliReadNanos(t, newStart)
+	termAt := golocktest.ReadNanos(t, filepath.Join(dir, "term"))
+	startedAt := golocktest.ReadNanos(t, newStart)
 	t.Logf("measured: REPLACE (LEASE 3): old job got TERM %v after the replacer began; new job started %v after the old one's TERM, %v in all",
-		termAt.Sub(begun).Round(time.Millisecond), startedAt.Sub(termAt).Round(time.Millisecond), r.took.Round(time.Millisecond))
+		termAt.Sub(begun).Round(time.Millisecond), startedAt.Sub(termAt).Round(time.Millisecond), r.Took.Round(time.Millisecond))
 	// The old job's trap wrote its TERM time as it exited; golock released only after the
 	// job's whole tree was gone.
 	if !startedAt.After(termAt) {
@@ -391,13 +355,13 @@ func TestPolicyReplace(t *testing.T) {
 	// ON_LOST=keep: not replaced.
 	dir = t.TempDir()
 	keepEnv := faultEnv("replace-keep", srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_ON_LOST=keep")
-	keeper := startFaultGolock(t, keepEnv, faultJob(dir, 4, "")...)
-	waitJob(t, dir)
+	keeper := golocktest.Start(t, keepEnv, golocktest.Job(dir, 4, "")...)
+	golocktest.WaitJob(t, dir)
 	marker := cliPath(t, "ran")
-	r = runGolock(t, append(faultEnv("replace-keep", srv.Env(), "CRONLOCK_LEASE=3"), "CRONLOCK_REPLACE=yes"), "touch", marker)
+	r = golocktest.Run(t, append(faultEnv("replace-keep", srv.Env(), "CRONLOCK_LEASE=3"), "CRONLOCK_REPLACE=yes"), "touch", marker)
 	cliWantCode(t, r, 200)
-	if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_ON_LOST=keep") {
-		t.Errorf("stderr %q, want one line saying the holder runs with ON_LOST=keep", r.stderr)
+	if lines := golockLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_ON_LOST=keep") {
+		t.Errorf("stderr %q, want one line saying the holder runs with ON_LOST=keep", r.Stderr)
 	}
 	if cliExists(marker) {
 		t.Error("the replacer ran beside a keep-mode holder")
@@ -406,9 +370,9 @@ func TestPolicyReplace(t *testing.T) {
 	if cliExists(filepath.Join(dir, "term")) {
 		t.Error("the keep-mode holder's job got TERM")
 	}
-	finishJob(t, dir)
-	if rk := keeper.wait(t, 10*time.Second); rk.code != 4 {
-		t.Errorf("keep-mode holder exited %d, want its job's 4:\n%s", rk.code, rk.stderr)
+	golocktest.FinishJob(t, dir)
+	if rk := keeper.WaitWithin(t, 10*time.Second); rk.Code != 4 {
+		t.Errorf("keep-mode holder exited %d, want its job's 4:\n%s", rk.Code, rk.Stderr)
 	}
 }
 
@@ -416,21 +380,24 @@ func TestPolicyReplace(t *testing.T) {
 // lock taken for its lease plus 2 s: a competitor gets 200 until then. A clean release
 // frees the lock at once.
 func TestPolicyLockDelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long timing test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client()
 	dir := t.TempDir()
 	env := faultEnv("delay", srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_LOCK_DELAY=2")
-	g := startFaultGolock(t, env, faultJob(dir, 0, "")...)
-	waitJob(t, dir)
+	g := golocktest.Start(t, env, golocktest.Job(dir, 0, "")...)
+	golocktest.WaitJob(t, dir)
 	leaseEnd := nextRenewal(t, c, "cronlock.delay").Add(-2 * time.Second) // the key's expiry is the lease's end + 2 s
-	_ = g.cmd.Process.Signal(syscall.SIGKILL)
+	_ = g.Cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
-	g.wait(t, 5*time.Second)
+	g.WaitWithin(t, 5*time.Second)
 	var took time.Time
 	for {
-		r := runGolock(t, env, "true")
-		if r.code == 0 {
+		r := golocktest.Run(t, env, "true")
+		if r.Code == 0 {
 			took = time.Now()
 			break
 		}
@@ -446,10 +413,10 @@ func TestPolicyLockDelay(t *testing.T) {
 		t.Errorf("taken %v after the lease's end, LOCK_DELAY=2", took.Sub(leaseEnd))
 	}
 	// A clean run: the next one runs at once.
-	cliWantCode(t, runGolock(t, env, "true"), 0)
-	r := runGolock(t, env, "true")
+	cliWantCode(t, golocktest.Run(t, env, "true"), 0)
+	r := golocktest.Run(t, env, "true")
 	cliWantCode(t, r, 0)
-	t.Logf("measured: LOCK_DELAY=2: after a clean release the next run took %v in all", r.took.Round(time.Millisecond))
+	t.Logf("measured: LOCK_DELAY=2: after a clean release the next run took %v in all", r.Took.Round(time.Millisecond))
 }
 
 // TestPolicyHeld: golock --held, run by the job: 0 while it holds the lock, 1 with a
@@ -467,34 +434,34 @@ echo go > "$d/asked"
 while [ ! -e "$d/reset" ]; do sleep 0.05; done
 "$g" --held; echo $? > "$d/d"`
 	env := faultEnv("held", srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_ON_LOST=keep")
-	g := startFaultGolock(t, env, "sh", "-c", script, "job", golockBin, dir)
-	waitForFile(t, filepath.Join(dir, "asked"), 10*time.Second)
-	cliWantCode(t, runGolock(t, append(env, "CRONLOCK_RESET=yes"), "--name", "cronlock.held"), 200)
+	g := golocktest.Start(t, env, "sh", "-c", script, "job", golocktest.Binary(t), dir)
+	golocktest.WaitForFile(t, filepath.Join(dir, "asked"), 10*time.Second)
+	cliWantCode(t, golocktest.Run(t, append(env, "CRONLOCK_RESET=yes"), "--name", "cronlock.held"), 200)
 	if err := os.WriteFile(filepath.Join(dir, "reset"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cliWantCode(t, g.wait(t, 10*time.Second), 0)
+	cliWantCode(t, g.WaitWithin(t, 10*time.Second), 0)
 	got := ""
 	for _, f := range []string{"a", "b", "c", "d"} {
-		got += waitForFile(t, filepath.Join(dir, f), time.Second) + " "
+		got += golocktest.WaitForFile(t, filepath.Join(dir, f), time.Second) + " "
 	}
 	t.Logf("measured: --held: holding %s", got)
 	if got != "0 0 1 1 " {
 		t.Errorf("--held, --min-left 1, --min-left 100, after RESET: %q, want 0 0 1 1", got)
 	}
-	r := runGolock(t, baseEnv(srv.Env()...), "--held")
+	r := golocktest.Run(t, golocktest.Env(srv.Env()...), "--held")
 	cliWantCode(t, r, 201)
-	if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_OWNER") {
-		t.Errorf("--held outside a job: %q, want one line naming CRONLOCK_OWNER", r.stderr)
+	if lines := golockLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_OWNER") {
+		t.Errorf("--held outside a job: %q, want one line naming CRONLOCK_OWNER", r.Stderr)
 	}
 	// Under LIMIT=2, each holder holds its own slot.
 	dirs := []string{t.TempDir(), t.TempDir()}
 	for _, d := range dirs {
-		startFaultGolock(t, faultEnv("held-limit", srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_LIMIT=2"),
-			"sh", "-c", `"$1" --held; echo $? > "$2/a"; sleep 0.5`, "job", golockBin, d)
+		golocktest.Start(t, faultEnv("held-limit", srv.Env(), "CRONLOCK_LEASE=3", "CRONLOCK_LIMIT=2"),
+			"sh", "-c", `"$1" --held; echo $? > "$2/a"; sleep 0.5`, "job", golocktest.Binary(t), d)
 	}
 	for _, d := range dirs {
-		if v := waitForFile(t, filepath.Join(d, "a"), 10*time.Second); v != "0" {
+		if v := golocktest.WaitForFile(t, filepath.Join(d, "a"), 10*time.Second); v != "0" {
 			t.Errorf("--held in a LIMIT=2 holder: %s, want 0", v)
 		}
 	}
@@ -525,15 +492,15 @@ func TestPolicyBadSettings(t *testing.T) {
 		t.Run(strings.Join(tt.setting, " "), func(t *testing.T) {
 			t.Parallel()
 			marker := cliPath(t, "ran")
-			r := runGolock(t, baseEnv(append(srv.Env(), tt.setting...)...), "touch", marker)
+			r := golocktest.Run(t, golocktest.Env(append(srv.Env(), tt.setting...)...), "touch", marker)
 			cliWantCode(t, r, 201)
-			lines := cliLines(r.stderr)
+			lines := cliLines(r.Stderr)
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: ") {
-				t.Errorf("stderr %q, want one line", r.stderr)
+				t.Errorf("stderr %q, want one line", r.Stderr)
 			}
 			for _, name := range tt.names {
-				if !strings.Contains(r.stderr, name) {
-					t.Errorf("stderr %q does not name %s", r.stderr, name)
+				if !strings.Contains(r.Stderr, name) {
+					t.Errorf("stderr %q does not name %s", r.Stderr, name)
 				}
 			}
 			if cliExists(marker) {
@@ -542,10 +509,10 @@ func TestPolicyBadSettings(t *testing.T) {
 		})
 	}
 	for _, args := range [][]string{{"--held", "true"}, {"--min-left", "3", "true"}, {"--held", "--min-left"}, {"--held", "--min-left", "-1"}} {
-		r := runGolock(t, baseEnv(srv.Env()...), args...)
+		r := golocktest.Run(t, golocktest.Env(srv.Env()...), args...)
 		cliWantCode(t, r, 201)
-		if !strings.Contains(r.stderr, "--held") && !strings.Contains(r.stderr, "--min-left") {
-			t.Errorf("%v: %q", args, r.stderr)
+		if !strings.Contains(r.Stderr, "--held") && !strings.Contains(r.Stderr, "--min-left") {
+			t.Errorf("%v: %q", args, r.Stderr)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
 )
@@ -25,7 +26,7 @@ func TestCLISettingsThatCannotWork(t *testing.T) {
 	// The same Redis, reached as each case below would reach it, runs a job: the refusals
 	// are the settings', not the server's.
 	marker := cliPath(t, "ran")
-	cliWantCode(t, runGolock(t, baseEnv(plainURL, "CRONLOCK_GRACE=0"), "touch", marker), 0)
+	cliWantCode(t, golocktest.Run(t, golocktest.Env(plainURL, "CRONLOCK_GRACE=0"), "touch", marker), 0)
 	if !cliExists(marker) {
 		t.Fatal("the job did not run with good settings")
 	}
@@ -52,12 +53,12 @@ func TestCLISettingsThatCannotWork(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			marker := cliPath(t, "ran")
-			env := baseEnv(append(append(srv.Env(), "CRONLOCK_GRACE=0"), tt.setting...)...)
-			r := runGolock(t, env, "touch", marker)
+			env := golocktest.Env(append(append(srv.Env(), "CRONLOCK_GRACE=0"), tt.setting...)...)
+			r := golocktest.Run(t, env, "touch", marker)
 			cliWantCode(t, r, 201)
-			lines := cliLines(r.stderr)
+			lines := cliLines(r.Stderr)
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "golock: ") {
-				t.Fatalf("stderr %q, want one line", r.stderr)
+				t.Fatalf("stderr %q, want one line", r.Stderr)
 			}
 			t.Logf("line: %s", lines[0])
 			for _, name := range tt.names {
@@ -65,8 +66,8 @@ func TestCLISettingsThatCannotWork(t *testing.T) {
 					t.Errorf("line %q does not name %s", lines[0], name)
 				}
 			}
-			if strings.Contains(r.stderr+r.stdout, pw) {
-				t.Errorf("the password is shown: %q", r.stderr)
+			if strings.Contains(r.Stderr+r.Stdout, pw) {
+				t.Errorf("the password is shown: %q", r.Stderr)
 			}
 			if cliExists(marker) {
 				t.Error("the job ran")
@@ -89,11 +90,11 @@ func TestCLIRecordCmdNo(t *testing.T) {
 	sum := sha256.Sum256([]byte(strings.Join(args, " ") + "\n"))
 	hash := "sha256:" + hex.EncodeToString(sum[:])
 	name := cliName(args...)
-	env := baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_RECORD_CMD=no", "CRONLOCK_TIMEOUT=2")...)
+	env := golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_RECORD_CMD=no", "CRONLOCK_TIMEOUT=2")...)
 
-	_, wait := cliStart(t, env, args...)
+	wait := golocktest.Start(t, env, args...).Wait
 	if !redistest.Poll(10*time.Second, func() bool { return cliExists(started) }) {
-		t.Fatalf("the job did not start: %s", wait().stderr)
+		t.Fatalf("the job did not start: %s", wait().Stderr)
 	}
 	record := c.HGetAll(ctx, name).Val()
 	if record["cmd"] != hash {
@@ -103,18 +104,18 @@ func TestCLIRecordCmdNo(t *testing.T) {
 		append([]string{"--status", "--"}, args...), append([]string{"--status", "--json", "--"}, args...),
 		{"--list"}, {"--list", "--json"},
 	} {
-		r := runGolock(t, env, opts...)
+		r := golocktest.Run(t, env, opts...)
 		cliWantCode(t, r, 0)
-		if strings.Contains(r.stdout+r.stderr, secret) || !strings.Contains(r.stdout, name) {
-			t.Errorf("golock %s: %q, want the lock without the secret", strings.Join(opts[:2], " "), r.stdout)
+		if strings.Contains(r.Stdout+r.Stderr, secret) || !strings.Contains(r.Stdout, name) {
+			t.Errorf("golock %s: %q, want the lock without the secret", strings.Join(opts[:2], " "), r.Stdout)
 		}
 	}
 
 	r := wait()
 	cliWantCode(t, r, 202)
-	lines := cliLines(r.stderr)
+	lines := cliLines(r.Stderr)
 	if len(lines) != 1 || !strings.Contains(lines[0], hash+" killed after CRONLOCK_TIMEOUT=2") {
-		t.Errorf("stderr %q, want one line naming the command by its hash", r.stderr)
+		t.Errorf("stderr %q, want one line naming the command by its hash", r.Stderr)
 	}
 	last := c.HGetAll(ctx, lockscript.LastRunKey(name)).Val()
 	if len(last) == 0 {
@@ -127,21 +128,21 @@ func TestCLIRecordCmdNo(t *testing.T) {
 			}
 		}
 	}
-	if strings.Contains(r.stderr+r.stdout, secret) {
-		t.Errorf("the secret is shown: %q", r.stderr)
+	if strings.Contains(r.Stderr+r.Stdout, secret) {
+		t.Errorf("the secret is shown: %q", r.Stderr)
 	}
 
 	// The default records and prints the line itself.
 	started2 := cliPath(t, "started")
 	args[4] = started2
-	_, wait = cliStart(t, baseEnv(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_TIMEOUT=2")...), args...)
+	wait = golocktest.Start(t, golocktest.Env(append(srv.Env(), "CRONLOCK_GRACE=0", "CRONLOCK_TIMEOUT=2")...), args...).Wait
 	if !redistest.Poll(10*time.Second, func() bool { return cliExists(started2) }) {
-		t.Fatalf("the job did not start: %s", wait().stderr)
+		t.Fatalf("the job did not start: %s", wait().Stderr)
 	}
 	if got := c.HGet(ctx, cliName(args...), "cmd").Val(); got != strings.Join(args, " ") {
 		t.Errorf("record cmd %q, want the command line", got)
 	}
-	if r := wait(); !strings.Contains(r.stderr, secret) {
-		t.Errorf("stderr %q, want the command line with CRONLOCK_RECORD_CMD unset", r.stderr)
+	if r := wait(); !strings.Contains(r.Stderr, secret) {
+		t.Errorf("stderr %q, want the command line with CRONLOCK_RECORD_CMD unset", r.Stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/redistest"
 )
@@ -24,7 +25,7 @@ func pidsIn(t *testing.T, dir string, names ...string) []int {
 	t.Helper()
 	var pids []int
 	for _, name := range names {
-		pid, err := strconv.Atoi(waitForFile(t, filepath.Join(dir, name), 10*time.Second))
+		pid, err := strconv.Atoi(golocktest.WaitForFile(t, filepath.Join(dir, name), 10*time.Second))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -59,7 +60,7 @@ exit 7`
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			args := append(append([]string{}, tc.wrap...), golockBin, "sh", "-c", job, "job", dir)
+			args := append(append([]string{}, tc.wrap...), golocktest.Binary(t), "sh", "-c", job, "job", dir)
 			cmd := exec.Command(args[0], args[1:]...)
 			cmd.Env = faultEnv("ignored-"+tc.sig.String(), srv.Env())
 			var out strings.Builder
@@ -71,7 +72,7 @@ exit 7`
 			go func() { done <- cmd.Wait() }()
 			t.Cleanup(func() { _ = cmd.Process.Kill() })
 
-			f := strings.Fields(waitForFile(t, filepath.Join(dir, "job"), 10*time.Second))
+			f := strings.Fields(golocktest.WaitForFile(t, filepath.Join(dir, "job"), 10*time.Second))
 			if len(f) != 3 {
 				t.Fatalf("job recorded %q, want pid ppid sigign", f)
 			}
@@ -95,7 +96,7 @@ exit 7`
 				t.Fatalf("%v ended golock (gone: %v) or its job (gone: %v); output:\n%s",
 					tc.sig, proctest.Gone(golock), proctest.Gone(pid), out.String())
 			}
-			finishJob(t, dir)
+			golocktest.FinishJob(t, dir)
 			select {
 			case err := <-done:
 				if cmd.ProcessState.ExitCode() != 7 {
@@ -117,15 +118,18 @@ func TestSuperviseScriptWithoutShebang(t *testing.T) {
 	if err := os.WriteFile(script, []byte("echo \"ran $0 with $1\"\nexit 5\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := runGolock(t, faultEnv("no-shebang", srv.Env()), script, "an-arg")
-	if r.code != 5 || r.stdout != "ran "+script+" with an-arg\n" {
-		t.Errorf("exit %d, stdout %q; want 5 and the script's line; stderr:\n%s", r.code, r.stdout, r.stderr)
+	r := golocktest.Run(t, faultEnv("no-shebang", srv.Env()), script, "an-arg")
+	if r.Code != 5 || r.Stdout != "ran "+script+" with an-arg\n" {
+		t.Errorf("exit %d, stdout %q; want 5 and the script's line; stderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
 // TestSuperviseReapsOrphans: a job that double-forks hundreds of short-lived orphans (they
 // come to golock, the subreaper) leaves no pile of zombies while it still runs.
 func TestSuperviseReapsOrphans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	srv := redistest.Start(t)
 	dir := t.TempDir()
@@ -134,29 +138,29 @@ func TestSuperviseReapsOrphans(t *testing.T) {
 while [ $i -lt ` + strconv.Itoa(orphans) + ` ]; do ( sleep 0.01 & ); i=$((i+1)); done
 echo $$ > "$1/forked.tmp" && mv "$1/forked.tmp" "$1/forked"
 while [ ! -e "$1/finish" ]; do sleep 0.05; done`
-	g := startFaultGolock(t, faultEnv("orphans", srv.Env()), "sh", "-c", job, "job", dir)
+	g := golocktest.Start(t, faultEnv("orphans", srv.Env()), "sh", "-c", job, "job", dir)
 	most := 0 // the most zombies seen under golock while the orphans came
 	for {
-		most = max(most, proctest.Zombies(g.cmd.Process.Pid))
+		most = max(most, proctest.Zombies(g.Cmd.Process.Pid))
 		if _, err := os.Stat(filepath.Join(dir, "forked")); err == nil {
 			break
 		}
 		select {
-		case <-g.done:
-			t.Fatalf("golock ended before the job had forked; stderr:\n%s", g.stderr())
+		case <-g.Done():
+			t.Fatalf("golock ended before the job had forked; stderr:\n%s", g.Stderr())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // the last sleep 0.01 ends
-	after := proctest.Zombies(g.cmd.Process.Pid)
+	after := proctest.Zombies(g.Cmd.Process.Pid)
 	t.Logf("measured: %d orphans double-forked: at most %d zombies under golock meanwhile, %d once the job slept",
 		orphans, most, after)
 	if after > 5 || most > orphans/4 {
 		t.Errorf("zombies under golock: %d after the forks, %d at most; want near zero", after, most)
 	}
-	finishJob(t, dir)
-	if r := g.wait(t, 10*time.Second); r.code != 0 {
-		t.Errorf("exit %d; stderr:\n%s", r.code, r.stderr)
+	golocktest.FinishJob(t, dir)
+	if r := g.WaitWithin(t, 10*time.Second); r.Code != 0 {
+		t.Errorf("exit %d; stderr:\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -181,27 +185,27 @@ func TestSuperviseTimeoutKillsEscapes(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			key := "escape-timeout-" + j.name
-			g := startFaultGolock(t, faultEnv(key, srv.Env(), "CRONLOCK_TIMEOUT=1"),
+			g := golocktest.Start(t, faultEnv(key, srv.Env(), "CRONLOCK_TIMEOUT=1"),
 				"sh", "-c", `echo $$ > "$1/job"; `+j.script+"wait", "job", dir)
 			pids := pidsIn(t, dir, append([]string{"job"}, strings.Fields(j.pids)...)...)
-			r := g.wait(t, 10*time.Second)
+			r := g.WaitWithin(t, 10*time.Second)
 			var alive []int
 			for _, pid := range pids {
 				if !proctest.Gone(pid) {
 					alive = append(alive, pid)
 				}
 			}
-			if r.code != exitTimeout || len(alive) > 0 {
+			if r.Code != exitTimeout || len(alive) > 0 {
 				t.Errorf("exit %d, want %d; of %v, still alive when golock exited: %v; stderr:\n%s",
-					r.code, exitTimeout, pids, alive, r.stderr)
+					r.Code, exitTimeout, pids, alive, r.Stderr)
 			}
-			if lines := golockLines(r.stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_TIMEOUT=1") {
-				t.Errorf("want one line about the timeout, got:\n%s", r.stderr)
+			if lines := golockLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_TIMEOUT=1") {
+				t.Errorf("want one line about the timeout, got:\n%s", r.Stderr)
 			}
 			if n, _ := srv.Client().Exists(context.Background(), "cronlock."+key).Result(); n != 0 {
 				t.Error("the lock was not released")
 			}
-			t.Logf("processes %v all gone when golock exited %v after it started", pids, r.took.Round(time.Millisecond))
+			t.Logf("processes %v all gone when golock exited %v after it started", pids, r.Took.Round(time.Millisecond))
 		})
 	}
 }
@@ -212,7 +216,7 @@ func TestSuperviseWatchdogKillsEscapes(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	dir := t.TempDir()
-	g := startFaultGolock(t, faultEnv("escape-watchdog", srv.Env()),
+	g := golocktest.Start(t, faultEnv("escape-watchdog", srv.Env()),
 		"sh", "-c", escapeJobs[0].script+escapeJobs[1].script+"wait", "job", dir)
 	pids := pidsIn(t, dir, "esc", "esc2", "to")
 	// golock looks at the tree every 0.1 s: let it see the escapes before it dies.
@@ -222,7 +226,7 @@ func TestSuperviseWatchdogKillsEscapes(t *testing.T) {
 		gone = append(gone, watchGone(pid, 5*time.Second))
 	}
 	killed := time.Now()
-	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := g.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range gone {
@@ -243,15 +247,15 @@ func TestSuperviseWaitsForDetached(t *testing.T) {
 	dir := t.TempDir()
 	const key = "escape-detached"
 	// The job's shell ends at once; what it started in a new session runs on for a second.
-	g := startFaultGolock(t, faultEnv(key, srv.Env()), "sh", "-c",
+	g := golocktest.Start(t, faultEnv(key, srv.Env()), "sh", "-c",
 		`setsid sh -c 'sleep 1; echo x > "$0/left"' "$1" & exit 3`, "job", dir)
 	time.Sleep(300 * time.Millisecond)
-	if r := runGolock(t, faultEnv(key, srv.Env()), "true"); r.code != exitHeld {
-		t.Errorf("a second run while the detached process ran: exit %d, want %d", r.code, exitHeld)
+	if r := golocktest.Run(t, faultEnv(key, srv.Env()), "true"); r.Code != exitHeld {
+		t.Errorf("a second run while the detached process ran: exit %d, want %d", r.Code, exitHeld)
 	}
-	r := g.wait(t, 10*time.Second)
-	if r.code != 3 || r.took < time.Second {
-		t.Errorf("exit %d after %v; want the job's 3 after its detached process's second", r.code, r.took)
+	r := g.WaitWithin(t, 10*time.Second)
+	if r.Code != 3 || r.Took < time.Second {
+		t.Errorf("exit %d after %v; want the job's 3 after its detached process's second", r.Code, r.Took)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "left")); err != nil {
 		t.Errorf("golock exited before the detached process had finished: %v", err)

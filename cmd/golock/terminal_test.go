@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/ptytest"
 	"github.com/golock/golock/internal/redistest"
 )
@@ -18,8 +19,7 @@ import (
 // stdin, stdout and stderr, and returns the lines the terminal showed and the exit code.
 func ptyGolock(t *testing.T, env []string, args ...string) (lines []string, code int) {
 	t.Helper()
-	cmd := exec.Command(golockBin, args...)
-	cmd.Env = env
+	cmd := golocktest.Command(t, env, args...)
 	term := ptytest.Start(t, cmd)
 	lines = term.Rest(t, 30*time.Second)
 	var exit *exec.ExitError
@@ -62,7 +62,7 @@ func TestTerminalLines(t *testing.T) {
 			name: "grace hold",
 			env:  []string{"CRONLOCK_GRACE=30"},
 			setup: func(t *testing.T, env []string, _ string) {
-				cliWantCode(t, runGolock(t, env, "true"), 0) // its job ends; the lock stays 30 s
+				cliWantCode(t, golocktest.Run(t, env, "true"), 0) // its job ends; the lock stays 30 s
 			},
 			code: exitHeld,
 			want: []string{`^golock: lock held by \S+ pid \d+ since ` + hhmmss + ` \(\d+s ago\), its job ended; ` +
@@ -104,7 +104,7 @@ func TestTerminalLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := "term-" + strings.ReplaceAll(tt.name, " ", "-")
-			env := baseEnv(append(append(srv.Env(), "CRONLOCK_KEY="+key), tt.env...)...)
+			env := golocktest.Env(append(append(srv.Env(), "CRONLOCK_KEY="+key), tt.env...)...)
 			marker := cliPath(t, "ran")
 			for _, term := range []bool{true, false} {
 				if err := c.FlushAll(t.Context()).Err(); err != nil {
@@ -118,8 +118,8 @@ func TestTerminalLines(t *testing.T) {
 				if term {
 					lines, code = ptyGolock(t, env, "touch", marker)
 				} else {
-					r := runGolock(t, env, "touch", marker)
-					lines, code = cliLines(r.stderr), r.code
+					r := golocktest.Run(t, env, "touch", marker)
+					lines, code = cliLines(r.Stderr), r.Code
 				}
 				if code != tt.code || cliExists(marker) {
 					t.Fatalf("terminal %v: exit %d, job ran %v; want %d and not run; output %q", term, code, cliExists(marker), tt.code, lines)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
 )
@@ -47,18 +48,18 @@ func TestTLS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			marker := cliPath(t, "ran")
 			key := "tls-" + strings.ReplaceAll(tt.name, " ", "-")
-			env := baseEnv(append(append(append([]string{}, base...), "CRONLOCK_KEY="+key), tt.env...)...)
-			r := runGolock(t, env, "touch", marker)
+			env := golocktest.Env(append(append(append([]string{}, base...), "CRONLOCK_KEY="+key), tt.env...)...)
+			r := golocktest.Run(t, env, "touch", marker)
 			cliWantCode(t, r, tt.code)
 			if ran := cliExists(marker); ran != (tt.code == 0) {
-				t.Errorf("job ran: %v, want %v; stderr: %s", ran, tt.code == 0, r.stderr)
+				t.Errorf("job ran: %v, want %v; stderr: %s", ran, tt.code == 0, r.Stderr)
 			}
-			if strings.Contains(r.stderr, "tlspw") {
-				t.Errorf("stderr shows the password: %s", r.stderr)
+			if strings.Contains(r.Stderr, "tlspw") {
+				t.Errorf("stderr shows the password: %s", r.Stderr)
 			}
 			if tt.code == 0 {
-				if r.stderr != "" {
-					t.Errorf("stderr %q, want nothing", r.stderr)
+				if r.Stderr != "" {
+					t.Errorf("stderr %q, want nothing", r.Stderr)
 				}
 				// The run's fence counter is in the database it used.
 				ctx := context.Background()
@@ -71,8 +72,8 @@ func TestTLS(t *testing.T) {
 				if n, err := conn.Exists(ctx, fence).Result(); err != nil || n != 1 {
 					t.Errorf("%s in db %d: exists=%d err=%v, want 1", fence, tt.db, n, err)
 				}
-			} else if len(cliLines(r.stderr)) != 1 {
-				t.Errorf("stderr %q, want one line", r.stderr)
+			} else if len(cliLines(r.Stderr)) != 1 {
+				t.Errorf("stderr %q, want one line", r.Stderr)
 			}
 		})
 	}

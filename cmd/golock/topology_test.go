@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/golock/golock/internal/golocktest"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
 )
@@ -21,7 +21,7 @@ import (
 // master with a replica (CRONLOCK_MIN_REPLICAS), all real redis-server processes. Their
 // helpers are named topo* to keep clear of other test files.
 
-// topoEnv is baseEnv with settings (which may come from topoEnv already), each of
+// topoEnv is golocktest.Env with settings (which may come from topoEnv already), each of
 // overrides replacing a setting of the same name.
 func topoEnv(settings []string, overrides ...string) []string {
 	drop := func(env []string, name string) []string {
@@ -32,59 +32,54 @@ func topoEnv(settings []string, overrides ...string) []string {
 		k, _, _ := strings.Cut(kv, "=")
 		env = append(drop(env, k), kv)
 	}
-	return baseEnv(env...)
+	return golocktest.Env(env...)
 }
 
-// topoJob is a job that writes its CRONLOCK_OWNER to a file, runs until the test tells it
-// to finish, then writes the time it ended (unix ns).
+// topoJob is a golocktest.Job in a directory of its own, ending with 0.
 type topoJob struct {
-	args                   []string
-	started, finish, ended string
+	dir  string
+	args []string
 }
 
 func newTopoJob(t *testing.T) *topoJob {
 	t.Helper()
 	dir := t.TempDir()
-	j := &topoJob{started: filepath.Join(dir, "started"), finish: filepath.Join(dir, "finish"),
-		ended: filepath.Join(dir, "ended")}
-	j.args = []string{"sh", "-c", `echo "$CRONLOCK_OWNER" > "$1.tmp" && mv "$1.tmp" "$1"
-while [ ! -e "$2" ]; do sleep 0.02; done
-date +%s%N > "$3.tmp" && mv "$3.tmp" "$3"`, "job", j.started, j.finish, j.ended}
-	return j
+	return &topoJob{dir: dir, args: golocktest.Job(dir, 0, "")}
 }
 
 // owner waits for the job to start and returns its CRONLOCK_OWNER; wait is the golock
 // running it, waited for when the job does not start.
-func (j *topoJob) owner(t *testing.T, wait func() result) string {
+func (j *topoJob) owner(t *testing.T, wait func() golocktest.Result) string {
 	t.Helper()
-	var owner string
+	var job golocktest.JobInfo
 	ok := redistest.Poll(15*time.Second, func() bool {
-		b, err := os.ReadFile(j.started)
-		owner = strings.TrimSpace(string(b))
-		return err == nil
+		var started bool
+		job, started = golocktest.JobStarted(t, j.dir)
+		return started
 	})
 	if !ok {
 		r := wait()
-		t.Fatalf("the job did not start: exit %d, stderr %q", r.code, r.stderr)
+		t.Fatalf("the job did not start: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	return owner
+	return job.Owner
 }
 
 // end tells the job to finish.
 func (j *topoJob) end(t *testing.T) {
 	t.Helper()
-	if err := os.WriteFile(j.finish, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	golocktest.FinishJob(t, j.dir)
 }
+
+// ended is the file where the job writes the time it ended (unix ns).
+func (j *topoJob) ended() string { return filepath.Join(j.dir, "ended") }
 
 // topoWantFail checks a run that must fail before the job: exit 201, one line on stderr
 // holding want (when not empty), and marker not created.
-func topoWantFail(t *testing.T, r result, marker, want string) {
+func topoWantFail(t *testing.T, r golocktest.Result, marker, want string) {
 	t.Helper()
 	cliWantCode(t, r, 201)
-	if lines := cliLines(r.stderr); len(lines) != 1 || !strings.Contains(r.stderr, want) {
-		t.Errorf("stderr %q, want one line holding %q", r.stderr, want)
+	if lines := cliLines(r.Stderr); len(lines) != 1 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("stderr %q, want one line holding %q", r.Stderr, want)
 	}
 	if cliExists(marker) {
 		t.Error("the job ran")
@@ -92,23 +87,23 @@ func topoWantFail(t *testing.T, r result, marker, want string) {
 }
 
 // topoWantRan checks a run that must have run its job silently: exit 0, marker created.
-func topoWantRan(t *testing.T, r result, marker string) {
+func topoWantRan(t *testing.T, r golocktest.Result, marker string) {
 	t.Helper()
 	cliWantCode(t, r, 0)
 	if !cliExists(marker) {
 		t.Error("the job did not run")
 	}
-	if r.stderr != "" || r.stdout != "" {
-		t.Errorf("stdout %q, stderr %q; want nothing", r.stdout, r.stderr)
+	if r.Stderr != "" || r.Stdout != "" {
+		t.Errorf("stdout %q, stderr %q; want nothing", r.Stdout, r.Stderr)
 	}
 }
 
 // topoNoSecret fails the test when r's output shows any of secrets.
-func topoNoSecret(t *testing.T, r result, secrets ...string) {
+func topoNoSecret(t *testing.T, r golocktest.Result, secrets ...string) {
 	t.Helper()
 	for _, s := range secrets {
-		if strings.Contains(r.stdout+r.stderr, s) {
-			t.Errorf("output shows a password:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+		if strings.Contains(r.Stdout+r.Stderr, s) {
+			t.Errorf("output shows a password:\nstdout: %s\nstderr: %s", r.Stdout, r.Stderr)
 		}
 	}
 }
@@ -125,10 +120,10 @@ func topoHandOff(t *testing.T, env []string, servers []*redis.Client) {
 	t.Helper()
 	ctx := context.Background()
 	holder := newTopoJob(t)
-	_, waitHolder := cliStart(t, env, holder.args...)
+	waitHolder := golocktest.Start(t, env, holder.args...).Wait
 	holder.owner(t, waitHolder)
 	began := cliPath(t, "began")
-	_, waitWaiter := cliStart(t, topoEnv(env, "CRONLOCK_WAIT=10"), "sh", "-c", `date +%s%N > "$1"`, "job", began)
+	waitWaiter := golocktest.Start(t, topoEnv(env, "CRONLOCK_WAIT=10"), "sh", "-c", `date +%s%N > "$1"`, "job", began).Wait
 	var name string
 	for _, kv := range env {
 		if key, ok := strings.CutPrefix(kv, "CRONLOCK_KEY="); ok {
@@ -150,13 +145,13 @@ func topoHandOff(t *testing.T, env []string, servers []*redis.Client) {
 	h, w := waitHolder(), waitWaiter()
 	cliWantCode(t, h, 0)
 	cliWantCode(t, w, 0)
-	delay := cliReadNanos(t, began).Sub(cliReadNanos(t, holder.ended))
+	delay := golocktest.ReadNanos(t, began).Sub(golocktest.ReadNanos(t, holder.ended()))
 	t.Logf("hand-off: the waiter's job began %v after the holder's ended", delay.Round(time.Millisecond))
 	if delay < 0 || delay > 500*time.Millisecond {
 		t.Errorf("the waiter's job began %v after the holder's ended; want within half a second (pushed, not polled)", delay)
 	}
-	if h.stderr != "" || w.stderr != "" {
-		t.Errorf("stderr: holder %q, waiter %q; want nothing", h.stderr, w.stderr)
+	if h.Stderr != "" || w.Stderr != "" {
+		t.Errorf("stderr: holder %q, waiter %q; want nothing", h.Stderr, w.Stderr)
 	}
 }
 
@@ -174,22 +169,22 @@ func TestSentinel(t *testing.T) {
 		t.Parallel()
 		env := topoEnv(sen.Env(), "CRONLOCK_KEY=sentinel-master")
 		job := newTopoJob(t)
-		_, wait := cliStart(t, env, job.args...)
+		wait := golocktest.Start(t, env, job.args...).Wait
 		owner := job.owner(t, wait)
 		if got := topoOwner(master, "cronlock.sentinel-master"); got != owner {
 			t.Errorf("lock owner on the master %q, want the job's %q", got, owner)
 		}
 		marker := cliPath(t, "ran")
-		r := runGolock(t, env, "touch", marker)
+		r := golocktest.Run(t, env, "touch", marker)
 		cliWantCode(t, r, 200)
-		if cliExists(marker) || r.stderr != "" {
-			t.Errorf("competitor: job ran %v, stderr %q; want no run and nothing said", cliExists(marker), r.stderr)
+		if cliExists(marker) || r.Stderr != "" {
+			t.Errorf("competitor: job ran %v, stderr %q; want no run and nothing said", cliExists(marker), r.Stderr)
 		}
 		job.end(t)
 		r = wait()
 		cliWantCode(t, r, 0)
-		if r.stderr != "" || r.stdout != "" {
-			t.Errorf("stdout %q, stderr %q; want nothing", r.stdout, r.stderr)
+		if r.Stderr != "" || r.Stdout != "" {
+			t.Errorf("stdout %q, stderr %q; want nothing", r.Stdout, r.Stderr)
 		}
 	})
 	t.Run("first sentinel down", func(t *testing.T) {
@@ -200,7 +195,7 @@ func TestSentinel(t *testing.T) {
 			hosts += ",127.0.0.1:" + strconv.Itoa(p)
 		}
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_HOST="+hosts, "CRONLOCK_KEY=sentinel-dead"), "touch", marker)
+		r := golocktest.Run(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_HOST="+hosts, "CRONLOCK_KEY=sentinel-dead"), "touch", marker)
 		topoWantRan(t, r, marker)
 		if master.Exists(ctx, "cronlock.sentinel-dead").Val() != 1 {
 			t.Error("the lock is not on the master")
@@ -209,7 +204,7 @@ func TestSentinel(t *testing.T) {
 	t.Run("default sentinel port", func(t *testing.T) {
 		t.Parallel()
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_HOST=127.0.0.1",
+		r := golocktest.Run(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_HOST=127.0.0.1",
 			"CRONLOCK_SENTINEL_PORT="+strconv.Itoa(sen.SentinelPorts[1]), "CRONLOCK_KEY=sentinel-port"), "touch", marker)
 		topoWantRan(t, r, marker)
 		if master.Exists(ctx, "cronlock.sentinel-port").Val() != 1 {
@@ -220,7 +215,7 @@ func TestSentinel(t *testing.T) {
 		t.Parallel()
 		env := topoEnv(sen.Env(), "CRONLOCK_MIN_REPLICAS=1", "CRONLOCK_KEY=sentinel-replicas")
 		job := newTopoJob(t)
-		_, wait := cliStart(t, env, job.args...)
+		wait := golocktest.Start(t, env, job.args...).Wait
 		owner := job.owner(t, wait)
 		// WAIT returned before the job started: the replica has the record already.
 		if got := topoOwner(replica, "cronlock.sentinel-replicas"); got != owner {
@@ -232,17 +227,17 @@ func TestSentinel(t *testing.T) {
 	t.Run("reset", func(t *testing.T) {
 		t.Parallel()
 		env := topoEnv(sen.Env(), "CRONLOCK_KEY=sentinel-reset")
-		cliWantCode(t, runGolock(t, env, "true"), 0)
+		cliWantCode(t, golocktest.Run(t, env, "true"), 0)
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(env, "CRONLOCK_RESET=yes"), "touch", marker)
+		r := golocktest.Run(t, topoEnv(env, "CRONLOCK_RESET=yes"), "touch", marker)
 		cliWantCode(t, r, 200)
-		if cliExists(marker) || r.stderr != "" {
-			t.Errorf("reset: job ran %v, stderr %q", cliExists(marker), r.stderr)
+		if cliExists(marker) || r.Stderr != "" {
+			t.Errorf("reset: job ran %v, stderr %q", cliExists(marker), r.Stderr)
 		}
 		if master.Exists(ctx, "cronlock.sentinel-reset").Val() != 0 {
 			t.Fatal("the lock is still there after the reset")
 		}
-		topoWantRan(t, runGolock(t, env, "touch", marker), marker)
+		topoWantRan(t, golocktest.Run(t, env, "touch", marker), marker)
 	})
 	t.Run("wait hand-off", func(t *testing.T) {
 		t.Parallel()
@@ -252,7 +247,7 @@ func TestSentinel(t *testing.T) {
 	t.Run("database", func(t *testing.T) {
 		t.Parallel()
 		marker := cliPath(t, "ran")
-		topoWantRan(t, runGolock(t, topoEnv(sen.Env(), "CRONLOCK_DB=3", "CRONLOCK_KEY=sentinel-db"), "touch", marker), marker)
+		topoWantRan(t, golocktest.Run(t, topoEnv(sen.Env(), "CRONLOCK_DB=3", "CRONLOCK_KEY=sentinel-db"), "touch", marker), marker)
 		db3 := redis.NewClient(&redis.Options{Addr: sen.Master.Addr(), DB: 3})
 		defer db3.Close()
 		if db3.Exists(ctx, "cronlock.sentinel-db").Val() != 1 || master.Exists(ctx, "cronlock.sentinel-db").Val() != 0 {
@@ -262,25 +257,25 @@ func TestSentinel(t *testing.T) {
 	t.Run("wrong master name", func(t *testing.T) {
 		t.Parallel()
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_MASTER=nosuchmaster",
+		r := golocktest.Run(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_MASTER=nosuchmaster",
 			"CRONLOCK_RECONNECT_BACKOFF=0.1"), "touch", marker)
 		// The sentinels answered: the name is wrong, and the line must say which setting.
 		topoWantFail(t, r, marker, "CRONLOCK_SENTINEL_MASTER")
-		if !strings.Contains(r.stderr, "nosuchmaster") {
-			t.Errorf("stderr %q does not name the master golock asked for", r.stderr)
+		if !strings.Contains(r.Stderr, "nosuchmaster") {
+			t.Errorf("stderr %q does not name the master golock asked for", r.Stderr)
 		}
-		t.Logf("took %v: %s", r.took.Round(time.Millisecond), r.stderr)
+		t.Logf("took %v: %s", r.Took.Round(time.Millisecond), r.Stderr)
 	})
 	t.Run("no sentinel", func(t *testing.T) {
 		t.Parallel()
 		marker := cliPath(t, "ran")
 		dead := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
-		r := runGolock(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_HOST="+dead,
+		r := golocktest.Run(t, topoEnv(sen.Env(), "CRONLOCK_SENTINEL_HOST="+dead,
 			"CRONLOCK_RECONNECT_ATTEMPTS=2", "CRONLOCK_RECONNECT_BACKOFF=0.3"), "touch", marker)
 		topoWantFail(t, r, marker, dead)
 		// Sentinels that cannot be reached are retried like Redis: after 0 s, then 0.3 s.
-		if r.took < 300*time.Millisecond || r.took > 3*time.Second {
-			t.Errorf("gave up after %v, want about 0.3 s (two retries)", r.took)
+		if r.Took < 300*time.Millisecond || r.Took > 3*time.Second {
+			t.Errorf("gave up after %v, want about 0.3 s (two retries)", r.Took)
 		}
 	})
 }
@@ -313,7 +308,7 @@ func TestSentinelPassword(t *testing.T) {
 			marker := cliPath(t, "ran")
 			env := topoEnv(sen.Env(), append(tt.env, "CRONLOCK_KEY=sentinel-pw-"+strconv.Itoa(i),
 				"CRONLOCK_RECONNECT_BACKOFF=0.1")...)
-			r := runGolock(t, env, "touch", marker)
+			r := golocktest.Run(t, env, "touch", marker)
 			topoNoSecret(t, r, masterPW, sentinelPW, wrong)
 			switch {
 			case tt.want == 0:
@@ -326,13 +321,13 @@ func TestSentinelPassword(t *testing.T) {
 				if cliExists(marker) {
 					t.Error("the job ran")
 				}
-				if !strings.Contains(r.stderr, tt.hint) {
-					t.Errorf("stderr %q does not name %s", r.stderr, tt.hint)
+				if !strings.Contains(r.Stderr, tt.hint) {
+					t.Errorf("stderr %q does not name %s", r.Stderr, tt.hint)
 				}
 			default:
 				topoWantFail(t, r, marker, tt.hint)
 			}
-			t.Logf("took %v: %s", r.took.Round(time.Millisecond), r.stderr)
+			t.Logf("took %v: %s", r.Took.Round(time.Millisecond), r.Stderr)
 		})
 	}
 }
@@ -342,6 +337,9 @@ func TestSentinelPassword(t *testing.T) {
 // heartbeat when the replica had missed them), competitors get 200, and a new run finds the
 // new master.
 func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	sen := redistest.StartSentinel(t, 3)
 	ctx := context.Background()
@@ -359,12 +357,12 @@ func TestSentinelFailover(t *testing.T) {
 		name  string
 		job   *topoJob
 		owner string
-		wait  func() result
+		wait  func() golocktest.Result
 	}
 	var locks []*held
 	for _, key := range []string{"failover-replicated", "failover-missed"} {
 		h := &held{name: "cronlock." + key, job: newTopoJob(t)}
-		_, h.wait = cliStart(t, env(key), h.job.args...)
+		h.wait = golocktest.Start(t, env(key), h.job.args...).Wait
 		h.owner = h.job.owner(t, h.wait)
 		if got := topoOwner(oldMaster, h.name); got != h.owner {
 			t.Fatalf("%s: owner on the master %q, want the job's %q", h.name, got, h.owner)
@@ -402,7 +400,7 @@ func TestSentinelFailover(t *testing.T) {
 		}
 		t.Logf("%s: extended on the new master %v after the failover", h.name, time.Since(promoted).Round(time.Millisecond))
 		marker := cliPath(t, "ran")
-		r := runGolock(t, env(strings.TrimPrefix(h.name, "cronlock.")), "touch", marker)
+		r := golocktest.Run(t, env(strings.TrimPrefix(h.name, "cronlock.")), "touch", marker)
 		cliWantCode(t, r, 200)
 		if cliExists(marker) {
 			t.Errorf("%s: a competitor ran its job while the lock was held across the failover", h.name)
@@ -410,7 +408,7 @@ func TestSentinelFailover(t *testing.T) {
 	}
 
 	marker := cliPath(t, "ran")
-	r := runGolock(t, topoEnv(sen.Env(), "CRONLOCK_KEY=failover-new"), "touch", marker)
+	r := golocktest.Run(t, topoEnv(sen.Env(), "CRONLOCK_KEY=failover-new"), "touch", marker)
 	topoWantRan(t, r, marker)
 	if newMaster.Exists(ctx, "cronlock.failover-new").Val() != 1 {
 		t.Error("a run after the failover did not lock on the new master")
@@ -420,10 +418,10 @@ func TestSentinelFailover(t *testing.T) {
 		h.job.end(t)
 		r := h.wait()
 		cliWantCode(t, r, 0) // a lost lock would have killed the job: 201
-		if n := len(cliLines(r.stderr)); n > 2 {
-			t.Errorf("%s: golock said %d lines across the failover, want at most a warning and a recovery:\n%s", h.name, n, r.stderr)
+		if n := len(cliLines(r.Stderr)); n > 2 {
+			t.Errorf("%s: golock said %d lines across the failover, want at most a warning and a recovery:\n%s", h.name, n, r.Stderr)
 		}
-		t.Logf("%s: golock's stderr across the failover: %q", h.name, r.stderr)
+		t.Logf("%s: golock's stderr across the failover: %q", h.name, r.Stderr)
 	}
 }
 
@@ -432,6 +430,9 @@ func TestSentinelFailover(t *testing.T) {
 // to the new master, and a run that starts while the master is down retries on its
 // schedule until the new master is there, then runs its job.
 func TestSentinelMasterDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover test: skipped under -short; runs in the full suite (./tools/test)")
+	}
 	t.Parallel()
 	sen := redistest.StartSentinel(t, 3)
 	ctx := context.Background()
@@ -441,7 +442,7 @@ func TestSentinelMasterDown(t *testing.T) {
 	const lease = 15 * time.Second
 	longEnv := topoEnv(sen.Env(), "CRONLOCK_LEASE=15", "CRONLOCK_GRACE=0", "CRONLOCK_KEY=master-down-long")
 	long := newTopoJob(t)
-	_, waitLong := cliStart(t, longEnv, long.args...)
+	waitLong := golocktest.Start(t, longEnv, long.args...).Wait
 	owner := long.owner(t, waitLong)
 	if !redistest.Poll(5*time.Second, func() bool { return topoOwner(replica, "cronlock.master-down-long") == owner }) {
 		t.Fatal("the lock did not reach the replica")
@@ -451,8 +452,8 @@ func TestSentinelMasterDown(t *testing.T) {
 	killed := time.Now()
 	marker := cliPath(t, "ran")
 	// Retries wait 0, 0.5, 1, ... 5.5 s: 33 s in all, well beyond a failover.
-	_, wait := cliStart(t, topoEnv(sen.Env(), "CRONLOCK_RECONNECT_ATTEMPTS=12", "CRONLOCK_RECONNECT_BACKOFF=0.5",
-		"CRONLOCK_KEY=master-down"), "touch", marker)
+	wait := golocktest.Start(t, topoEnv(sen.Env(), "CRONLOCK_RECONNECT_ATTEMPTS=12", "CRONLOCK_RECONNECT_BACKOFF=0.5",
+		"CRONLOCK_KEY=master-down"), "touch", marker).Wait
 	sen.AwaitFailover(30 * time.Second)
 	t.Logf("the sentinels promoted the replica %v after the master was killed", time.Since(killed).Round(time.Millisecond))
 	r := wait()
@@ -477,17 +478,17 @@ func TestSentinelMasterDown(t *testing.T) {
 		t.Logf("the running job's lock was extended on the new master %v after the kill", time.Since(killed).Round(time.Millisecond))
 	}
 	competitor := cliPath(t, "ran")
-	cliWantCode(t, runGolock(t, longEnv, "touch", competitor), 200)
+	cliWantCode(t, golocktest.Run(t, longEnv, "touch", competitor), 200)
 	if cliExists(competitor) {
 		t.Error("a competitor ran its job while the lock was held across the failover")
 	}
 	long.end(t)
 	r = waitLong()
 	cliWantCode(t, r, 0) // a lost lock would have killed the job: 201
-	if n := len(cliLines(r.stderr)); n > 3 {
-		t.Errorf("golock said %d lines across the failover, want at most a warning, a recovery and a re-establishment:\n%s", n, r.stderr)
+	if n := len(cliLines(r.Stderr)); n > 3 {
+		t.Errorf("golock said %d lines across the failover, want at most a warning, a recovery and a re-establishment:\n%s", n, r.Stderr)
 	}
-	t.Logf("golock's stderr across the failover: %q", r.stderr)
+	t.Logf("golock's stderr across the failover: %q", r.Stderr)
 }
 
 // TestCluster checks golock on a Redis Cluster of three masters: locks under many names land
@@ -510,7 +511,7 @@ func TestCluster(t *testing.T) {
 		for _, key := range keys {
 			env := topoEnv(cl.Env(), "CRONLOCK_KEY="+key)
 			marker := cliPath(t, "ran")
-			topoWantRan(t, runGolock(t, env, "touch", marker), marker)
+			topoWantRan(t, golocktest.Run(t, env, "touch", marker), marker)
 
 			name, fence := "cronlock."+key, lockscript.FenceKey("cronlock."+key)
 			slot, fenceSlot := c.ClusterKeySlot(ctx, name).Val(), c.ClusterKeySlot(ctx, fence).Val()
@@ -524,10 +525,10 @@ func TestCluster(t *testing.T) {
 			}
 			// The lock is held for the grace time: a competitor must not run.
 			marker = cliPath(t, "ran")
-			r := runGolock(t, env, "touch", marker)
+			r := golocktest.Run(t, env, "touch", marker)
 			cliWantCode(t, r, 200)
-			if cliExists(marker) || r.stderr != "" {
-				t.Errorf("%s: competitor ran %v, stderr %q", name, cliExists(marker), r.stderr)
+			if cliExists(marker) || r.Stderr != "" {
+				t.Errorf("%s: competitor ran %v, stderr %q", name, cliExists(marker), r.Stderr)
 			}
 		}
 		if len(nodes) != len(cl.Nodes) {
@@ -537,17 +538,17 @@ func TestCluster(t *testing.T) {
 	t.Run("reset", func(t *testing.T) {
 		t.Parallel()
 		env := topoEnv(cl.Env(), "CRONLOCK_KEY=cluster-reset")
-		cliWantCode(t, runGolock(t, env, "true"), 0)
+		cliWantCode(t, golocktest.Run(t, env, "true"), 0)
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(cl.Env(), "CRONLOCK_KEY=cluster-reset", "CRONLOCK_RESET=yes"), "touch", marker)
+		r := golocktest.Run(t, topoEnv(cl.Env(), "CRONLOCK_KEY=cluster-reset", "CRONLOCK_RESET=yes"), "touch", marker)
 		cliWantCode(t, r, 200)
-		if cliExists(marker) || r.stderr != "" {
-			t.Errorf("reset: job ran %v, stderr %q", cliExists(marker), r.stderr)
+		if cliExists(marker) || r.Stderr != "" {
+			t.Errorf("reset: job ran %v, stderr %q", cliExists(marker), r.Stderr)
 		}
 		if c.Exists(ctx, "cronlock.cluster-reset").Val() != 0 {
 			t.Fatal("the lock is still there after the reset")
 		}
-		topoWantRan(t, runGolock(t, env, "touch", marker), marker)
+		topoWantRan(t, golocktest.Run(t, env, "touch", marker), marker)
 	})
 	t.Run("wait hand-off", func(t *testing.T) {
 		t.Parallel()
@@ -564,7 +565,7 @@ func TestCluster(t *testing.T) {
 			hosts += "," + n.Addr()
 		}
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(cl.Env(), "CRONLOCK_HOST="+hosts, "CRONLOCK_KEY=cluster-dead-seed"), "touch", marker)
+		r := golocktest.Run(t, topoEnv(cl.Env(), "CRONLOCK_HOST="+hosts, "CRONLOCK_KEY=cluster-dead-seed"), "touch", marker)
 		topoWantRan(t, r, marker)
 		if c.Exists(ctx, "cronlock.cluster-dead-seed").Val() != 1 {
 			t.Error("the lock is not in the cluster")
@@ -582,7 +583,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(cl.Env(), "CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(cl.Nodes[0].Port),
+		r := golocktest.Run(t, topoEnv(cl.Env(), "CRONLOCK_HOST=127.0.0.1", "CRONLOCK_PORT="+strconv.Itoa(cl.Nodes[0].Port),
 			"CRONLOCK_KEY="+key), "touch", marker)
 		topoWantRan(t, r, marker)
 		if cl.Nodes[len(cl.Nodes)-1].Client().Exists(ctx, "cronlock."+key).Val() != 1 {
@@ -592,14 +593,14 @@ func TestCluster(t *testing.T) {
 	t.Run("database", func(t *testing.T) {
 		t.Parallel()
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(cl.Env(), "CRONLOCK_DB=1"), "touch", marker)
+		r := golocktest.Run(t, topoEnv(cl.Env(), "CRONLOCK_DB=1"), "touch", marker)
 		topoWantFail(t, r, marker, "CRONLOCK_DB")
 	})
 	t.Run("min replicas", func(t *testing.T) {
 		t.Parallel()
 		// These masters have no replicas: WAIT 1 gets no acknowledgement.
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(cl.Env(), "CRONLOCK_MIN_REPLICAS=1", "CRONLOCK_REDIS_TIMEOUT=0.5",
+		r := golocktest.Run(t, topoEnv(cl.Env(), "CRONLOCK_MIN_REPLICAS=1", "CRONLOCK_REDIS_TIMEOUT=0.5",
 			"CRONLOCK_KEY=cluster-replicas"), "touch", marker)
 		topoWantFail(t, r, marker, "CRONLOCK_MIN_REPLICAS")
 		if c.Exists(ctx, "cronlock.cluster-replicas").Val() != 0 {
@@ -618,14 +619,14 @@ func TestClusterPassword(t *testing.T) {
 	ctx := context.Background()
 	for _, key := range []string{"cluster-pw-a", "cluster-pw-b", "cluster-pw-c", "cluster-pw-d"} {
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(cl.Env(), "CRONLOCK_KEY="+key), "touch", marker)
+		r := golocktest.Run(t, topoEnv(cl.Env(), "CRONLOCK_KEY="+key), "touch", marker)
 		topoWantRan(t, r, marker)
 		if c.Exists(ctx, "cronlock."+key).Val() != 1 {
 			t.Errorf("cronlock.%s is not in the cluster", key)
 		}
 	}
 	marker := cliPath(t, "ran")
-	r := runGolock(t, topoEnv(cl.Env(), "CRONLOCK_AUTH="+wrong, "CRONLOCK_RECONNECT_BACKOFF=0.1"), "touch", marker)
+	r := golocktest.Run(t, topoEnv(cl.Env(), "CRONLOCK_AUTH="+wrong, "CRONLOCK_RECONNECT_BACKOFF=0.1"), "touch", marker)
 	topoWantFail(t, r, marker, "CRONLOCK_AUTH")
 	topoNoSecret(t, r, right, wrong)
 }
@@ -641,7 +642,7 @@ func TestMinReplicas(t *testing.T) {
 		replica := redistest.StartReplica(t, master)
 		env := topoEnv(master.Env(), "CRONLOCK_MIN_REPLICAS=1", "CRONLOCK_KEY=replicas")
 		job := newTopoJob(t)
-		_, wait := cliStart(t, env, job.args...)
+		wait := golocktest.Start(t, env, job.args...).Wait
 		owner := job.owner(t, wait)
 		if got := topoOwner(replica.Client(), "cronlock.replicas"); got != owner {
 			t.Errorf("lock owner on the replica when the job started %q, want the job's %q", got, owner)
@@ -649,8 +650,8 @@ func TestMinReplicas(t *testing.T) {
 		job.end(t)
 		r := wait()
 		cliWantCode(t, r, 0)
-		if r.stderr != "" {
-			t.Errorf("stderr %q, want nothing", r.stderr)
+		if r.Stderr != "" {
+			t.Errorf("stderr %q, want nothing", r.Stderr)
 		}
 	})
 	t.Run("too few replicas", func(t *testing.T) {
@@ -659,15 +660,15 @@ func TestMinReplicas(t *testing.T) {
 		redistest.StartReplica(t, master)
 		env := topoEnv(master.Env(), "CRONLOCK_REDIS_TIMEOUT=0.5", "CRONLOCK_KEY=replicas")
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=2"), "touch", marker)
+		r := golocktest.Run(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=2"), "touch", marker)
 		topoWantFail(t, r, marker, "CRONLOCK_MIN_REPLICAS=2")
-		if r.took > 3*time.Second {
-			t.Errorf("took %v; WAIT should give up after CRONLOCK_REDIS_TIMEOUT=0.5", r.took)
+		if r.Took > 3*time.Second {
+			t.Errorf("took %v; WAIT should give up after CRONLOCK_REDIS_TIMEOUT=0.5", r.Took)
 		}
 		if master.Client().Exists(context.Background(), "cronlock.replicas").Val() != 0 {
 			t.Error("the lock is still held after a run that did not start its job")
 		}
-		topoWantRan(t, runGolock(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=0"), "touch", marker), marker)
+		topoWantRan(t, golocktest.Run(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=0"), "touch", marker), marker)
 	})
 	t.Run("replica paused", func(t *testing.T) {
 		t.Parallel()
@@ -677,11 +678,11 @@ func TestMinReplicas(t *testing.T) {
 		t.Cleanup(replica.Resume)
 		env := topoEnv(master.Env(), "CRONLOCK_REDIS_TIMEOUT=0.5", "CRONLOCK_KEY=replicas")
 		marker := cliPath(t, "ran")
-		r := runGolock(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=1"), "touch", marker)
+		r := golocktest.Run(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=1"), "touch", marker)
 		topoWantFail(t, r, marker, "CRONLOCK_MIN_REPLICAS=1")
 		if master.Client().Exists(context.Background(), "cronlock.replicas").Val() != 0 {
 			t.Error("the lock is still held after a run that did not start its job")
 		}
-		topoWantRan(t, runGolock(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=0"), "touch", marker), marker)
+		topoWantRan(t, golocktest.Run(t, topoEnv(env, "CRONLOCK_MIN_REPLICAS=0"), "touch", marker), marker)
 	})
 }

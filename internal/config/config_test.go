@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// noFile is an empty CRONLOCK_CONFIG: with Load's argv0 "", only /etc/cronlock.conf is
-// searched for, and the test machine has none.
+// noFile is an empty CRONLOCK_CONFIG: with Load's argv0 "", only the system file is
+// searched for, and in these tests it is a path where no file is (see TestMain).
 const noFile = "CRONLOCK_CONFIG="
 
 // writeFile writes a config file with mode perm in a fresh directory and returns its path.

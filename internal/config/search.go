@@ -6,14 +6,20 @@ import (
 	"strings"
 )
 
-// DefaultFile is read when CRONLOCK_CONFIG is unset or empty, no cronlock.conf is beside
-// the executable, and this file exists.
-const DefaultFile = "/etc/cronlock.conf"
+// systemFile is read when CRONLOCK_CONFIG is unset or empty, no cronlock.conf is beside
+// the executable, and this file exists: /etc/cronlock.conf. A build may point it elsewhere
+// with -ldflags "-X github.com/golock/golock/internal/config.systemFile=PATH", as the
+// tests' golock is built, so that a test never reads the machine's /etc.
+var systemFile = "/etc/cronlock.conf"
+
+// SystemFile is the config file searched last: /etc/cronlock.conf, unless the build
+// said otherwise.
+func SystemFile() string { return systemFile }
 
 // configPath is the config file to read, searched for as cronlock does: CRONLOCK_CONFIG
 // when it is set and not empty (it must then exist), else cronlock.conf in the directory
 // of the executable (argv0 as invoked, found on PATH when it holds no slash, through one
-// symbolic link), else DefaultFile; a searched file counts only when it is a regular file.
+// symbolic link), else SystemFile; a searched file counts only when it is a regular file.
 // path is "" when there is none.
 func configPath(vars map[string]string, argv0 string) (path string, explicit bool) {
 	tries, explicit := searchPath(vars, argv0)
@@ -48,7 +54,7 @@ func searchPath(vars map[string]string, argv0 string) (files []string, explicit 
 	if dir := executableDir(argv0, vars["PATH"]); dir != "" {
 		files = append(files, filepath.Join(dir, "cronlock.conf"))
 	}
-	return append(files, DefaultFile), false
+	return append(files, systemFile), false
 }
 
 // executableDir is the directory cronlock would take for its own: that of argv0, or of

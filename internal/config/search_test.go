@@ -1,10 +1,54 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
+
+// TestMain gives the tests a world of their own: no CRONLOCK_* from the caller's
+// environment, and in place of /etc/cronlock.conf a path in a fresh directory, where no
+// file is unless a test writes one.
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CRONLOCK_") {
+			os.Unsetenv(k)
+		}
+	}
+	dir, err := os.MkdirTemp("", "golock-config-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	systemFile = filepath.Join(dir, "cronlock.conf")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestSystemFileSearchedLast checks that the system file (here the tests' own, in place of
+// /etc/cronlock.conf) is read when nothing comes before it, and not when something does.
+func TestSystemFileSearchedLast(t *testing.T) {
+	if SystemFile() != systemFile || strings.HasPrefix(systemFile, "/etc/") {
+		t.Fatalf("the tests search %q, want a file of their own", SystemFile())
+	}
+	if err := os.WriteFile(systemFile, []byte("CRONLOCK_PREFIX=system.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(systemFile) })
+	if files, explicit := SearchPath([]string{"CRONLOCK_CONFIG="}, ""); explicit || len(files) != 1 || files[0] != systemFile {
+		t.Errorf("SearchPath with no executable: %q, explicit %v; want only %q", files, explicit, systemFile)
+	}
+	if cfg, _ := load(t, noFile); cfg.Prefix != "system." || cfg.File != systemFile {
+		t.Errorf("prefix %q from %q; want system. from %q", cfg.Prefix, cfg.File, systemFile)
+	}
+	named := writeFile(t, "CRONLOCK_PREFIX=named.\n", 0o600)
+	if cfg, _ := load(t, "CRONLOCK_CONFIG="+named); cfg.Prefix != "named." {
+		t.Errorf("with CRONLOCK_CONFIG set: prefix %q, want named.", cfg.Prefix)
+	}
+}
 
 // TestExecutableDir checks that golock finds its directory as cronlock finds its script's:
 // argv[0] as invoked, looked up on PATH when it holds no slash, through one symlink.
@@ -80,7 +124,7 @@ func TestLoadSearchesBesideExecutable(t *testing.T) {
 			t.Errorf("Load(%q): prefix %q from %q; want %q from %q", tt.environ, cfg.Prefix, cfg.File, tt.prefix, tt.file)
 		}
 	}
-	// A directory of that name is no config file; nor is there one in /etc here.
+	// A directory of that name is no config file; nor is there a system file here (see TestMain).
 	other := t.TempDir()
 	if err := os.Mkdir(filepath.Join(other, "cronlock.conf"), 0o755); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/golock/golock/internal/proctest"
 )
 
 // Session is a command running with a pseudo-terminal as its controlling terminal and
@@ -27,13 +29,14 @@ type Session struct {
 }
 
 // Start starts cmd as the leader of a new session whose controlling terminal is a fresh
-// pseudo-terminal; the command is killed at the test's end.
+// pseudo-terminal; the command is killed at the test's end, and dies with the test binary
+// (see proctest.StartTied).
 func Start(t testing.TB, cmd *exec.Cmd) *Session {
 	t.Helper()
 	master, slave := open(t)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
+	if err := proctest.StartTied(cmd); err != nil {
 		t.Fatal(err)
 	}
 	slave.Close() // the command holds it now; the master sees EOF when the command ends

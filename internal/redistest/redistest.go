@@ -10,11 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/internal/proctest"
 )
 
 // Server is one redis-server process the test owns; it is stopped at the test's end.
@@ -50,7 +53,8 @@ func Binary(t testing.TB) string {
 }
 
 // Start starts a redis-server without persistence on a free port and waits until it
-// answers PING.
+// answers PING. Like every server this package starts, it dies with the test binary (see
+// proctest.StartTied), so a run that times out or is killed leaves none behind.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{t: t}
@@ -80,32 +84,39 @@ func (s *Server) start() error {
 		args = append(args, "--requirepass", s.Password)
 	}
 	args = append(args, s.args...)
-	s.cmd = exec.Command(Binary(s.t), args...)
+	cmd := exec.Command(Binary(s.t), args...)
 	if s.env != nil {
-		s.cmd.Env = append(os.Environ(), s.env...)
+		cmd.Env = append(os.Environ(), s.env...)
 	}
-	if err := s.cmd.Start(); err != nil {
+	return launch(s, cmd)
+}
+
+// launch starts cmd, tied to the test binary, as the process of srv and waits until srv
+// answers PING.
+func launch(srv *Server, cmd *exec.Cmd) error {
+	srv.cmd = cmd
+	if err := proctest.StartTied(cmd); err != nil {
 		return err
 	}
-	s.exited = make(chan struct{})
+	srv.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, exited chan struct{}) {
 		_ = cmd.Wait()
 		close(exited)
-	}(s.cmd, s.exited)
+	}(cmd, srv.exited)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.exited:
-			return fmt.Errorf("redis-server on port %d exited at start", s.Port)
+		case <-srv.exited:
+			return fmt.Errorf("%s on port %d exited at start", strings.Join(cmd.Args, " "), srv.Port)
 		default:
 		}
-		if s.ping() == nil {
+		if srv.ping() == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.Kill()
-	return fmt.Errorf("redis-server on port %d did not answer PING", s.Port)
+	srv.Kill()
+	return fmt.Errorf("%s on port %d did not answer PING", strings.Join(cmd.Args, " "), srv.Port)
 }
 
 func (s *Server) ping() error {
@@ -191,6 +202,21 @@ func (s *Server) Pause() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Resume continues a paused server.
 func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// StartAt starts a redis-server without persistence on port, which the test chose, and
+// waits until it answers PING.
+func StartAt(t testing.TB, port int, opts ...Option) *Server {
+	t.Helper()
+	s := &Server{t: t, Port: port}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: cannot start redis-server on port %d: %v", port, err)
+	}
+	t.Cleanup(s.Kill)
+	return s
+}
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {

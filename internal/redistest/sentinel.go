@@ -113,33 +113,6 @@ func (s *Sentinel) config(port int, dir string, quorum int) string {
 	return b.String()
 }
 
-// launch starts cmd as the process of srv and waits until srv answers PING.
-func launch(srv *Server, cmd *exec.Cmd) error {
-	srv.cmd = cmd
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	srv.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) {
-		_ = cmd.Wait()
-		close(exited)
-	}(cmd, srv.exited)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-srv.exited:
-			return fmt.Errorf("%s on port %d exited at start", strings.Join(cmd.Args, " "), srv.Port)
-		default:
-		}
-		if srv.ping() == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	srv.Kill()
-	return fmt.Errorf("%s on port %d did not answer PING", strings.Join(cmd.Args, " "), srv.Port)
-}
-
 // sentinelClient returns a client of the i-th sentinel; the caller closes it.
 func (s *Sentinel) sentinelClient(i int) *redis.SentinelClient {
 	return redis.NewSentinelClient(&redis.Options{Addr: s.sentinels[i].Addr(), Password: s.Password,

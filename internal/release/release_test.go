@@ -17,11 +17,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golock/golock/internal/golocktest"
 )
 
 // version is what the test releases: a Debian version with a tilde, so that the stamp
 // reaches both the binary and the package's control file unchanged.
 const version = "0.0.1~test"
+
+// TestMain keeps the caller's CRONLOCK_* from the release script and the golock it runs.
+func TestMain(m *testing.M) {
+	golocktest.ClearEnv()
+	os.Exit(m.Run())
+}
 
 // TestRelease builds a release for this machine's architecture twice, checks that the two
 // are byte-identical, and checks the .deb as dpkg would unpack it into a scratch root:
@@ -29,6 +37,9 @@ const version = "0.0.1~test"
 // page, the docs and examples; the control fields; nothing under /etc. It also installs
 // and purges the package with dpkg in a scratch root over an operator's cronlock.conf.
 func TestRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("packaging test: builds and installs the .deb; skipped under -short, runs in the full suite (./tools/test)")
+	}
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		t.Fatalf("dpkg-deb (Debian's dpkg) is needed to check the package: %v", err)
 	}
