@@ -85,7 +85,7 @@ func TestVersionOfVCSBuild(t *testing.T) {
 	if got := version(); !dirty.MatchString(got) {
 		t.Errorf("--version of a build with changes: %q, want %s", got, dirty)
 	}
-	if got := version("-ldflags", "-X main.version=1.2.3"); got != "golock 1.2.3"+tail {
+	if got := version("-ldflags", "-X github.com/golock/golock/internal/version.stamp=1.2.3"); got != "golock 1.2.3"+tail {
 		t.Errorf("--version of a stamped build: %q, want %q", got, "golock 1.2.3"+tail)
 	}
 }

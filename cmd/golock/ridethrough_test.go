@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -170,10 +171,12 @@ func TestRideThroughBlackhole(t *testing.T) {
 	survived(t, g, job, dir, 3, "the job was killed although the network healed before the kill point")
 }
 
-// TestResetRevokesHolder: CRONLOCK_RESET while the holder's job runs. The lock is free at
-// once (--status says so); a run right after the reset takes it with a higher fence; the
-// holder's next renewal finds it revoked and never writes it back: under kill its job is
-// ended and golock exits 201 naming the reset, under keep the job runs on unlocked.
+// TestResetRevokesHolder: CRONLOCK_RESET while the holder's job runs. The lock stays taken,
+// marked revoked, until the old job is gone: --status shows it held and a run right after
+// the reset exits 200 without running. The holder's next renewal finds it revoked and never
+// renews it: under kill its job gets SIGTERM (its TERM handler runs), golock exits 201 with
+// one line naming the reset, the run is recorded revoked, and only then may a new run take
+// the lock, with a higher fence; under keep the job runs on and its end frees the lock.
 func TestResetRevokesHolder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ride-through test: skipped under -short; runs in the full suite (./tools/test)")
@@ -200,13 +203,13 @@ func TestResetRevokesHolder(t *testing.T) {
 				t.Errorf("the reset does not say whose lock it cleared (owner %s):\n%s", job.Owner, r.Stderr)
 			}
 			st := golocktest.Run(t, env, append([]string{"--status"}, golocktest.Job(dir, 0, "")...)...)
-			if !strings.Contains(st.Stdout, "free") {
-				t.Errorf("--status right after the reset: %q, want free", st.Stdout)
+			if !strings.Contains(st.Stdout, "held by") {
+				t.Errorf("--status right after the reset: %q, want it held until the old job is gone", st.Stdout)
 			}
-			next := golocktest.Run(t, env, "sh", "-c", `echo "$CRONLOCK_FENCE"`)
-			fence, err := strconv.ParseInt(strings.TrimSpace(next.Stdout), 10, 64)
-			if next.Code != 0 || err != nil || fence <= job.Fence {
-				t.Errorf("a run after the reset: exit %d, fence %q; want 0 and more than %d", next.Code, next.Stdout, job.Fence)
+			ran := filepath.Join(dir, "second-ran")
+			if next := golocktest.Run(t, env, "touch", ran); next.Code != exitHeld || cliExists(ran) {
+				t.Errorf("a run right after the reset: exit %d (ran: %v), want %d and nothing run beside the old job",
+					next.Code, cliExists(ran), exitHeld)
 			}
 
 			if mode == "kill" {
@@ -214,14 +217,22 @@ func TestResetRevokesHolder(t *testing.T) {
 				if res.Code != exitFailed {
 					t.Errorf("holder: exit %d, want %d; stderr:\n%s", res.Code, exitFailed, res.Stderr)
 				}
-				checkLostLine(t, res.Stderr, name, "")
-				if lines := linesWith(res.Stderr, "job killed"); len(lines) == 1 && !strings.Contains(lines[0], "CRONLOCK_RESET") {
-					t.Errorf("the line does not name the reset: %s", lines[0])
+				if lines := linesWith(res.Stderr, "job killed"); len(lines) != 1 || !strings.Contains(lines[0], "CRONLOCK_RESET") ||
+					!strings.Contains(lines[0], name) {
+					t.Errorf("want one line naming the lock and the reset, got:\n%s", res.Stderr)
+				}
+				if !cliExists(filepath.Join(dir, "term")) {
+					t.Error("the holder's job got no SIGTERM it could handle before it was killed")
 				}
 				if !proctest.Gone(job.PID) {
 					t.Error("the holder's job still runs")
 				}
 				t.Logf("measured: the holder exited 201 %v after the reset (renewals every 1 s)", g.End().Sub(reset).Round(time.Millisecond))
+				var last statusJSON
+				st := golocktest.Run(t, env, append([]string{"--status", "--json"}, golocktest.Job(dir, 0, "")...)...)
+				if err := json.Unmarshal([]byte(st.Stdout), &last); err != nil || last.LastRun == nil || last.LastRun.Outcome != "revoked" {
+					t.Errorf("the holder's run is not recorded revoked: %s (%v)", st.Stdout, err)
+				}
 			} else {
 				time.Sleep(time.Until(at.Add(2500 * time.Millisecond))) // two renewals later
 				if proctest.Gone(job.PID) {
@@ -236,9 +247,11 @@ func TestResetRevokesHolder(t *testing.T) {
 					t.Errorf("want a warning that the reset revoked the lock and the job runs on:\n%s", res.Stderr)
 				}
 			}
-			// The holder never wrote the lock back.
-			if n := c.Exists(context.Background(), name).Val(); n != 0 {
-				t.Errorf("%s held again after the reset: %v", name, c.HGetAll(context.Background(), name).Val())
+			// The old job is gone: the lock is free, and the next run takes it with a higher fence.
+			next := golocktest.Run(t, env, "sh", "-c", `echo "$CRONLOCK_FENCE"`)
+			fence, err := strconv.ParseInt(strings.TrimSpace(next.Stdout), 10, 64)
+			if next.Code != 0 || err != nil || fence <= job.Fence {
+				t.Errorf("a run after the old job ended: exit %d, fence %q; want 0 and more than %d", next.Code, next.Stdout, job.Fence)
 			}
 			if strings.Contains(g.Stderr(), "vanished") {
 				t.Errorf("the holder wrote the lock back:\n%s", g.Stderr())

@@ -111,6 +111,9 @@ func statusLine(st lockscript.Status) string {
 		if !l.Ran {
 			b.WriteString(" (could not start)")
 		}
+		if l.Ended != lockscript.Succeeded && l.Ended != lockscript.Failed {
+			fmt.Fprintf(&b, " (%s)", l.Ended)
+		}
 		if l.Code != 0 || !l.Ran {
 			if l.Success.IsZero() {
 				b.WriteString("; no success recorded")
@@ -162,6 +165,8 @@ type lastJSON struct {
 	DurationMS int64  `json:"duration_ms"`
 	Exit       int    `json:"exit"`
 	Ran        bool   `json:"ran"`
+	// Outcome is how the run ended: ok, failed, timeout, revoked, replaced or lost.
+	Outcome string `json:"outcome"`
 	// The end of the last run that exited 0 (this one, or an earlier one); absent when
 	// none is recorded.
 	SuccessMS int64  `json:"success_ms,omitempty"`
@@ -194,7 +199,7 @@ func toJSON(st lockscript.Status) LockJSON {
 	out.Others = othersJSON(st)
 	if l := st.Last; l != nil {
 		out.LastRun = &lastJSON{Host: l.Host, PID: l.PID, Fence: l.Fence,
-			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran}
+			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran, Outcome: string(l.Ended)}
 		out.LastRun.StartedMS, out.LastRun.Started = moment(l.Started)
 		out.LastRun.EndedMS, out.LastRun.Ended = moment(l.Started.Add(l.Duration))
 		out.LastRun.SuccessMS, out.LastRun.Success = moment(l.Success)
