@@ -48,6 +48,9 @@ type LastRun struct {
 	Code     int           // exit code
 	Ran      bool          // false: the command could not start (Code 126 or 127)
 	Ended    Ending        // how the run ended
+	// Command is the command line as recorded ("sha256:..." under CRONLOCK_RECORD_CMD=no);
+	// "" in a record written before golock kept it.
+	Command string
 	// Success is when the last run that exited 0 ended, by Redis's clock; zero when none
 	// is recorded. A record written before golock kept it says only whether the last run
 	// succeeded: then Success is its end when it did, zero otherwise.
@@ -94,7 +97,7 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 	}
 	// A record that only says a reset came (no run has ended yet) is no last run.
 	if last := pairs(r.Last); last["started_ms"] != "" {
-		l := &LastRun{Host: last["host"], Ran: last["ran"] == "1"}
+		l := &LastRun{Host: last["host"], Ran: last["ran"] == "1", Command: last["cmd"]}
 		l.PID, _ = strconv.Atoi(last["pid"])
 		l.Fence, _ = strconv.ParseInt(last["fence"], 10, 64)
 		l.Code, _ = strconv.Atoi(last["exit"])

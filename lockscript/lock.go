@@ -286,7 +286,7 @@ var NotTried = Outcome{Code: -1}
 func (l *Lock) Release(ctx context.Context, o Outcome) (time.Duration, error) {
 	reply, err := script(release).Run(ctx, l.c, []string{l.Key(), FenceKey(l.Name), LastRunKey(l.Name)},
 		l.Owner, o.Ran, Channel(l.Name), o.Code, l.Host, l.PID, l.Fence, l.Acquired.UnixMilli(),
-		ms(LastRunTTL), ms(FenceTTL(l.Lifetime)), string(o.ending())).Slice()
+		ms(LastRunTTL), ms(FenceTTL(l.Lifetime)), string(o.ending()), l.Command).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
 	}

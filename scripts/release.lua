@@ -19,6 +19,7 @@
 -- ARGV[10] TTL of the fence counter, ms, when it has a shorter one (or none)
 -- ARGV[11] how the run ended, for the record: ok, failed, timeout, revoked, replaced; "lost"
 --          is recorded instead when NAME is gone or another's
+-- ARGV[12] the command line, as the lock record holds it
 --
 -- Replies:
 --   {"released"}                       NAME deleted
@@ -47,7 +48,8 @@ if ARGV[4] ~= '-1' and tonumber(ARGV[7]) >= newest then
   local ended = ARGV[11]
   if not ours then ended = 'lost' end
   redis.call('HSET', KEYS[3], 'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7],
-    'started_ms', ARGV[8], 'ended_ms', int(now_ms), 'exit', ARGV[4], 'ran', ARGV[2], 'ended', ended)
+    'started_ms', ARGV[8], 'ended_ms', int(now_ms), 'exit', ARGV[4], 'ran', ARGV[2], 'ended', ended,
+    'cmd', ARGV[12])
   if ARGV[2] == '1' and ARGV[4] == '0' then
     redis.call('HSET', KEYS[3], 'ok_started_ms', ARGV[8], 'success_ms', int(now_ms))
   end

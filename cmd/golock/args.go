@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type options struct {
 	// maxAge is --max-age D, with --check: the oldest a last success may be, and the
 	// longest a holder may hold the lock; zero when not given (neither is judged).
 	maxAge time.Duration
+	// heldOnly is --held with --list: only the locks held now.
+	heldOnly bool
 	// minLeft is --min-left S, with --held: the lease that must be left; 0 when not given.
 	minLeft time.Duration
 }
@@ -69,6 +72,8 @@ func parseArgs(args []string) (options, error) {
 			}
 		case a == "--json":
 			o.json = true
+		case a == "--held" && (o.mode == modeList || slices.Contains(args[i+1:], "--list")):
+			o.heldOnly = true // --list --held: the held locks only
 		case a == "--held":
 			if err := setMode(modeHeld); err != nil {
 				return options{}, err

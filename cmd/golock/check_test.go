@@ -33,8 +33,8 @@ func TestCheck(t *testing.T) {
 		t.Logf("exit %d: %s", r.Code, strings.TrimSpace(r.Stdout))
 	}
 
-	// OK: never ran, and no --max-age asks for a success.
-	check(0, "GOLOCK OK - "+cliName("true")+": no run recorded yet", "true")
+	// UNKNOWN: never ran (a mistyped command looks the same), and no --max-age asks for a success.
+	check(3, "GOLOCK UNKNOWN - "+cliName("true")+": no run recorded yet", "true")
 	// CRITICAL: with --max-age, no success is recorded.
 	check(2, "no successful run recorded", "--max-age", "1h", "true")
 	// OK: the last run succeeded, within --max-age.
@@ -73,11 +73,21 @@ func TestCheck(t *testing.T) {
 		t.Errorf("UNKNOWN took %v: Redis must be tried once", took)
 	}
 
-	// Misuse is golock's: one line, the hint, exit 201.
-	for _, args := range [][]string{{"--check"}, {"--check", "--max-age", "soon", "true"}, {"--max-age", "1", "true"},
-		{"--check", "--max-age"}, {"--check", "--max-age", "0", "true"}, {"--check", "--json", "true"}} {
-		if r := golocktest.Run(t, env, args...); r.Code != 201 || !strings.HasSuffix(r.Stderr, "\n"+hintHelp+"\n") {
-			t.Errorf("golock %q: exit %d, %q; want a line, the hint and 201", args, r.Code, r.Stderr)
+	// Misuse of --check, and a bad setting, are UNKNOWN: one plugin line on stdout, exit 3.
+	for _, args := range [][]string{{"--check"}, {"--check", "--max-age", "soon", "true"},
+		{"--check", "--max-age"}, {"--check", "--max-age", "0", "true"}, {"--check", "--json", "true"},
+		{"--check", "--max-age", "1sm", "true"}, {"--check", "--max-age", "2dh", "true"}} {
+		if r := golocktest.Run(t, env, args...); r.Code != 3 || !strings.HasPrefix(r.Stdout, "GOLOCK UNKNOWN - golock: ") ||
+			strings.Count(r.Stdout, "\n") != 1 || r.Stderr != "" {
+			t.Errorf("golock %q: exit %d, stdout %q, stderr %q; want one UNKNOWN line on stdout and 3", args, r.Code, r.Stdout, r.Stderr)
 		}
+	}
+	bad := golocktest.Run(t, append(env, "CRONLOCK_LEASE=soon"), "--check", "true")
+	if bad.Code != 3 || !strings.HasPrefix(bad.Stdout, "GOLOCK UNKNOWN - CRONLOCK_LEASE: ") || bad.Stderr != "" {
+		t.Errorf("--check with a bad setting: exit %d, stdout %q, stderr %q; want one UNKNOWN line naming it, 3", bad.Code, bad.Stdout, bad.Stderr)
+	}
+	// Misuse without --check is golock's: one line, the hint, exit 201.
+	if r := golocktest.Run(t, env, "--max-age", "1", "true"); r.Code != 201 || !strings.HasSuffix(r.Stderr, "\n"+hintHelp+"\n") {
+		t.Errorf("golock --max-age 1 true: exit %d, %q; want a line, the hint and 201", r.Code, r.Stderr)
 	}
 }

@@ -64,6 +64,7 @@ func TestCLIExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold := func(t *testing.T, name string) { cliHold(t, c, name) }
+	holdForGrace := func(t *testing.T, name string) { cliHoldForGrace(t, c, name) }
 	tests := []struct {
 		name    string
 		env     []string
@@ -88,7 +89,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "timeout", env: []string{"CRONLOCK_TIMEOUT=0.3"}, args: []string{"sleep", "5"}, want: 202,
 			stderr: "sleep 5 killed after CRONLOCK_TIMEOUT=0.3"},
 		{name: "held elsewhere", args: []string{"true"}, setup: hold, want: 200, keyHeld: true},
-		{name: "reset", env: []string{"CRONLOCK_RESET=yes"}, args: []string{"true"}, setup: hold, want: 200, keyGone: true},
+		{name: "reset of a running holder", env: []string{"CRONLOCK_RESET=yes"}, args: []string{"true"}, setup: hold, want: 200, keyHeld: true},
+		{name: "reset of a grace hold", env: []string{"CRONLOCK_RESET=yes"}, args: []string{"true"}, setup: holdForGrace, want: 200, keyGone: true},
 		{name: "reset of a free lock", env: []string{"CRONLOCK_RESET=yes"}, args: []string{"true"}, want: 200, keyGone: true},
 		{name: "bad config", env: []string{"CRONLOCK_PORT=0"}, args: []string{"true"}, want: 201, stderr: "CRONLOCK_PORT"},
 		{name: "no args", want: 201, stderr: "usage: golock"},
@@ -165,6 +167,15 @@ func cliHold(t *testing.T, c *redis.Client, name string) {
 	}
 }
 
+// cliHoldForGrace writes a lock record of another owner whose job has ended, held for grace.
+func cliHoldForGrace(t *testing.T, c *redis.Client, name string) {
+	t.Helper()
+	cliHold(t, c, name)
+	if err := c.HSet(context.Background(), name, "released_ms", time.Now().UnixMilli()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCLIHeldLockRunsNothing checks that a run whose lock another golock holds exits 200
 // silently without running its job, and that a run that goes well is silent too.
 func TestCLIHeldLockRunsNothing(t *testing.T) {
@@ -198,8 +209,9 @@ func TestCLIHeldLockRunsNothing(t *testing.T) {
 	}
 }
 
-// TestCLIResetClearsLock checks that CRONLOCK_RESET=yes deletes a lock another owner holds,
-// exits 200 without running the job, and that the next run runs.
+// TestCLIResetClearsLock checks that CRONLOCK_RESET=yes revokes a lock another owner holds
+// and keeps it taken until that owner's job has ended (here its lease, ended by hand), exits
+// 200 without running the job, and that the next run then runs.
 func TestCLIResetClearsLock(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -218,8 +230,14 @@ func TestCLIResetClearsLock(t *testing.T) {
 	if cliExists(marker) {
 		t.Error("the job ran under CRONLOCK_RESET")
 	}
-	if n := c.Exists(context.Background(), name).Val(); n != 0 {
-		t.Fatal("the lock is still there after a reset")
+	if why := c.HGet(context.Background(), name, "revoked_why").Val(); why != "reset" {
+		t.Fatalf("the running holder's lock after a reset: revoked_why %q, want it kept and marked reset", why)
+	}
+	if r := golocktest.Run(t, golocktest.Env(srv.Env()...), args...); r.Code != 200 || cliExists(marker) {
+		t.Fatalf("a run while the revoked holder may still run: exit %d, want 200 and nothing run", r.Code)
+	}
+	if err := c.Del(context.Background(), name).Err(); err != nil { // its lease ran out
+		t.Fatal(err)
 	}
 	r = golocktest.Run(t, golocktest.Env(srv.Env()...), args...)
 	cliWantCode(t, r, 0)

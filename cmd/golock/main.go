@@ -32,6 +32,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/golock/golock/internal/check"
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/internal/doctor"
 	"github.com/golock/golock/internal/logging"
@@ -54,6 +55,9 @@ const hintHelp = "try golock --help"
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts, err := parseArgs(args)
 	switch {
+	case err != nil && slices.Contains(args, "--check"):
+		// A monitoring plugin says everything on one line of stdout, misuse too.
+		return plugin(stdout, check.Unusable("golock: "+err.Error()))
 	case errors.Is(err, errNoCommand):
 		fmt.Fprint(stderr, manual.Usage())
 		fmt.Fprintln(stderr, hintHelp)
@@ -81,8 +85,11 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	if opts.mode == modeRun { // a job may run: catch its signals beside the start
 		sigs = runner.CatchSignals()
 	}
-	cfg, log, ok := load(environ, stderr)
-	if !ok {
+	cfg, log, err := load(environ, stderr, opts.mode != modeCheck)
+	switch {
+	case err != nil && opts.mode == modeCheck:
+		return plugin(stdout, check.Unusable(err.Error()))
+	case err != nil:
 		return runner.ExitFailed
 	}
 	if opts.mode == modeRun && opts.name != "" && !cfg.Reset {
@@ -106,7 +113,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	case modeStatus:
 		return status.Show(ctx, cfg, log, client, []string{name}, opts.json, stdout)
 	case modeList:
-		return status.Show(ctx, cfg, log, client, nil, opts.json, stdout)
+		return status.List(ctx, cfg, log, client, opts.heldOnly, opts.json, stdout)
 	case modeCheck:
 		return status.Check(ctx, cfg, client, name, opts.maxAge, stdout)
 	case modeHeld:
@@ -120,9 +127,15 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		Environ: environ, Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: tty, Signals: sigs})
 }
 
-// load reads the settings and makes the logger; false when a setting is bad (it has said
-// so, in one line).
-func load(environ []string, stderr io.Writer) (*config.Config, *slog.Logger, bool) {
+// plugin prints r as a monitoring plugin does and returns its code.
+func plugin(stdout io.Writer, r check.Result) int {
+	fmt.Fprintln(stdout, r)
+	return r.Code
+}
+
+// load reads the settings and makes the logger. A bad setting is the error, said on stderr
+// in one line when say is set.
+func load(environ []string, stderr io.Writer, say bool) (*config.Config, *slog.Logger, error) {
 	cfg, warnings, err := config.Load(environ, os.Args[0])
 	format, verbose := "text", false
 	if slices.Contains(environ, "CRONLOCK_LOG_FORMAT=json") {
@@ -136,8 +149,10 @@ func load(environ []string, stderr io.Writer) (*config.Config, *slog.Logger, boo
 		log.Warn(w)
 	}
 	if err != nil {
-		log.Error(err.Error())
-		return nil, nil, false
+		if say {
+			log.Error(err.Error())
+		}
+		return nil, nil, err
 	}
 	// Advice on the config file's permissions is for someone watching, not for cron's mail.
 	if cfg.FileProblem != "" && (cfg.Verbose || isTerminal(stderr)) {
@@ -149,7 +164,7 @@ func load(environ []string, stderr io.Writer) (*config.Config, *slog.Logger, boo
 	for _, v := range cfg.Overridden { // never the values: one may be a password
 		log.Debug(v+" in the environment is replaced by the config file's (the file wins, as in cronlock)", "file", cfg.File)
 	}
-	return cfg, log, true
+	return cfg, log, nil
 }
 
 // isTerminal reports whether w is a terminal.

@@ -65,6 +65,27 @@ func TestStatusAndList(t *testing.T) {
 		t.Errorf("--status --json of a free lock: %s (%v)", r.Stdout, err)
 	}
 
+	// A job that ran and ended, its grace over: free, and still listed, with its command.
+	if r := golocktest.Run(t, append(env, "CRONLOCK_GRACE=0"), "echo", "done"); r.Code != 0 {
+		t.Fatalf("echo done: exit %d: %s", r.Code, r.Stderr)
+	}
+	r = golocktest.Run(t, env, "--list")
+	var endedLine string
+	for _, l := range cliLines(r.Stdout) {
+		if strings.Contains(l, ": free; last run: ") {
+			endedLine = l
+		}
+	}
+	if len(cliLines(r.Stdout)) != 3 || !strings.HasSuffix(endedLine, `, command "echo done"`) {
+		t.Errorf("--list after a job ran and ended: %q; want 3 lines, the ended one free with its command", r.Stdout)
+	}
+	if r := golocktest.Run(t, env, "--list", "--held"); len(cliLines(r.Stdout)) != 2 || strings.Contains(r.Stdout, "free") {
+		t.Errorf("--list --held: %q; want the 2 held locks only", r.Stdout)
+	}
+	if r := golocktest.Run(t, env, "--held", "--list", "--json"); r.Code != 0 || strings.Count(r.Stdout, `"name"`) != 2 {
+		t.Errorf("--held --list --json: exit %d, %q; want the 2 held locks", r.Code, r.Stdout)
+	}
+
 	if err := os.WriteFile(release, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,11 @@ func Unreadable(name string, err error) Result {
 	return Result{Code: Unknown, Text: oneLine(fmt.Sprintf("%s: cannot read Redis: %v", name, err))}
 }
 
+// Unusable is the judgement when golock cannot even ask: a bad setting or option.
+func Unusable(why string) Result {
+	return Result{Code: Unknown, Text: oneLine(why)}
+}
+
 // Judge judges the lock st. maxAge is --max-age, zero when not given: then neither the
 // age of the last success nor the holder's is judged.
 //
@@ -53,7 +58,9 @@ func Unreadable(name string, err error) Result {
 //   - WARNING: with maxAge, the run under way has held the lock longer than maxAge (it
 //     is stuck, or slow: its end decides); or a value golock does not know holds the
 //     lock (no golock can take it).
-//   - OK otherwise; with no run recorded and no maxAge, OK too ("no run recorded yet").
+//   - UNKNOWN: no run recorded and none under way, and no maxAge (nothing to judge: a
+//     mistyped command looks just like this, so it is never OK).
+//   - OK otherwise.
 func Judge(st lockscript.Status, maxAge time.Duration) Result {
 	var crit, warn, ok []string
 	last, h := st.Last, st.Holder
@@ -106,15 +113,21 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 	if !success.IsZero() && last != nil && (last.Code != 0 || !last.Ran) {
 		ok = append(ok, fmt.Sprintf("last success ended %s ago", age(st.Now.Sub(success))))
 	}
+	if last != nil && last.Ended == lockscript.Lost {
+		warn = append(warn, "the last run's lock was gone or another's by its end: another run may have overlapped it")
+	}
 	if h != nil && h.Kind == lockscript.Foreign {
 		warn = append(warn, fmt.Sprintf("held by a foreign %s value: no golock can take it (CRONLOCK_RESET=yes clears it)", h.Type))
 	}
-	if last == nil && len(crit)+len(warn)+len(ok) == 0 {
-		ok = append(ok, "no run recorded yet")
+	unknown := last == nil && len(crit)+len(warn)+len(ok) == 0
+	if unknown {
+		ok = append(ok, "no run recorded yet (is the command as the crontab runs it?)")
 	}
 
 	r := Result{Code: OK}
 	switch {
+	case unknown:
+		r.Code = Unknown
 	case len(crit) > 0:
 		r.Code = Critical
 	case len(warn) > 0:
@@ -152,9 +165,9 @@ func age(d time.Duration) string {
 	return d.Round(100 * time.Millisecond).String()
 }
 
-// seconds is d in seconds, to the millisecond, for perfdata.
+// seconds is d in seconds, to the millisecond, for perfdata: 1.511, not 1.5110000000000001.
 func seconds(d time.Duration) string {
-	return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64)
+	return strconv.FormatFloat(float64(d.Round(time.Millisecond).Milliseconds())/1000, 'f', -1, 64)
 }
 
 // oneLine keeps the text on one line and clear of perfdata's separator: a lock name is

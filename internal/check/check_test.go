@@ -43,3 +43,22 @@ func TestJudge(t *testing.T) {
 		}
 	}
 }
+
+func TestJudgeNothingRecorded(t *testing.T) {
+	st := lockscript.Status{Name: "cronlock.x", Now: time.UnixMilli(1_800_000_000_000)}
+	if r := check.Judge(st, 0); r.Code != check.Unknown || !strings.Contains(r.Text, "no run recorded yet") {
+		t.Errorf("no run recorded, no --max-age: %v, want UNKNOWN", r)
+	}
+	if r := check.Judge(st, time.Hour); r.Code != check.Critical {
+		t.Errorf("no run recorded, --max-age 1h: %v, want CRITICAL", r)
+	}
+	st.Last = &lockscript.LastRun{Ran: true, Started: st.Now.Add(-time.Minute), Duration: 1511 * time.Millisecond,
+		Success: st.Now.Add(-time.Minute), Ended: lockscript.Succeeded}
+	if r := check.Judge(st, 0); r.Code != check.OK || !strings.Contains(r.String(), "last_duration=1.511s;") {
+		t.Errorf("a success of 1.511 s: %v, want OK and last_duration=1.511s", r)
+	}
+	st.Last.Ended = lockscript.Lost
+	if r := check.Judge(st, 0); r.Code != check.Warning || !strings.Contains(r.Text, "overlapped") {
+		t.Errorf("a run whose lock was lost: %v, want WARNING", r)
+	}
+}

@@ -77,12 +77,12 @@ func quote(s string) string {
 	return s
 }
 
-// OneLine is s on one line: a control character (a line break of a multi-line sh -c script,
-// or of an error from the network) is written as its Go escape, \n for a line break.
+// OneLine is s on one line: s itself, or when it holds a control character (a line break
+// of a multi-line sh -c script, or of an error from the network) s quoted as Go quotes it,
+// "a\nb".
 func OneLine(s string) string {
 	if strings.IndexFunc(s, unicode.IsControl) < 0 {
 		return s
 	}
-	q := strconv.Quote(s)
-	return strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
+	return strconv.Quote(s)
 }

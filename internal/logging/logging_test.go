@@ -40,7 +40,7 @@ func TestJSON(t *testing.T) {
 
 func TestOneLine(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain": "plain", "sh -c 'a\nb'": `sh -c 'a\nb'`, "tab\there": `tab\there`, `say "hi"` + "\r": `say "hi"\r`,
+		"plain": "plain", "sh -c 'a\nb'": `"sh -c 'a\nb'"`, "tab\there": `"tab\there"`, `say "hi"` + "\r": `"say \"hi\"\r"`,
 	} {
 		if got := OneLine(in); got != want {
 			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)

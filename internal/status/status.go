@@ -25,11 +25,29 @@ import (
 const failed = 201
 
 // Show prints who holds each named lock and its last run: one line each, or JSON, and
-// returns golock's exit code. With no names it lists every lock under CRONLOCK_PREFIX.
-// Redis is tried once, each wait bounded by REDIS_TIMEOUT, not on the reconnect schedule.
+// returns golock's exit code. Redis is tried once, each wait bounded by REDIS_TIMEOUT, not
+// on the reconnect schedule.
 func Show(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, names []string, asJSON bool, stdout io.Writer) int {
-	list := names == nil
-	sts, err := inspect(ctx, c, cfg.Prefix, names)
+	return show(ctx, cfg, log, c, names, false, asJSON, stdout)
+}
+
+// List is Show for every lock under CRONLOCK_PREFIX that golock has a record of: held, held
+// for grace, or free with a last run; with heldOnly, the held ones only.
+func List(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, heldOnly, asJSON bool, stdout io.Writer) int {
+	lister := lockscript.ListRecorded
+	if heldOnly {
+		lister = lockscript.List
+	}
+	names, err := lister(ctx, c, cfg.Prefix)
+	if err != nil {
+		log.Error("cannot read the locks at "+redisclient.Address(cfg)+redisclient.Hint(err), "err", err)
+		return failed
+	}
+	return show(ctx, cfg, log, c, names, true, asJSON, stdout)
+}
+
+func show(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.UniversalClient, names []string, list, asJSON bool, stdout io.Writer) int {
+	sts, err := inspect(ctx, c, names)
 	if err != nil {
 		log.Error("cannot read the locks at "+redisclient.Address(cfg)+redisclient.Hint(err), "err", err)
 		return failed
@@ -65,14 +83,8 @@ func Check(ctx context.Context, cfg *config.Config, c redis.Scripter, name strin
 	return r.Code
 }
 
-// inspect reads the named locks, or every lock under prefix when names is nil.
-func inspect(ctx context.Context, c redis.UniversalClient, prefix string, names []string) ([]lockscript.Status, error) {
-	if names == nil {
-		var err error
-		if names, err = lockscript.List(ctx, c, prefix); err != nil {
-			return nil, err
-		}
-	}
+// inspect reads the named locks.
+func inspect(ctx context.Context, c redis.UniversalClient, names []string) ([]lockscript.Status, error) {
 	sts := make([]lockscript.Status, 0, len(names))
 	for _, name := range names {
 		st, err := lockscript.Inspect(ctx, c, name)
@@ -113,6 +125,9 @@ func statusLine(st lockscript.Status) string {
 		}
 		if l.Ended != lockscript.Succeeded && l.Ended != lockscript.Failed {
 			fmt.Fprintf(&b, " (%s)", l.Ended)
+		}
+		if st.Holder == nil && l.Command != "" { // a held lock has named its command already
+			fmt.Fprintf(&b, ", command %s", strconv.Quote(l.Command))
 		}
 		if l.Code != 0 || !l.Ran {
 			if l.Success.IsZero() {
@@ -167,6 +182,7 @@ type lastJSON struct {
 	Ran        bool   `json:"ran"`
 	// Outcome is how the run ended: ok, failed, timeout, revoked, replaced or lost.
 	Outcome string `json:"outcome"`
+	Command string `json:"command,omitempty"`
 	// The end of the last run that exited 0 (this one, or an earlier one); absent when
 	// none is recorded.
 	SuccessMS int64  `json:"success_ms,omitempty"`
@@ -199,7 +215,7 @@ func toJSON(st lockscript.Status) LockJSON {
 	out.Others = othersJSON(st)
 	if l := st.Last; l != nil {
 		out.LastRun = &lastJSON{Host: l.Host, PID: l.PID, Fence: l.Fence,
-			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran, Outcome: string(l.Ended)}
+			DurationMS: l.Duration.Milliseconds(), Exit: l.Code, Ran: l.Ran, Outcome: string(l.Ended), Command: l.Command}
 		out.LastRun.StartedMS, out.LastRun.Started = moment(l.Started)
 		out.LastRun.EndedMS, out.LastRun.Ended = moment(l.Started.Add(l.Duration))
 		out.LastRun.SuccessMS, out.LastRun.Success = moment(l.Success)
