@@ -69,7 +69,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	}
 	switch opts.mode {
 	case modeHelp:
-		fmt.Fprint(stdout, manual.Text())
+		fmt.Fprint(stdout, manual.Help())
 		return 0
 	case modeMan:
 		fmt.Fprint(stdout, manual.Roff(version.String()))

@@ -262,3 +262,22 @@ func TestUsageIsTheSynopsis(t *testing.T) {
 		t.Errorf("Usage() = %q, want the manual's SYNOPSIS", u)
 	}
 }
+
+func TestHelpIsOneScreen(t *testing.T) {
+	h := manual.Help()
+	lines := strings.Split(strings.TrimSuffix(h, "\n"), "\n")
+	if len(lines) > 80 {
+		t.Errorf("--help is %d lines, want at most 80", len(lines))
+	}
+	for _, l := range lines {
+		if len(l) > manual.Width {
+			t.Errorf("--help line of %d columns: %q", len(l), l)
+		}
+	}
+	for _, want := range []string{"CRONLOCK_HOST (default localhost)\n      Redis host", "CRONLOCK_TIMEOUT (default 0)\n      Kill",
+		"CRONLOCK_CONFIG\n      The config file", "  200\n      The lock is held elsewhere", "golock --man"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("--help lacks %q:\n%s", want, h)
+		}
+	}
+}
