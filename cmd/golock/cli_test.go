@@ -101,8 +101,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "unknown short option", args: []string{"-x", "true"}, want: 201, stderr: "golock: unknown option -x\ntry golock --help\n"},
 		{name: "--name without --status or RESET", args: []string{"--name", "cronlock.x"}, want: 201, stderr: "CRONLOCK_RESET=yes"},
 		{name: "--doctor, Redis without persistence", args: []string{"--doctor"}, want: 1, stdout: "FAIL    persistence: none"},
-		{name: "--help", args: []string{"--help"}, want: 0, stdout: "\nSYNOPSIS\n"},
-		{name: "-h", args: []string{"-h"}, want: 0, stdout: "\nEXIT STATUS\n"},
+		{name: "--help", args: []string{"--help"}, want: 0, stdout: "\nThe settings people set most"},
+		{name: "-h", args: []string{"-h"}, want: 0, stdout: "\nExit status:\n"},
 		{name: "--version", args: []string{"--version"}, want: 0, stdout: "golock "},
 		{name: "-- then an option-like command", args: []string{"--", "sh", "-c", "exit 7"}, want: 7, keyHeld: true},
 	}

@@ -222,6 +222,19 @@ func TestDoctor(t *testing.T) {
 		}
 	})
 
+	t.Run("config file unreadable", func(t *testing.T) {
+		t.Parallel()
+		// One line says the file cannot be read; none says it is fine.
+		for _, conf := range []string{filepath.Join(t.TempDir(), "missing.conf"), t.TempDir()} {
+			r := golocktest.Run(t, golocktest.Env("CRONLOCK_CONFIG="+conf), "--doctor")
+			cliWantCode(t, r, 201)
+			checkReport(t, r, []string{`^FAIL +CRONLOCK_CONFIG: .*` + regexp.QuoteMeta(conf) + `.*; nothing would run \(exit 201\)$`}, nil)
+			if strings.Contains(r.Stdout, "ok ") {
+				t.Errorf("an ok line beside the unreadable config file %s:\n%s", conf, r.Stdout)
+			}
+		}
+	})
+
 	t.Run("Redis down", func(t *testing.T) {
 		t.Parallel()
 		port := redistest.FreePort(t) // nothing listens there

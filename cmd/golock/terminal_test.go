@@ -96,7 +96,7 @@ func TestTerminalLines(t *testing.T) {
 			want: []string{
 				fmt.Sprintf(`^golock: cannot take the lock at 127\.0\.0\.1:%d; retrying in 0 s, 1 of 2 lock=\S+ err=".*connection refused"$`, down),
 				fmt.Sprintf(`^golock: cannot take the lock at 127\.0\.0\.1:%d; retrying in 0\.2 s, 2 of 2 lock=`, down),
-				`^golock: cannot take the lock at .*gave up after 3 attempts`,
+				`^golock: cannot take the lock at 127\.0\.0\.1:\d+: .*connection refused; gave up after 2 retries \(CRONLOCK_RECONNECT_ATTEMPTS=2\); nothing ran lock=\S+$`,
 			},
 			piped: 1, // the error
 		},

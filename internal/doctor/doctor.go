@@ -7,6 +7,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,9 +78,7 @@ func checkConfig(r *report, environ []string, argv0 string) *config.Config {
 	file := "" // the one Load reads
 	switch {
 	case explicit:
-		// Load says so when it cannot be read.
-		file = files[0]
-		r.line(markOK, "config file %s (CRONLOCK_CONFIG names it)", file)
+		file = files[0] // said below, once Load has said whether it can be read
 	default:
 		for _, f := range files {
 			fi, err := os.Stat(f)
@@ -101,6 +100,14 @@ func checkConfig(r *report, environ []string, argv0 string) *config.Config {
 		}
 	}
 	cfg, warnings, err := config.Load(environ, argv0)
+	var bad *config.Problem
+	unreadable := errors.As(err, &bad) && bad.Var == "CRONLOCK_CONFIG"
+	if explicit && !unreadable {
+		r.line(markOK, "config file %s (CRONLOCK_CONFIG names it)", file)
+	}
+	if unreadable {
+		file = "" // nothing was read: no permissions to judge
+	}
 	for _, w := range warnings {
 		r.line(markFail, "%s", w)
 	}

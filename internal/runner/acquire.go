@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/golock/golock/internal/logging"
 	"github.com/golock/golock/internal/redisclient"
 	"github.com/golock/golock/lockscript"
 )
@@ -66,7 +67,8 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		j.log.Warn("interrupted before the job started; nothing ran")
 		return nil, sent, ExitFailed
 	case err != nil:
-		j.log.Error("cannot take the lock at "+redisclient.Address(j.cfg)+redisclient.Hint(err), "err", err)
+		j.log.Error("cannot take the lock at " + redisclient.Address(j.cfg) + ": " + said(err) + redisclient.Hint(err) + "; nothing ran")
+		j.log.Debug("the failure in detail", "err", err)
 		return nil, sent, ExitFailed
 	}
 	j.log.Debug("lock acquired", "fence", lock.Fence, "owner", lock.Owner)
@@ -84,4 +86,14 @@ func (j *job) undo(ctx context.Context, o lockscript.Options) {
 		j.log.Warn(fmt.Sprintf("an interrupted acquire may have taken the lock; it frees itself within %vs",
 			max(j.cfg.Lease, j.cfg.Grace).Seconds()), "err", err)
 	}
+}
+
+// said is err as the operator reads it: what Redis did, or did not do, and how often golock
+// tried; the whole chain is for VERBOSE.
+func said(err error) string {
+	var g *gaveUp
+	if errors.As(err, &g) {
+		return g.Error()
+	}
+	return logging.OneLine(cause(err))
 }

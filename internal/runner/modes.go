@@ -23,7 +23,8 @@ func Reset(ctx context.Context, cfg *config.Config, log *slog.Logger, c redis.Sc
 		return err
 	})
 	if err != nil {
-		log.Error("cannot reset the lock at "+redisclient.Address(cfg)+redisclient.Hint(err), "err", err)
+		log.Error("cannot reset the lock at " + redisclient.Address(cfg) + ": " + said(err) + redisclient.Hint(err))
+		log.Debug("the failure in detail", "err", err)
 		return ExitFailed
 	}
 	// An operator at a terminal, or one who asked for VERBOSE, is told what the reset did;

@@ -29,11 +29,7 @@ func retry(ctx context.Context, cfg *config.Config, log *slog.Logger, tty bool, 
 			return err
 		}
 		if n >= cfg.ReconnectAttempts {
-			if timedOut(err) {
-				return fmt.Errorf("%w: no answer within CRONLOCK_REDIS_TIMEOUT=%vs (gave up after %d attempts)",
-					err, cfg.RedisTimeout.Seconds(), n+1)
-			}
-			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
+			return &gaveUp{err: err, retries: n, attempts: cfg.ReconnectAttempts, timeout: cfg.RedisTimeout}
 		}
 		wait := time.Duration(n) * cfg.ReconnectBackoff
 		tell(fmt.Sprintf("cannot %s at %s; retrying in %v s, %d of %d", what, redisclient.Address(cfg), wait.Seconds(),
@@ -85,3 +81,22 @@ func timedOut(err error) bool {
 	var nerr net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout()
 }
+
+// gaveUp is retry's error when Redis could not be reached on any try.
+type gaveUp struct {
+	err      error // the last try's
+	retries  int   // how many retries followed the first try
+	attempts int   // CRONLOCK_RECONNECT_ATTEMPTS
+	timeout  time.Duration
+}
+
+// Error says what the last try met and how often golock tried, in the settings' terms.
+func (e *gaveUp) Error() string {
+	what := cause(e.err)
+	if timedOut(e.err) {
+		what = fmt.Sprintf("no answer within CRONLOCK_REDIS_TIMEOUT=%vs", e.timeout.Seconds())
+	}
+	return fmt.Sprintf("%s; gave up after %d retries (CRONLOCK_RECONNECT_ATTEMPTS=%d)", what, e.retries, e.attempts)
+}
+
+func (e *gaveUp) Unwrap() error { return e.err }

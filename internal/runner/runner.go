@@ -125,7 +125,9 @@ func (j *job) run(ctx context.Context) int {
 				return
 			}
 			if j.cfg.OnLost == "keep" { // each loss said once; the job runs on
-				j.log.Warn("lock lost; CRONLOCK_ON_LOST=keep, so the job runs on", "err", loss.Err)
+				what, _ := lossSaid(j.name, loss.Err, j.cfg.Lease)
+				j.log.Warn(what + "; CRONLOCK_ON_LOST=keep, so the job runs on")
+				j.log.Debug("the loss in detail", "err", loss.Err)
 				continue
 			}
 			stop <- supervisor.Stop{Kill: loss.Kill} // SIGTERM now; SIGKILL then
@@ -162,9 +164,10 @@ func (j *job) run(ctx context.Context) int {
 		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", logging.OneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
 		exit, outcome.Ended = ExitTimeout, lockscript.TimedOut
 	case res.Stopped:
-		var msg string
-		msg, outcome.Ended = stopped(loss.Err)
-		j.log.Error(msg, "err", loss.Err)
+		var what string
+		what, outcome.Ended = lossSaid(j.name, loss.Err, j.cfg.Lease)
+		j.log.Error(what + "; job killed (CRONLOCK_ON_LOST=kill)")
+		j.log.Debug("the loss in detail", "err", loss.Err)
 		exit = ExitFailed
 	}
 	// When another owner took the lock, the line about the loss has named it already:
@@ -182,16 +185,35 @@ func (j *job) run(ctx context.Context) int {
 	return exit
 }
 
-// stopped says why a job was stopped for the loss err, in one line, and how its run ended.
-func stopped(err error) (string, lockscript.Ending) {
+// lossSaid says what happened to the lock in the operator's words, and how the run ends.
+func lossSaid(name string, err error, lease time.Duration) (string, lockscript.Ending) {
 	var held *lockscript.HeldError
 	switch {
 	case errors.As(err, &held) && held.Reset:
-		return fmt.Sprintf("lock %s was reset (CRONLOCK_RESET) on %s pid %d while the job ran; job killed",
-			held.Name, held.Holder.Host, held.Holder.PID), lockscript.Revoked
+		return fmt.Sprintf("lock %s was reset (CRONLOCK_RESET) on %s pid %d while the job ran",
+			name, held.Holder.Host, held.Holder.PID), lockscript.Revoked
 	case errors.As(err, &held) && held.Replaced:
-		return fmt.Sprintf("lock %s was taken over by a CRONLOCK_REPLACE run on %s pid %d; job killed",
-			held.Name, held.Holder.Host, held.Holder.PID), lockscript.Replaced
+		return fmt.Sprintf("lock %s was taken over by a CRONLOCK_REPLACE run on %s pid %d",
+			name, held.Holder.Host, held.Holder.PID), lockscript.Replaced
+	case errors.As(err, &held) && held.Holder.Kind == lockscript.Golock:
+		return fmt.Sprintf("lock %s lost while the job ran: %s took it after its lease ran out",
+			name, held.Holder), lockscript.Lost
+	case errors.Is(err, heartbeat.ErrLost):
+		return fmt.Sprintf("lock %s lost while the job ran: another run took it after its lease ran out", name), lockscript.Lost
+	case errors.Is(err, heartbeat.ErrClockStep):
+		return fmt.Sprintf("lock %s may have expired early: Redis's clock jumped forward", name), lockscript.Lost
 	}
-	return "lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)", lockscript.Lost
+	return fmt.Sprintf("Redis did not confirm a renewal of lock %s in time (%s), so its lease may end "+
+		"while the job runs; the lock frees itself within %vs if it is still there", name, logging.OneLine(cause(err)), lease.Seconds()), lockscript.Lost
+}
+
+// cause is the innermost message of an error chain: what went wrong, without who passed it on.
+func cause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }
