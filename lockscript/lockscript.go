@@ -38,19 +38,61 @@ const (
 	held    = "held"
 )
 
-var registry = sync.OnceValue(func() map[string]*redis.Script {
-	all := map[string]*redis.Script{}
+var registry = sync.OnceValue(func() map[string]*lua {
+	all := map[string]*lua{}
 	for name, src := range scripts.All() {
-		all[name] = redis.NewScript(src)
+		all[name] = &lua{redis.NewScript(src), src}
 	}
 	return all
 })
 
-// script is the named script, ready to Run (EVALSHA, falling back to EVAL).
-func script(name string) *redis.Script { return registry()[name] }
+// script is the named script, ready to Run.
+func script(name string) *lua { return registry()[name] }
 
 // All returns every script golock runs, by name, for tests and the doctor.
-func All() map[string]*redis.Script { return registry() }
+func All() map[string]*redis.Script {
+	all := map[string]*redis.Script{}
+	for name, l := range registry() {
+		all[name] = l.Script
+	}
+	return all
+}
+
+// lua is one script: its redis.Script (for its hash) and its source.
+type lua struct {
+	*redis.Script
+	src string
+}
+
+// Run runs the script as redis.Script.Run does, EVALSHA and EVAL when the server does not
+// have it yet, but with each command marked as taking its keys one by one: a cluster client
+// otherwise fetches the server's whole COMMAND table (90 kB, 0.8 ms of server CPU) on its
+// first command to learn that, which is every run's first command.
+func (l *lua) Run(ctx context.Context, c redis.Scripter, keys []string, args ...any) *redis.Cmd {
+	p, ok := c.(interface {
+		Process(context.Context, redis.Cmder) error
+	})
+	if !ok {
+		return l.Script.Run(ctx, c, keys, args...)
+	}
+	cmd := l.cmd(ctx, "evalsha", l.Hash(), keys, args)
+	if err := p.Process(ctx, cmd); redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = l.cmd(ctx, "eval", l.src, keys, args)
+		_ = p.Process(ctx, cmd)
+	}
+	return cmd
+}
+
+func (l *lua) cmd(ctx context.Context, op, script string, keys []string, args []any) *redis.Cmd {
+	all := make([]any, 0, 3+len(keys)+len(args))
+	all = append(all, op, script, len(keys))
+	for _, k := range keys {
+		all = append(all, k)
+	}
+	cmd := redis.NewCmd(ctx, append(all, args...)...)
+	cmd.SetStepCount(1)
+	return cmd
+}
 
 // LastRunTTL is how long the record of a lock's last run is kept.
 const LastRunTTL = 30 * 24 * time.Hour
@@ -70,7 +112,7 @@ func FenceTTL(release time.Duration) time.Duration {
 // withSlots runs a script whose KEYS end with the slots 2..N of name (keys builds them),
 // first with none: when it replies {"limit", N} (the limit key says the lock has N slots),
 // it runs it again with them.
-func withSlots(ctx context.Context, s *redis.Script, c redis.Scripter, name string, keys func([]string) []string, args ...any) ([]any, error) {
+func withSlots(ctx context.Context, s *lua, c redis.Scripter, name string, keys func([]string) []string, args ...any) ([]any, error) {
 	var slots []string
 	for {
 		reply, err := s.Run(ctx, c, keys(slots), args...).Slice()
