@@ -9,7 +9,9 @@
 //
 //	sent ──► reply          renewal due          kill point        lease ends
 //	  │         │                │                    │                 │
-//	  0       (rtt)          LEASE/3             LEASE − KG          LEASE
+//	  0       (rtt)          LEASE/3             TTL − KG             TTL
+//	                  (or (TTL − KG)/2 when sooner: TTL is the lease Redis confirmed,
+//	                   LEASE but for a retried acquire that found its own lock)
 //	  └─ the lease counts from here: a reply later than LEASE/3 renews at once
 //	                             └─ each try bounded by min(Config.Timeout, time to the
 //	                                kill point); a failed try is retried every Config.Retry
@@ -118,6 +120,14 @@ func (c Config) loss(err error, end time.Time) Loss {
 		return Loss{Err: err, End: end, Kill: end.Add(c.KillGrace - margin)}
 	}
 	return Loss{Err: err, End: end, Kill: end.Add(-margin)}
+}
+
+// due is how long after the send that confirmed l the next renewal is due: Lease/3, or
+// sooner when l is shorter than Lease (an acquire that found its own lock, taken by an
+// earlier try whose reply was lost, has only what is left of that try's lease): halfway to
+// the kill point at the latest, so that a slow reply or a retry still comes before it.
+func (c Config) due(l Lease) time.Duration {
+	return max(0, min(c.Lease/3, (l.TTL-c.KillGrace)/2))
 }
 
 // Left is how much of the first lease, confirmed by a request sent at sent, is left before
@@ -231,8 +241,7 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 	arm(first, sent)
 	// Redis read its clock for the first lease somewhere between sent and now.
 	clock = outcome{lease: first, sent: sent, back: time.Now()}
-	interval := cfg.Lease / 3
-	next = time.NewTimer(max(0, interval-time.Since(sent)))
+	next = time.NewTimer(max(0, cfg.due(first)-time.Since(sent)))
 	defer warnAt.Stop()
 	defer lapseAt.Stop()
 	defer next.Stop()
@@ -291,7 +300,7 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 			lastErr, failed, lost = nil, 0, false
 			h.failing.Store(false)
 			arm(o.lease, o.sent)
-			next.Reset(max(0, interval-time.Since(o.sent)))
+			next.Reset(max(0, cfg.due(o.lease)-time.Since(o.sent)))
 			if err := judgeStep(cfg, clockStep(clock, o)); err != nil {
 				h.report(cfg.loss(err, time.Now()))
 				lost = true

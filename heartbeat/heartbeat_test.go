@@ -216,6 +216,21 @@ func TestLateReplyRenewsAtOnce(t *testing.T) {
 	}
 }
 
+// TestShortFirstLeaseRenewsSoon: a first lease shorter than Lease (a retried acquire that
+// found its own lock has only what is left of the first try's) is renewed halfway to its
+// kill point, not Lease/3 after the send, which would come after it.
+func TestShortFirstLeaseRenewsSoon(t *testing.T) {
+	t.Parallel()
+	const lease, killGrace = 3 * time.Second, time.Second
+	r := &renewer{do: succeed}
+	hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: lease, KillGrace: killGrace},
+		heartbeat.Lease{TTL: 1500 * time.Millisecond, UntilDeadline: time.Hour}, time.Now())
+	if !eventually(400*time.Millisecond, func() bool { return r.count() > 0 }) {
+		t.Fatal("no renewal within 0.4 s of a first lease of 1.5 s (kill point at 0.5 s)")
+	}
+	noLoss(t, hb, time.Second)
+}
+
 func TestTransientErrorsLogOnce(t *testing.T) {
 	t.Parallel()
 	// Two spells of failures, each of many ticks, each followed by a recovery.
