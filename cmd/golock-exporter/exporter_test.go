@@ -301,8 +301,9 @@ func TestExporter(t *testing.T) {
 	if v, ok := m.get("golock_lock_last_success_timestamp_seconds", "lock", failedAfterSuccess); !ok || v == 0 {
 		t.Errorf("a failure after a success: last success %v, %v; want the success kept", v, ok)
 	}
-	if _, ok := m.get("golock_lock_last_success_timestamp_seconds", "lock", name(t, env, "sh", "-c", "exit 3")); ok {
-		t.Error("a lock that never succeeded has a last success")
+	// A lock that never succeeded: 0, so that time() - it is large and an alert on it fires.
+	if v, ok := m.get("golock_lock_last_success_timestamp_seconds", "lock", name(t, env, "sh", "-c", "exit 3")); !ok || v != 0 {
+		t.Errorf("a lock that never succeeded: last success %v, %v; want 0", v, ok)
 	}
 	// Redis safety: the test's Redis has no persistence and no memory limit.
 	node := srv.Addr()
