@@ -98,29 +98,43 @@ type metrics map[string]*dto.MetricFamily
 // parses it; it returns how long the scrape took.
 func (e *process) scrape(t *testing.T, timeout time.Duration) (metrics, time.Duration) {
 	t.Helper()
+	header := ""
+	if timeout > 0 {
+		header = strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)
+	}
+	m, took, err := e.scrapeHeader(header)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	return m, took
+}
+
+// scrapeHeader is scrape with X-Prometheus-Scrape-Timeout-Seconds: header (none when
+// ""); it may run outside the test's goroutine.
+func (e *process) scrapeHeader(header string) (metrics, time.Duration, error) {
 	req, err := http.NewRequest("GET", e.url, nil)
 	if err != nil {
-		t.Fatal(err)
+		return nil, 0, err
 	}
-	if timeout > 0 {
-		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64))
+	if header != "" {
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", header)
 	}
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatalf("scrape: %v", err)
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	took := time.Since(start)
 	if resp.StatusCode != 200 {
-		t.Fatalf("scrape: HTTP %d", resp.StatusCode)
+		return nil, took, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		t.Fatalf("scrape: the text parser refuses it: %v", err)
+		return nil, took, fmt.Errorf("the text parser refuses it: %v", err)
 	}
-	return fams, took
+	return fams, took, nil
 }
 
 // get is the value of metric name with labels (label=value pairs), and whether it is there.
