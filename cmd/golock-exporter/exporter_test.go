@@ -24,7 +24,7 @@ import (
 func TestMain(m *testing.M) { golocktest.Main(m) }
 
 // exporterBin is golock-exporter, built once (with golock's config search).
-func exporterBin(t *testing.T) string {
+func exporterBin(t testing.TB) string {
 	t.Helper()
 	return golocktest.Build(t, "cmd/golock-exporter")
 }
@@ -47,11 +47,12 @@ func name(t *testing.T, env []string, args ...string) string {
 type process struct {
 	url    string // of /metrics
 	stderr string // the file its log goes to
+	pid    int
 }
 
 // startExporter runs golock-exporter with env and args on a free port, and waits until it
 // serves. It is stopped at the test's end.
-func startExporter(t *testing.T, env []string, args ...string) *process {
+func startExporter(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	logf := filepath.Join(t.TempDir(), "stderr")
@@ -79,7 +80,7 @@ func startExporter(t *testing.T, env []string, args ...string) *process {
 		b, _ := os.ReadFile(logf)
 		t.Fatalf("golock-exporter never served on %s: %s", addr, b)
 	}
-	return &process{url: "http://" + addr + "/metrics", stderr: logf}
+	return &process{url: "http://" + addr + "/metrics", stderr: logf, pid: cmd.Process.Pid}
 }
 
 func (e *process) log(t *testing.T) string {
