@@ -74,9 +74,12 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	fams := e.shared(ctx, timeout)
-	promhttp.HandlerFor(prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		return fams, nil
-	}), e.static}, promhttp.HandlerOpts{
+	// The shared families are served as they are, beside the exporter's own (whose names
+	// differ): merging them with prometheus.Gatherers would hash every series again.
+	promhttp.HandlerFor(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		own, err := e.static.Gather()
+		return append(own, fams...), err
+	}), promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError,
 	}).ServeHTTP(w, r)
 }
