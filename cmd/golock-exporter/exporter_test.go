@@ -24,7 +24,7 @@ import (
 func TestMain(m *testing.M) { golocktest.Main(m) }
 
 // exporterBin is golock-exporter, built once (with golock's config search).
-func exporterBin(t *testing.T) string {
+func exporterBin(t testing.TB) string {
 	t.Helper()
 	return golocktest.Build(t, "cmd/golock-exporter")
 }
@@ -47,11 +47,12 @@ func name(t *testing.T, env []string, args ...string) string {
 type process struct {
 	url    string // of /metrics
 	stderr string // the file its log goes to
+	pid    int
 }
 
 // startExporter runs golock-exporter with env and args on a free port, and waits until it
 // serves. It is stopped at the test's end.
-func startExporter(t *testing.T, env []string, args ...string) *process {
+func startExporter(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	logf := filepath.Join(t.TempDir(), "stderr")
@@ -79,7 +80,7 @@ func startExporter(t *testing.T, env []string, args ...string) *process {
 		b, _ := os.ReadFile(logf)
 		t.Fatalf("golock-exporter never served on %s: %s", addr, b)
 	}
-	return &process{url: "http://" + addr + "/metrics", stderr: logf}
+	return &process{url: "http://" + addr + "/metrics", stderr: logf, pid: cmd.Process.Pid}
 }
 
 func (e *process) log(t *testing.T) string {
@@ -98,29 +99,43 @@ type metrics map[string]*dto.MetricFamily
 // parses it; it returns how long the scrape took.
 func (e *process) scrape(t *testing.T, timeout time.Duration) (metrics, time.Duration) {
 	t.Helper()
+	header := ""
+	if timeout > 0 {
+		header = strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)
+	}
+	m, took, err := e.scrapeHeader(header)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	return m, took
+}
+
+// scrapeHeader is scrape with X-Prometheus-Scrape-Timeout-Seconds: header (none when
+// ""); it may run outside the test's goroutine.
+func (e *process) scrapeHeader(header string) (metrics, time.Duration, error) {
 	req, err := http.NewRequest("GET", e.url, nil)
 	if err != nil {
-		t.Fatal(err)
+		return nil, 0, err
 	}
-	if timeout > 0 {
-		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64))
+	if header != "" {
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", header)
 	}
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatalf("scrape: %v", err)
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	took := time.Since(start)
 	if resp.StatusCode != 200 {
-		t.Fatalf("scrape: HTTP %d", resp.StatusCode)
+		return nil, took, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		t.Fatalf("scrape: the text parser refuses it: %v", err)
+		return nil, took, fmt.Errorf("the text parser refuses it: %v", err)
 	}
-	return fams, took
+	return fams, took, nil
 }
 
 // get is the value of metric name with labels (label=value pairs), and whether it is there.
@@ -301,8 +316,9 @@ func TestExporter(t *testing.T) {
 	if v, ok := m.get("golock_lock_last_success_timestamp_seconds", "lock", failedAfterSuccess); !ok || v == 0 {
 		t.Errorf("a failure after a success: last success %v, %v; want the success kept", v, ok)
 	}
-	if _, ok := m.get("golock_lock_last_success_timestamp_seconds", "lock", name(t, env, "sh", "-c", "exit 3")); ok {
-		t.Error("a lock that never succeeded has a last success")
+	// A lock that never succeeded: 0, so that time() - it is large and an alert on it fires.
+	if v, ok := m.get("golock_lock_last_success_timestamp_seconds", "lock", name(t, env, "sh", "-c", "exit 3")); !ok || v != 0 {
+		t.Errorf("a lock that never succeeded: last success %v, %v; want 0", v, ok)
 	}
 	// Redis safety: the test's Redis has no persistence and no memory limit.
 	node := srv.Addr()

@@ -7,7 +7,7 @@
 // Usage:
 //
 //	golock-exporter [--listen ADDR] [--timeout SECONDS]
-//	golock-exporter --help | --version
+//	golock-exporter --help | --man | --version
 //
 // It is configured by the same CRONLOCK_* variables and config files as golock, and
 // connects to Redis exactly as golock does (Sentinel, Cluster, TLS, auth). It serves
@@ -16,6 +16,9 @@
 // cannot be read is golock_up 0, golock_exporter_scrape_errors_total and a log line, never
 // a crash. It is a command of its own so that golock, which runs for every cron job,
 // carries none of it.
+//
+// Its man page, golock-exporter(1), is golock-exporter.md, rendered by go generate into
+// golock-exporter.1, which --man prints.
 //
 // Exit codes: 0 when stopped by SIGINT or SIGTERM; 201 on a bad setting or option, or when
 // it cannot listen.
@@ -42,7 +45,7 @@ import (
 )
 
 const usage = `usage: golock-exporter [--listen ADDR] [--timeout SECONDS]
-       golock-exporter --help | --version
+       golock-exporter --help | --man | --version
 
 Serves the state of golock's locks to Prometheus at http://ADDR/metrics (default
 127.0.0.1:9680), read from Redis on each scrape with golock's CRONLOCK_* settings.
@@ -61,7 +64,7 @@ func main() {
 type options struct {
 	listen  string        // --listen
 	timeout time.Duration // --timeout: the bound on one scrape
-	mode    string        // "", "help" or "version"
+	mode    string        // "", "help", "man" or "version"
 }
 
 func parseArgs(args []string) (options, error) {
@@ -81,8 +84,8 @@ func parseArgs(args []string) (options, error) {
 		switch {
 		case a == "-h" || a == "--help":
 			return options{mode: "help"}, nil
-		case a == "--version":
-			return options{mode: "version"}, nil
+		case a == "--version" || a == "--man":
+			return options{mode: a[2:]}, nil
 		case a == "--listen" || hasValue(a, "--listen"):
 			v, err := value("--listen")
 			if err != nil {
@@ -130,6 +133,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	switch opts.mode {
 	case "help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "man":
+		fmt.Fprint(stdout, roff(version.String()))
 		return 0
 	case "version":
 		fmt.Fprintln(stdout, "golock-exporter "+version.String())

@@ -1,14 +1,15 @@
 // Package exporter serves the state of golock's locks to Prometheus: each scrape reads every
 // lock under CRONLOCK_PREFIX from Redis afresh, and each master's eviction and persistence
-// settings. It changes nothing in Redis.
+// settings. It changes nothing in Redis. Scrapes that arrive while a read is under way
+// share it, so that six Prometheus servers cost Redis, and the exporter's memory, one read.
 package exporter
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -16,16 +17,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/golock/golock/internal/config"
 	"github.com/golock/golock/internal/redisclient"
-	"github.com/golock/golock/lockscript"
 )
 
 // inspectors is how many locks a scrape reads at once: the client's pool holds 4
 // connections, as golock's does.
 const inspectors = 4
+
+// minTimeout is the least a scrape is given, however short Prometheus's own timeout.
+const minTimeout = 100 * time.Millisecond
 
 // Exporter serves /metrics: each scrape reads Redis afresh, bounded by timeout.
 type Exporter struct {
@@ -34,16 +38,25 @@ type Exporter struct {
 	log     *slog.Logger
 	timeout time.Duration
 
-	static  prometheus.Gatherer // the exporter's own process, Go runtime and error count
-	errors  prometheus.Counter  // scrapes that could not read Redis
-	mu      sync.Mutex          // guards failing
-	failing bool                // the last scrape could not read Redis: said once
+	static prometheus.Gatherer // the exporter's own process, Go runtime and error count
+	errors prometheus.Counter  // scrapes that could not read Redis
+
+	mu       sync.Mutex        // guards the fields below
+	failing  bool              // the last read could not read Redis: said once
+	reading  *reading          // the read under way, which a scrape arriving now shares
+	commands map[string]string // each lock's command line, as its holder recorded it when last seen
+}
+
+// reading is one read of Redis, shared by every scrape that arrives while it runs.
+type reading struct {
+	done chan struct{}       // closed when fams is set
+	fams []*dto.MetricFamily // the locks' and Redis's metrics, gathered once
 }
 
 // New returns the handler of /metrics for the locks that cfg names, read through client;
 // a scrape takes at most timeout.
 func New(cfg *config.Config, client redis.UniversalClient, log *slog.Logger, timeout time.Duration) *Exporter {
-	e := &Exporter{cfg: cfg, client: client, log: log, timeout: timeout,
+	e := &Exporter{cfg: cfg, client: client, log: log, timeout: timeout, commands: map[string]string{},
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "golock_exporter_scrape_errors_total",
 			Help: "Scrapes that could not read Redis (see golock_up and the exporter's log)."})}
 	reg := prometheus.NewRegistry()
@@ -54,21 +67,98 @@ func New(cfg *config.Config, client redis.UniversalClient, log *slog.Logger, tim
 }
 
 // ServeHTTP is one scrape: the locks as Redis holds them now, read within the exporter's
-// timeout, or Prometheus's scrape timeout when that is shorter.
+// timeout, or Prometheus's scrape timeout when that is shorter. A read already under way
+// is shared rather than started again.
 func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	timeout := e.timeout
-	if s, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64); err == nil && s > 0 {
-		// Leave a moment to write the answer before Prometheus gives up.
-		timeout = min(timeout, max(time.Duration(s*float64(time.Second))*9/10, 100*time.Millisecond))
-	}
+	timeout := e.scrapeTimeout(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"))
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&scrape{e: e, ctx: ctx})
-	promhttp.HandlerFor(prometheus.Gatherers{reg, e.static}, promhttp.HandlerOpts{
+	fams := e.shared(ctx, timeout)
+	// The shared families are served as they are, beside the exporter's own (whose names
+	// differ): merging them with prometheus.Gatherers would hash every series again.
+	promhttp.HandlerFor(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		own, err := e.static.Gather()
+		return append(own, fams...), err
+	}), promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError,
 	}).ServeHTTP(w, r)
 }
+
+// scrapeTimeout is how long a scrape may read Redis: 90% of Prometheus's scrape timeout
+// (header, in seconds), leaving a moment to write the answer, but at least minTimeout and
+// at most the exporter's own timeout. A header that is no positive number (NaN, +Inf,
+// garbage) or more than the exporter's timeout is the exporter's timeout.
+func (e *Exporter) scrapeTimeout(header string) time.Duration {
+	s, err := strconv.ParseFloat(header, 64)
+	if err != nil || math.IsNaN(s) || s <= 0 || s*0.9 >= e.timeout.Seconds() {
+		return e.timeout
+	}
+	return min(e.timeout, max(time.Duration(s*0.9*float64(time.Second)), minTimeout))
+}
+
+// shared returns the metrics of a new read bounded by timeout, or of the read under way;
+// when ctx ends before the read under way, golock_up 0.
+func (e *Exporter) shared(ctx context.Context, timeout time.Duration) []*dto.MetricFamily {
+	e.mu.Lock()
+	rd := e.reading
+	joined := rd != nil
+	if !joined {
+		rd = &reading{done: make(chan struct{})}
+		e.reading = rd
+		// Not the request's context: a scrape that gives up must not end the others' read.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			fams := e.gather(ctx)
+			e.mu.Lock()
+			e.reading = nil
+			e.mu.Unlock()
+			rd.fams = fams
+			close(rd.done)
+		}()
+	}
+	e.mu.Unlock()
+	if !joined { // its own read is bounded by this scrape's timeout
+		<-rd.done
+		return rd.fams
+	}
+	select {
+	case <-rd.done:
+		return rd.fams
+	case <-ctx.Done():
+		// This scrape's deadline is shorter than that of the read it joined.
+		e.failed(errors.New("the read under way did not end within this scrape's timeout"))
+		return e.gatherDown()
+	}
+}
+
+// gather reads Redis once and gathers the metrics; what could not be gathered is logged
+// and left out.
+func (e *Exporter) gather(ctx context.Context) []*dto.MetricFamily {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&scrape{e: e, ctx: ctx})
+	fams, err := reg.Gather()
+	if err != nil {
+		e.log.Error("some metrics left out", "err", err)
+	}
+	return fams
+}
+
+// gatherDown is a scrape's answer when it could not read Redis: golock_up 0.
+func (e *Exporter) gatherDown() []*dto.MetricFamily {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
+	}))
+	fams, _ := reg.Gather()
+	return fams
+}
+
+// collectorFunc is an unchecked collector: it describes nothing.
+type collectorFunc func(chan<- prometheus.Metric)
+
+func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 // failed counts a scrape that could not read Redis, and says so once until one can again.
 func (e *Exporter) failed(err error) {
@@ -93,246 +183,4 @@ func (e *Exporter) readOK() {
 	if was {
 		e.log.Info("Redis answers again", "redis", redisclient.Address(e.cfg))
 	}
-}
-
-// The metrics. Every time is Redis's clock; ages and TTLs are as Redis saw them.
-var (
-	descUp = prometheus.NewDesc("golock_up",
-		"1 when this scrape read every lock from Redis, 0 when Redis could not be read.", nil, nil)
-	descScrapeSeconds = prometheus.NewDesc("golock_scrape_duration_seconds",
-		"How long this scrape took to read Redis.", nil, nil)
-	descLocks = prometheus.NewDesc("golock_locks",
-		"Locks under CRONLOCK_PREFIX: held, or free with a last run recorded.", nil, nil)
-	descHeld = prometheus.NewDesc("golock_lock_held",
-		"1 when the lock is held (a job runs, its grace hold, a cronlock lock or a foreign value), else 0.", lockLabel, nil)
-	descHolders = prometheus.NewDesc("golock_lock_holders",
-		"How many hold the lock now.", lockLabel, nil)
-	descState = prometheus.NewDesc("golock_lock_state",
-		"1 for the lock's state: free, held (its job runs), released (job ended, held for grace), cronlock or foreign.",
-		[]string{"lock", "state"}, nil)
-	descHolder = prometheus.NewDesc("golock_lock_holder_info",
-		"How many of the lock's holders run on host (1, or up to CRONLOCK_LIMIT).", []string{"lock", "host"}, nil)
-	descAge = prometheus.NewDesc("golock_lock_holder_age_seconds",
-		"Since the holder took the lock (the longest-held, with several holders).", lockLabel, nil)
-	descTTL = prometheus.NewDesc("golock_lock_ttl_seconds",
-		"What is left of the held lock's TTL (its lease; the first slot's, with several holders); -1 when the key has no expiry.", lockLabel, nil)
-	descFence = prometheus.NewDesc("golock_lock_fence",
-		"The holder's fencing token (of the first slot, with several holders).", lockLabel, nil)
-	descLastStart = prometheus.NewDesc("golock_lock_last_run_start_timestamp_seconds",
-		"When the last run took the lock (unix time).", lockLabel, nil)
-	descLastEnd = prometheus.NewDesc("golock_lock_last_run_end_timestamp_seconds",
-		"When the last run released the lock (unix time).", lockLabel, nil)
-	descLastDuration = prometheus.NewDesc("golock_lock_last_run_duration_seconds",
-		"How long the last run held the lock, from acquisition to release.", lockLabel, nil)
-	descLastExit = prometheus.NewDesc("golock_lock_last_run_exit_code",
-		"The last run's exit code (126 or 127: it could not start).", lockLabel, nil)
-	descLastFence = prometheus.NewDesc("golock_lock_last_run_fence",
-		"The last run's fencing token.", lockLabel, nil)
-	descLastInfo = prometheus.NewDesc("golock_lock_last_run_info",
-		"1, naming the host of the last run.", []string{"lock", "host"}, nil)
-	descLastSuccess = prometheus.NewDesc("golock_lock_last_success_timestamp_seconds",
-		"When the last run that exited 0 ended (unix time); absent when none is recorded.", lockLabel, nil)
-	descEvicts = prometheus.NewDesc("golock_redis_evicts_locks",
-		"1 when the master may evict a held lock (a maxmemory-policy other than noeviction, with a memory limit).",
-		nodeLabel, nil)
-	descPolicy = prometheus.NewDesc("golock_redis_maxmemory_policy_info",
-		"1, naming the master's maxmemory-policy.", []string{"node", "policy"}, nil)
-	descMaxMemory = prometheus.NewDesc("golock_redis_maxmemory_bytes",
-		"The master's maxmemory; 0: no limit.", nodeLabel, nil)
-	descPersistent = prometheus.NewDesc("golock_redis_persistent",
-		"1 when a restart of the master keeps the locks (AOF, or RDB save points), 0 when it empties it.", nodeLabel, nil)
-	descAOF = prometheus.NewDesc("golock_redis_aof_enabled",
-		"1 when the master's append-only file is on.", nodeLabel, nil)
-
-	lockLabel = []string{"lock"}
-	nodeLabel = []string{"node"}
-	allDescs  = []*prometheus.Desc{descUp, descScrapeSeconds, descLocks, descHeld, descHolders, descState, descHolder,
-		descAge, descTTL, descFence, descLastStart, descLastEnd, descLastDuration, descLastExit, descLastFence,
-		descLastInfo, descLastSuccess, descEvicts, descPolicy, descMaxMemory, descPersistent, descAOF}
-	states = []string{"free", "held", "released", "cronlock", "foreign"}
-)
-
-// scrape is a collector for one scrape: it reads Redis when gathered.
-type scrape struct {
-	e   *Exporter
-	ctx context.Context
-}
-
-func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
-		ch <- d
-	}
-}
-
-func (s *scrape) Collect(ch chan<- prometheus.Metric) {
-	start := time.Now()
-	sts, err := s.e.read(s.ctx)
-	for _, st := range sts {
-		lockMetrics(ch, st)
-	}
-	if err == nil {
-		err = s.e.safety(s.ctx, ch)
-	}
-	up := 1.0
-	if err != nil {
-		up = 0
-		s.e.failed(err)
-	} else {
-		s.e.readOK()
-	}
-	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(descLocks, prometheus.GaugeValue, float64(len(sts)))
-	ch <- prometheus.MustNewConstMetric(descScrapeSeconds, prometheus.GaugeValue, time.Since(start).Seconds())
-}
-
-// read inspects every lock under the prefix, a few at once. On an error it returns what
-// it read before it.
-func (e *Exporter) read(ctx context.Context) ([]lockscript.Status, error) {
-	names, err := lockscript.ListRecorded(ctx, e.client, e.cfg.Prefix)
-	if err != nil {
-		return nil, err
-	}
-	sts := make([]lockscript.Status, len(names))
-	errs := make([]error, len(names))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(inspectors, len(names)) {
-		wg.Go(func() {
-			for i := range next {
-				sts[i], errs[i] = lockscript.Inspect(ctx, e.client, names[i])
-			}
-		})
-	}
-	for i := range names {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	read := sts[:0]
-	for i, st := range sts {
-		if errs[i] == nil {
-			read = append(read, st)
-		}
-	}
-	return read, errors.Join(errs...)
-}
-
-// lockMetrics are one lock's metrics, from what Inspect read: the same facts as
-// golock --status --json.
-func lockMetrics(ch chan<- prometheus.Metric, st lockscript.Status) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{st.Name}, labels...)...)
-	}
-	state, holders := "free", 0.0
-	if h := st.Holder; h != nil {
-		holders = float64(1 + len(st.Others)) // CRONLOCK_LIMIT above 1: the other slots' holders
-		gauge(descTTL, ttl(h.TTL))
-		switch h.Kind {
-		case lockscript.Golock:
-			state = "held"
-			if h.Released {
-				state = "released"
-			}
-			hosts, oldest := map[string]int{h.Host: 1}, h.Age
-			for _, o := range st.Others {
-				hosts[o.Holder.Host]++
-				oldest = max(oldest, o.Holder.Age)
-			}
-			for host, n := range hosts {
-				gauge(descHolder, float64(n), host)
-			}
-			gauge(descAge, oldest.Seconds())
-			gauge(descFence, float64(h.Fence))
-		case lockscript.Cronlock:
-			state = "cronlock"
-		default:
-			state = "foreign"
-		}
-	}
-	gauge(descHeld, b2f(holders > 0))
-	gauge(descHolders, holders)
-	for _, s := range states {
-		gauge(descState, b2f(s == state), s)
-	}
-	if l := st.Last; l != nil {
-		gauge(descLastStart, unix(l.Started))
-		gauge(descLastEnd, unix(l.Started.Add(l.Duration)))
-		gauge(descLastDuration, l.Duration.Seconds())
-		gauge(descLastExit, float64(l.Code))
-		gauge(descLastFence, float64(l.Fence))
-		gauge(descLastInfo, 1, l.Host)
-		if !l.Success.IsZero() {
-			gauge(descLastSuccess, unix(l.Success))
-		}
-	}
-}
-
-// safety reads each master's eviction and persistence settings. A master that refuses
-// INFO or CONFIG (a managed Redis) has its unknown gauges left out, and is no error.
-func (e *Exporter) safety(ctx context.Context, ch chan<- prometheus.Metric) error {
-	type master struct {
-		node string
-		s    redisclient.Safety
-		err  error
-	}
-	var masters []*master
-	switch c := e.client.(type) {
-	case *redis.ClusterClient:
-		var mu sync.Mutex
-		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			m := &master{node: node.Options().Addr}
-			m.s, m.err = redisclient.ReadSafety(ctx, node)
-			mu.Lock()
-			defer mu.Unlock()
-			masters = append(masters, m)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	case *redis.Client:
-		m := &master{node: redisclient.Address(e.cfg)}
-		m.s, m.err = redisclient.ReadSafety(ctx, c)
-		masters = append(masters, m)
-	}
-	sort.Slice(masters, func(i, j int) bool { return masters[i].node < masters[j].node })
-	for _, m := range masters {
-		if m.err != nil {
-			if ctx.Err() != nil {
-				return m.err
-			}
-			e.log.Debug("INFO refused: eviction and persistence unknown", "node", m.node, "err", m.err)
-			continue
-		}
-		gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{m.node}, labels...)...)
-		}
-		gauge(descAOF, b2f(m.s.AOF))
-		if persistent, known := m.s.Persistent(); known {
-			gauge(descPersistent, b2f(persistent))
-		}
-		if m.s.Policy != "" {
-			gauge(descEvicts, b2f(m.s.Evicts()))
-			gauge(descPolicy, 1, m.s.Policy)
-			gauge(descMaxMemory, float64(m.s.MaxMemory))
-		}
-	}
-	return nil
-}
-
-// ttl is a key's TTL in seconds; -1 when it has none (Redis's own answer).
-func ttl(d time.Duration) float64 {
-	if d < 0 {
-		return -1
-	}
-	return d.Seconds()
-}
-
-func unix(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -33,9 +34,13 @@ func TestMain(m *testing.M) {
 
 // TestRelease builds a release for this machine's architecture twice, checks that the two
 // are byte-identical, and checks the .deb as dpkg would unpack it into a scratch root:
-// the stamped binary, static and free of build paths and of the packager's code; the man
-// page, the docs and examples; the control fields; nothing under /etc. It also installs
-// and purges the package with dpkg in a scratch root over an operator's cronlock.conf.
+// the stamped binaries (golock, golock-exporter), static and free of build paths and of
+// the packager's code; their man pages, the docs and examples, the alert rules; the
+// exporter's systemd unit, which systemd-analyze verify accepts; the control fields;
+// nothing under /etc. It also installs and purges the package with dpkg in a scratch root
+// over an operator's cronlock.conf: the install creates the group golock and the user
+// golock-exporter, the purge leaves them. The release writes its own checksum file and
+// leaves an earlier release's alone.
 func TestRelease(t *testing.T) {
 	if testing.Short() {
 		t.Skip("packaging test: builds and installs the .deb; skipped under -short, runs in the full suite (./tools/test)")
@@ -53,20 +58,38 @@ func TestRelease(t *testing.T) {
 	}
 
 	dists := []string{t.TempDir(), t.TempDir()}
+	// An earlier release's checksum files, in the old name and the new, in the same dist/.
+	earlier := map[string][]byte{"SHA256SUMS": []byte("0000  golock_0.0.0_amd64.deb\n"),
+		"golock_0.0.0_SHA256SUMS": []byte("1111  golock_0.0.0_amd64.deb\n")}
+	for name, b := range earlier {
+		if err := os.WriteFile(filepath.Join(dists[0], name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, dist := range dists {
 		start := time.Now()
 		release(t, root, dist, arch, version)
 		t.Logf("measured: release build %d for %s took %v", i+1, arch, time.Since(start).Round(time.Millisecond))
 	}
 	bin := "golock-" + version + "-linux-" + arch
+	exporterBin := "golock-exporter-" + version + "-linux-" + arch
 	deb := "golock_" + version + "_" + arch + ".deb"
-	for _, name := range []string{bin, deb, "SHA256SUMS"} {
+	sums := "golock_" + version + "_SHA256SUMS"
+	for _, name := range []string{bin, exporterBin, deb, sums} {
 		a, b := read(t, dists[0], name), read(t, dists[1], name)
 		if !bytes.Equal(a, b) {
 			t.Errorf("two builds of the same commit differ in %s", name)
 		}
 	}
-	checkSums(t, dists[0], bin, deb)
+	checkSums(t, dists[0], sums, bin, exporterBin, deb)
+	for name, b := range earlier {
+		if got := read(t, dists[0], name); !bytes.Equal(got, b) {
+			t.Errorf("the release rewrote an earlier release's %s", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dists[1], "SHA256SUMS")); err == nil {
+		t.Errorf("the release wrote SHA256SUMS, which every release would share")
+	}
 
 	debPath := filepath.Join(dists[0], deb)
 	fields := controlFields(t, debPath)
@@ -85,9 +108,14 @@ func TestRelease(t *testing.T) {
 	}
 	control := t.TempDir()
 	dpkgDeb(t, "-e", debPath, control)
-	for _, script := range []string{"conffiles", "preinst", "postinst", "prerm", "postrm"} {
+	for _, script := range []string{"conffiles", "preinst"} {
 		if _, err := os.Stat(filepath.Join(control, script)); err == nil {
-			t.Errorf("the package has a %s: it should hold only files", script)
+			t.Errorf("the package has a %s: nothing under /etc, and nothing before unpacking", script)
+		}
+	}
+	for _, script := range []string{"postinst", "prerm", "postrm"} {
+		if _, err := os.Stat(filepath.Join(control, script)); err != nil {
+			t.Errorf("the package has no %s (the golock group, the exporter's user and unit)", script)
 		}
 	}
 
@@ -107,6 +135,19 @@ func TestRelease(t *testing.T) {
 	}
 	checkManPage(t, filepath.Join(scratch, "usr/share/man/man1/golock.1.gz"))
 	checkDocs(t, filepath.Join(scratch, "usr/share/doc/golock"), golock)
+
+	exporter := filepath.Join(scratch, "usr/bin/golock-exporter")
+	if !bytes.Equal(read(t, scratch, "usr/bin/golock-exporter"), read(t, dists[0], exporterBin)) {
+		t.Errorf("the package's /usr/bin/golock-exporter is not %s", exporterBin)
+	}
+	checkBinary(t, exporter, root)
+	out, err = exec.Command(exporter, "--version").Output()
+	if err != nil || string(out) != "golock-exporter "+version+"\n" {
+		t.Errorf("golock-exporter --version: %q, %v; want %q", out, err, "golock-exporter "+version)
+	}
+	checkManPage(t, filepath.Join(scratch, "usr/share/man/man1/golock-exporter.1.gz"))
+	checkUnit(t, scratch)
+	checkDocPaths(t, root, scratch)
 }
 
 // TestReleaseRefusesBadVersion: a version dpkg would not take, or a tag's "v", is refused
@@ -151,16 +192,16 @@ func read(t *testing.T, dir, name string) []byte {
 	return b
 }
 
-// checkSums checks that SHA256SUMS lists exactly names, with their hashes.
-func checkSums(t *testing.T, dist string, names ...string) {
+// checkSums checks that the checksum file sums lists exactly names, with their hashes.
+func checkSums(t *testing.T, dist, sums string, names ...string) {
 	t.Helper()
 	var want strings.Builder
 	for _, name := range names {
 		sum := sha256.Sum256(read(t, dist, name))
 		want.WriteString(hex.EncodeToString(sum[:]) + "  " + name + "\n")
 	}
-	if got := string(read(t, dist, "SHA256SUMS")); got != want.String() {
-		t.Errorf("SHA256SUMS:\n%s\nwant:\n%s", got, want.String())
+	if got := string(read(t, dist, sums)); got != want.String() {
+		t.Errorf("%s:\n%s\nwant:\n%s", sums, got, want.String())
 	}
 }
 
@@ -187,7 +228,10 @@ func controlFields(t *testing.T, deb string) map[string]string {
 
 // checkInstall installs the package with dpkg into a scratch root with a dpkg database of
 // its own (nothing on this machine changes), over an operator's /etc/cronlock.conf, then
-// removes it: both work, and the operator's file is never touched.
+// purges it, installs it again and purges it again: each step works, and the operator's
+// file is never touched. The maintainer scripts run unchrooted with DPKG_ROOT set (dpkg
+// --force-script-chrootless), as a bootstrap tool runs them: the postinst makes the group
+// golock and the user golock-exporter in the scratch root's /etc, and the purge leaves them.
 func checkInstall(t *testing.T, deb string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -199,16 +243,24 @@ func checkInstall(t *testing.T, deb string) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(admin, "status"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(conf, mine, 0o640); err != nil {
-		t.Fatal(err)
+	for name, text := range map[string]string{
+		filepath.Join(admin, "status"):     "",
+		conf:                               string(mine),
+		filepath.Join(root, "etc/passwd"):  "root:x:0:0:root:/root:/bin/bash\n",
+		filepath.Join(root, "etc/group"):   "root:x:0:\n",
+		filepath.Join(root, "etc/shadow"):  "root:*:19000:0:99999:7:::\n",
+		filepath.Join(root, "etc/gshadow"): "root:*::\n",
+	} {
+		if err := os.WriteFile(name, []byte(text), 0o640); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dpkg := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command("dpkg", append([]string{"--admindir=" + admin, "--instdir=" + root, "--log=/dev/null"}, args...)...)
-		// dpkg looks for ldconfig and start-stop-daemon in PATH before it acts.
+		cmd := exec.Command("dpkg", append([]string{"--admindir=" + admin, "--instdir=" + root, "--log=/dev/null",
+			"--force-script-chrootless"}, args...)...)
+		// dpkg looks for ldconfig and start-stop-daemon in PATH before it acts; the
+		// postinst for groupadd and useradd.
 		cmd.Env = append(os.Environ(), "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -216,22 +268,28 @@ func checkInstall(t *testing.T, deb string) {
 		}
 		return string(out)
 	}
-	dpkg("--install", deb)
-	if status := dpkg("--status", "golock"); !strings.Contains(status, "Status: install ok installed") {
-		t.Errorf("after dpkg --install, golock's status:\n%s", status)
-	}
-	if _, err := os.Stat(filepath.Join(root, "usr/bin/golock")); err != nil {
-		t.Errorf("dpkg --install put no /usr/bin/golock: %v", err)
-	}
-	if got, _ := os.ReadFile(conf); !bytes.Equal(got, mine) {
-		t.Errorf("installing golock changed /etc/cronlock.conf to %q", got)
-	}
-	dpkg("--purge", "golock")
-	if _, err := os.Stat(filepath.Join(root, "usr/bin/golock")); err == nil {
-		t.Errorf("dpkg --purge left /usr/bin/golock")
-	}
-	if got, _ := os.ReadFile(conf); !bytes.Equal(got, mine) {
-		t.Errorf("purging golock changed /etc/cronlock.conf to %q", got)
+	for round := 1; round <= 2; round++ {
+		dpkg("--install", deb)
+		if status := dpkg("--status", "golock"); !strings.Contains(status, "Status: install ok installed") {
+			t.Errorf("after dpkg --install, golock's status:\n%s", status)
+		}
+		for _, bin := range []string{"usr/bin/golock", "usr/bin/golock-exporter"} {
+			if _, err := os.Stat(filepath.Join(root, bin)); err != nil {
+				t.Errorf("dpkg --install put no /%s: %v", bin, err)
+			}
+		}
+		checkAccounts(t, root, fmt.Sprintf("install %d", round))
+		if got, _ := os.ReadFile(conf); !bytes.Equal(got, mine) {
+			t.Errorf("installing golock changed /etc/cronlock.conf to %q", got)
+		}
+		dpkg("--purge", "golock")
+		if _, err := os.Stat(filepath.Join(root, "usr/bin/golock")); err == nil {
+			t.Errorf("dpkg --purge left /usr/bin/golock")
+		}
+		checkAccounts(t, root, fmt.Sprintf("purge %d", round))
+		if got, _ := os.ReadFile(conf); !bytes.Equal(got, mine) {
+			t.Errorf("purging golock changed /etc/cronlock.conf to %q", got)
+		}
 	}
 }
 
@@ -241,7 +299,13 @@ func checkTree(t *testing.T, scratch string) {
 	t.Helper()
 	for _, name := range []string{
 		"usr/bin/golock",
+		"usr/bin/golock-exporter",
 		"usr/share/man/man1/golock.1.gz",
+		"usr/share/man/man1/golock-exporter.1.gz",
+		"usr/lib/systemd/system/golock-exporter.service",
+		"usr/share/doc/golock/monitoring.md",
+		"usr/share/doc/golock/examples/golock.rules.yml",
+		"usr/share/doc/golock/examples/golock.rules.test.yml",
 		"usr/share/doc/golock/README.md",
 		"usr/share/doc/golock/CHANGELOG.md",
 		"usr/share/doc/golock/copyright",
@@ -256,7 +320,7 @@ func checkTree(t *testing.T, scratch string) {
 			continue
 		}
 		mode := fs.FileMode(0o644)
-		if name == "usr/bin/golock" {
+		if strings.HasPrefix(name, "usr/bin/") {
 			mode = 0o755
 		}
 		if info.Mode().Perm() != mode {
