@@ -158,9 +158,9 @@ func TestExporterLatin1(t *testing.T) {
 	}
 }
 
-// TestExporterCommandLabel: golock_lock_info names a lock's command line once the
-// exporter has seen it held, and keeps it after the run ends; a lock never seen held has
-// command "" (the last-run record holds no command line).
+// TestExporterCommandLabel: golock_lock_info names a lock's command line: its holder's
+// while it is held, its last run's after (also for a lock this exporter never saw held, and
+// after a restart of the exporter).
 func TestExporterCommandLabel(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -186,17 +186,17 @@ func TestExporterCommandLabel(t *testing.T) {
 	if v, ok := m.get("golock_lock_info", "lock", lock, "command", wantCmd); !ok || v != 1 {
 		t.Errorf("held: golock_lock_info{command=%q} = %v, %v; have %v", wantCmd, v, ok, m["golock_lock_info"])
 	}
-	if v, ok := m.get("golock_lock_info", "lock", name(t, env, "true"), "command", ""); !ok || v != 1 {
-		t.Errorf(`never seen held: golock_lock_info{command=""} = %v, %v`, v, ok)
+	if v, ok := m.get("golock_lock_info", "lock", name(t, env, "true"), "command", "true"); !ok || v != 1 {
+		t.Errorf(`never seen held: golock_lock_info{command="true"} = %v, %v; have %v`, v, ok, m["golock_lock_info"])
 	}
 	_ = os.WriteFile(release, nil, 0o600)
 	held.Wait()
 	if c.Exists(t.Context(), lock).Val() != 0 {
 		t.Fatal("the lock is still held after its run")
 	}
-	m, _ = e.scrape(t, 0)
+	m, _ = startExporter(t, env).scrape(t, 0) // a new exporter: it learns the command from Redis
 	if v, ok := m.get("golock_lock_info", "lock", lock, "command", wantCmd); !ok || v != 1 {
-		t.Errorf("after the run: golock_lock_info = %v, %v; want the command kept; have %v", v, ok, m["golock_lock_info"])
+		t.Errorf("after the run: golock_lock_info = %v, %v; want the last run's command; have %v", v, ok, m["golock_lock_info"])
 	}
 }
 

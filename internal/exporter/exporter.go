@@ -41,10 +41,9 @@ type Exporter struct {
 	static prometheus.Gatherer // the exporter's own process, Go runtime and error count
 	errors prometheus.Counter  // scrapes that could not read Redis
 
-	mu       sync.Mutex        // guards the fields below
-	failing  bool              // the last read could not read Redis: said once
-	reading  *reading          // the read under way, which a scrape arriving now shares
-	commands map[string]string // each lock's command line, as its holder recorded it when last seen
+	mu      sync.Mutex // guards the fields below
+	failing bool       // the last read could not read Redis: said once
+	reading *reading   // the read under way, which a scrape arriving now shares
 }
 
 // reading is one read of Redis, shared by every scrape that arrives while it runs.
@@ -56,7 +55,7 @@ type reading struct {
 // New returns the handler of /metrics for the locks that cfg names, read through client;
 // a scrape takes at most timeout.
 func New(cfg *config.Config, client redis.UniversalClient, log *slog.Logger, timeout time.Duration) *Exporter {
-	e := &Exporter{cfg: cfg, client: client, log: log, timeout: timeout, commands: map[string]string{},
+	e := &Exporter{cfg: cfg, client: client, log: log, timeout: timeout,
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "golock_exporter_scrape_errors_total",
 			Help: "Scrapes that could not read Redis (see golock_up and the exporter's log)."})}
 	reg := prometheus.NewRegistry()

@@ -33,7 +33,7 @@ var (
 		"1 for the lock's state: free, held (its job runs), released (job ended, held for grace), cronlock or foreign.",
 		[]string{"lock", "state"}, nil)
 	descInfo = prometheus.NewDesc("golock_lock_info",
-		"1 for every lock, naming its command line as its holder recorded it when this exporter last saw it held; \"\" until then.",
+		"1 for every lock, naming its command line as its holder, or else its last run, recorded it.",
 		[]string{"lock", "command"}, nil)
 	descHolder = prometheus.NewDesc("golock_lock_holder_info",
 		"How many of the lock's holders run command on host (1, or up to CRONLOCK_LIMIT).", []string{"lock", "host", "command"}, nil)
@@ -92,9 +92,9 @@ func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	sts, err := s.e.read(s.ctx)
-	commands := s.e.remember(sts, err == nil)
+
 	for _, st := range sts {
-		lockMetrics(ch, st, commands[st.Name])
+		lockMetrics(ch, st, commandOf(st))
 	}
 	if err == nil {
 		err = s.e.safety(s.ctx, ch)
@@ -111,27 +111,16 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	send(ch, descScrapeSeconds, time.Since(start).Seconds())
 }
 
-// remember keeps the command line of each lock read with a holder's record, and returns
-// every lock's known command. A complete read forgets the locks no longer there.
-func (e *Exporter) remember(sts []lockscript.Status, complete bool) map[string]string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	listed := make(map[string]string, len(sts))
-	for _, st := range sts {
-		if st.Record != nil && st.Record.Command != "" {
-			e.commands[st.Name] = st.Record.Command
-		}
-		listed[st.Name] = e.commands[st.Name]
+// commandOf is the lock's command line as Redis records it: its holder's, else its last
+// run's; "" when neither says (a record written before golock kept it).
+func commandOf(st lockscript.Status) string {
+	if st.Record != nil && st.Record.Command != "" {
+		return st.Record.Command
 	}
-	if complete {
-		e.commands = make(map[string]string, len(listed))
-		for name, cmd := range listed {
-			if cmd != "" {
-				e.commands[name] = cmd
-			}
-		}
+	if st.Last != nil {
+		return st.Last.Command
 	}
-	return listed
+	return ""
 }
 
 // read inspects every lock under the prefix, a few at once. On an error it returns what
