@@ -31,15 +31,19 @@ func TestTreeWalk(t *testing.T) {
 	for _, err := os.Stat(ready); err != nil; _, err = os.Stat(ready) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond) // setsid execs sleep
-
-	live := tr.walk()
-	inGroup, outside := 0, 0
-	for _, m := range live {
-		if m.pgrp == p.pid {
-			inGroup++
-		} else {
-			outside++
+	// setsid makes its session, then execs sleep: on a busy machine that takes a while.
+	var inGroup, outside int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		inGroup, outside = 0, 0
+		for _, m := range tr.walk() {
+			if m.pgrp == p.pid {
+				inGroup++
+			} else {
+				outside++
+			}
+		}
+		if outside == 1 || time.Now().After(deadline) {
+			break
 		}
 	}
 	if inGroup != 2 || outside != 1 || len(told) != 1 {

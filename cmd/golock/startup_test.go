@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golock/golock/internal/golocktest"
+	"github.com/golock/golock/internal/proctest"
 	"github.com/golock/golock/internal/redistest"
 	"github.com/golock/golock/lockscript"
 )
@@ -54,6 +55,9 @@ func TestSignalDuringAcquireGivesLockBack(t *testing.T) {
 	srv.Pause()
 	g := golocktest.Start(t, env, "touch", marker)
 	time.Sleep(300 * time.Millisecond) // the acquire is waiting on the paused server
+	if !redistest.Poll(5*time.Second, func() bool { return proctest.Catches(g.Cmd.Process.Pid, syscall.SIGTERM) }) {
+		t.Fatal("golock never caught SIGTERM")
+	}
 	if err := g.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

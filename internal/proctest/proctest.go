@@ -48,3 +48,20 @@ func stat(pid int) (state byte, ppid int, ok bool) {
 	ppid, err = strconv.Atoi(string(f[1]))
 	return f[0][0], ppid, err == nil
 }
+
+// Catches reports whether pid has a handler installed for sig (its SigCgt in
+// /proc/PID/status): a test that signals a program must wait for this, or on a busy machine
+// the signal can come before the handler and end the program instead.
+func Catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if hex, ok := bytes.CutPrefix(line, []byte("SigCgt:")); ok {
+			mask, err := strconv.ParseUint(string(bytes.TrimSpace(hex)), 16, 64)
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
+}

@@ -196,10 +196,10 @@ func lossSaid(name string, err error, lease time.Duration) (string, lockscript.E
 		return fmt.Sprintf("lock %s was taken over by a CRONLOCK_REPLACE run on %s pid %d",
 			name, held.Holder.Host, held.Holder.PID), lockscript.Replaced
 	case errors.As(err, &held) && held.Holder.Kind == lockscript.Golock:
-		return fmt.Sprintf("lock %s lost while the job ran: %s took it after its lease ran out",
-			name, held.Holder), lockscript.Lost
+		return fmt.Sprintf("lock lost while the job ran: %s took %s after its lease ran out",
+			held.Holder, name), lockscript.Lost
 	case errors.Is(err, heartbeat.ErrLost):
-		return fmt.Sprintf("lock %s lost while the job ran: another run took it after its lease ran out", name), lockscript.Lost
+		return fmt.Sprintf("lock lost while the job ran: another run took %s after its lease ran out", name), lockscript.Lost
 	case errors.Is(err, heartbeat.ErrClockStep):
 		return fmt.Sprintf("lock %s may have expired early: Redis's clock jumped forward", name), lockscript.Lost
 	}
