@@ -180,6 +180,9 @@ func (sh *shellEnv) statement(stmt *syntax.Stmt) error {
 func (sh *shellEnv) assign(line int, assigns []*syntax.Assign) error {
 	for _, a := range assigns {
 		name := a.Name.Value
+		if !validName(name) { // the parser takes 0=[ for an assignment; bash, for a command
+			return &FileError{Line: line, Msg: "runs a command, which golock cannot do (" + name + " is no variable name)"}
+		}
 		if a.Index != nil || a.Array != nil {
 			return &FileError{Line: line, Var: name, Msg: "arrays are not supported"}
 		}

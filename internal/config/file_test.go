@@ -93,6 +93,7 @@ func TestParseFile(t *testing.T) {
 		{"unquoted space", "A=two words\n", nil, "line 1: A", "runs a command"},
 		{"a prefix assignment", "A=1 env\n", nil, "line 1: A", "runs a command"},
 		{"a name with a dash", "A-B=1\n", nil, "line 1:", "runs a command"},
+		{"a name starting with a digit", "0=[\n", nil, "line 1:", "runs a command"},
 		{"unterminated single", "A='x\n", nil, "line 1: A", "quote"},
 		{"unterminated double", "B=1\nexport A=\"x\n", nil, "line 2: A", "quote"},
 		{"escaped closing quote", `A="x\"` + "\n", nil, "line 1:", "quote"},

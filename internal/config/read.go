@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -46,13 +47,13 @@ func readFile(path string, environ map[string]string, explicit bool) (*Sourced, 
 // jobEnv is what the file passes to the job (see Config.JobEnv), sourced in environ.
 func (s *Sourced) jobEnv(environ map[string]string) []string {
 	var env []string
-	for name, v := range s.Vars {
+	for _, name := range slices.Sorted(maps.Keys(s.Vars)) {
+		v := s.Vars[name]
 		old, inEnv := environ[name]
 		if (s.Exported[name] || inEnv) && (!inEnv || old != v) {
 			env = append(env, name+"="+v)
 		}
 	}
-	sort.Strings(env)
 	return env
 }
 
