@@ -53,7 +53,7 @@ type Sourced struct {
 	Exported map[string]bool
 }
 
-// ParseFile is Source's Vars.
+// ParseFile reads r as Source does, and returns what the file assigns.
 func ParseFile(r io.Reader, environ map[string]string) (map[string]string, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {

@@ -64,9 +64,10 @@ func TestParseFile(t *testing.T) {
 		{"a trailing backslash", `A=x\`, map[string]string{"A": `x\`}, "", ""},
 		{"$HOSTNAME, which bash sets", "A=lock.$HOSTNAME.", map[string]string{"A": "lock." + host + "."}, "", ""},
 		{"tilde", "A=~/x B=\"~/x\"", map[string]string{"A": "/home/cron/x", "B": "~/x"}, "", ""},
-		{"tilde after colons", "A=~/a:~/b:~ B=x=~/y C=a:~root:b D=~root/q E=\"x:~/y\" F=a:~$X G=~\\/x:\\~/x H=${UNSET:-a:~/x} I=~nosuchuser:~/z J=x\\:~/y",
+		{"tilde after colons", "A=~/a:~/b:~ B=x=~/y C=a:~root:b D=~root/q E=\"x:~/y\" F=a:~$X G=~\\/x:\\~/x H=${UNSET:-a:~/x} I=~nosuchuser:~/z J=x\\:~/y K=\"${UNSET:-~/x}\" L=\"${UNSET:-~+}\" M=${X:+~} N=\"${UNSET:-${UNSET:-~}}\" O=${UNSET:-\"~\"}",
 			map[string]string{"A": "/home/cron/a:/home/cron/b:/home/cron", "B": "x=~/y", "C": "a:/root:b", "D": "/root/q", "E": "x:~/y",
-				"F": "a:~fromenv", "G": "~/x:~/x", "H": "a:/home/cron/x", "I": "~nosuchuser:/home/cron/z", "J": "x:~/y"}, "", ""},
+				"F": "a:~fromenv", "G": "~/x:~/x", "H": "a:/home/cron/x", "I": "~nosuchuser:/home/cron/z", "J": "x:~/y",
+				"K": "~/x", "L": "~+", "M": "/home/cron", "N": "~", "O": "~"}, "", ""},
 		{"tilde in export", "export A=~/a:~/b", map[string]string{"A": "/home/cron/a:/home/cron/b"}, "", ""},
 		{"set -a", "set -a\nA=1\nset +a\nB=2\nset -o allexport\nC=3\nset +o allexport\n", map[string]string{"A": "1", "B": "2", "C": "3"}, "", ""},
 

@@ -69,6 +69,11 @@ func (sh *shellEnv) tildes(word *syntax.Word) (out *syntax.Word, problem string)
 			}
 			out.Parts = append(out.Parts, part)
 			start = false
+		case *syntax.DblQuoted:
+			q := *p
+			q.Parts = noTildes(p.Parts)
+			out.Parts = append(out.Parts, &q)
+			start = false
 		default:
 			out.Parts = append(out.Parts, part)
 			start = false
@@ -101,4 +106,21 @@ func (sh *shellEnv) home(name string) (dir string, ok bool, problem string) {
 		return "", false, ""
 	}
 	return u.HomeDir, true, ""
+}
+
+// noTildes is parts, inside double quotes, with each ${NAME:-word} among them made to start
+// with an empty literal: bash does no tilde expansion inside double quotes, where the
+// expander would expand a ~ at the start of word.
+func noTildes(parts []syntax.WordPart) []syntax.WordPart {
+	out := make([]syntax.WordPart, len(parts))
+	for i, part := range parts {
+		if p, ok := part.(*syntax.ParamExp); ok && p.Exp != nil && p.Exp.Word != nil {
+			q := *p
+			word := &syntax.Word{Parts: append([]syntax.WordPart{&syntax.Lit{}}, noTildes(p.Exp.Word.Parts)...)}
+			q.Exp = &syntax.Expansion{Op: p.Exp.Op, Word: word}
+			part = &q
+		}
+		out[i] = part
+	}
+	return out
 }
