@@ -91,20 +91,20 @@ func readConfig(path string) ([]byte, os.FileInfo, error) {
 		return nil, nil, err
 	}
 	if fi.Size() > MaxFileSize {
-		return nil, nil, tooBig(path, fi.Size())
+		return nil, nil, tooBig(path, fmt.Sprintf("is %d bytes", fi.Size()))
 	}
 	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(src) > MaxFileSize { // it grew since the Stat
-		return nil, nil, tooBig(path, int64(len(src)))
+	if len(src) > MaxFileSize { // it grew since the Stat, or is a file of /proc
+		return nil, nil, tooBig(path, "holds more than 1 MiB")
 	}
 	return src, fi, nil
 }
 
-func tooBig(path string, size int64) error {
-	return fmt.Errorf("config file %s is %d bytes; golock reads at most 1 MiB (%d bytes)", path, size, MaxFileSize)
+func tooBig(path, size string) error {
+	return fmt.Errorf("config file %s %s; golock reads at most 1 MiB (%d bytes)", path, size, MaxFileSize)
 }
 
 // regular is nil when fi is a regular file, else says what the file at path is instead.
