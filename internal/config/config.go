@@ -4,12 +4,9 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -102,6 +99,12 @@ type Config struct {
 	// file replaced (the file wins, as in cronlock); nil when none.
 	Overridden []string
 
+	// JobEnv is what the config file passes to the job, as bash sourcing it would to a
+	// command it runs: NAME=value for each variable the file assigns that is exported (by
+	// the file, or already in the environment, as PATH or TZ) and differs from the
+	// environment's, sorted by name; nil when none. Its values may be secrets: never printed.
+	JobEnv []string
+
 	// FileProblem is what is wrong with the config file's permissions (see
 	// FilePermissionProblem), for a terminal or CRONLOCK_VERBOSE, not for cron's mail; ""
 	// when nothing is, or no file was read.
@@ -142,15 +145,16 @@ var childVars = []string{"CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE"}
 // *Problem or a file error, one line each.
 func Load(environ []string, argv0 string) (*Config, []string, error) {
 	vars := Vars(environ)
-	var warnings, overridden []string
+	var warnings, overridden, jobEnv []string
 	var fileProblem string
 	if path, explicit := configPath(vars, argv0); path != "" {
-		fileVars, problem, err := readFile(path, vars, explicit)
+		sourced, problem, err := readFile(path, vars, explicit)
 		if err != nil {
 			return nil, nil, err
 		}
 		fileProblem = problem
-		for k, v := range fileVars {
+		jobEnv = sourced.jobEnv(vars)
+		for k, v := range sourced.Vars {
 			if old := vars[k]; old != "" && old != v && strings.HasPrefix(k, "CRONLOCK_") {
 				overridden = append(overridden, k)
 			}
@@ -167,6 +171,7 @@ func Load(environ []string, argv0 string) (*Config, []string, error) {
 	}
 	sort.Strings(overridden)
 	cfg.Overridden = overridden
+	cfg.JobEnv = jobEnv
 	cfg.FileProblem = fileProblem
 	if err := cfg.check(); err != nil {
 		return cfg, warnings, err
@@ -233,45 +238,6 @@ func (c *Config) check() error {
 		return &Problem{"CRONLOCK_DB", "must be 0 with CRONLOCK_CLUSTER (a cluster has only database 0)" + got("CRONLOCK_DB", strconv.Itoa(c.DB))}
 	}
 	return nil
-}
-
-// readFile reads the config file at path, expanding its values from environ, and says
-// what is wrong with its permissions ("" when nothing is). explicit says CRONLOCK_CONFIG
-// named the file; a file found by searching is named in its errors instead.
-func readFile(path string, environ map[string]string, explicit bool) (map[string]string, string, error) {
-	fail := func(msg string) error {
-		if explicit {
-			return &Problem{"CRONLOCK_CONFIG", msg}
-		}
-		return fmt.Errorf("%s (found by searching; CRONLOCK_CONFIG is not set)", msg)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is said once
-		}
-		msg := fmt.Sprintf("cannot read config file %s: %v", path, err)
-		if errors.Is(err, os.ErrPermission) {
-			msg += "; make it readable to the users who run golock (chgrp a group of theirs, chmod 0640)" +
-				" or set CRONLOCK_CONFIG to a file they can read"
-		}
-		return nil, "", fail(msg)
-	}
-	defer f.Close()
-	vars, err := ParseFile(f, environ)
-	var ferr *FileError
-	switch {
-	case errors.As(err, &ferr) && strings.HasPrefix(ferr.Var, "CRONLOCK_"):
-		return nil, "", &Problem{ferr.Var, fmt.Sprintf("%s: line %d: %s", path, ferr.Line, ferr.Msg)}
-	case err != nil:
-		return nil, "", fail(fmt.Sprintf("config file %s: %v", path, err))
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return vars, "", nil
-	}
-	return vars, permissionProblem(path, fi, secretIn(vars)), nil
 }
 
 // Known is every CRONLOCK_ variable golock reads or accepts.

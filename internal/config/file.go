@@ -38,29 +38,55 @@ func (e *FileError) Error() string {
 
 // bashComputed are variables bash sets by itself, which golock cannot know as the bash
 // running cronlock would (HOSTNAME it can: see shellEnv).
-var bashComputed = []string{"RANDOM", "SRANDOM", "SECONDS", "LINENO", "EPOCHSECONDS",
+var bashComputed = []string{"_", "RANDOM", "SRANDOM", "SECONDS", "LINENO", "EPOCHSECONDS",
 	"EPOCHREALTIME", "BASHPID", "PPID", "UID", "EUID", "PWD", "OLDPWD", "GROUPS", "HOSTTYPE",
 	"OSTYPE", "MACHTYPE", "SHLVL", "BASH", "BASHOPTS", "SHELLOPTS", "DIRSTACK", "FUNCNAME",
 	"PIPESTATUS", "HISTCMD", "COLUMNS", "LINES"}
 
-// ParseFile reads a cronlock config file as bash would source it, and returns the variables
-// it assigns. It holds NAME=value assignments (several on a line, "export" before them,
-// "export NAME" alone), comments and blank lines. Values are expanded as bash does: quotes,
-// escapes, ~, $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:+alt} and
-// ${NAME+alt}, from environ and from earlier assignments (never inside single quotes).
-// Anything else bash would run or compute (a command, command substitution, backticks,
-// arithmetic, other ${...} operations, $1, $$, $RANDOM...) is a *FileError naming the line,
-// the variable and the construct, never the value.
+// Sourced is what sourcing a config file leaves behind in the shell.
+type Sourced struct {
+	// Vars is every variable the file assigns, with the value it ends with.
+	Vars map[string]string
+	// Exported names the variables the file marks for export (export NAME, or an assignment
+	// between set -a and set +a); bash passes those to the commands it runs, and those of
+	// the environment it was sourced in, with the value the file left.
+	Exported map[string]bool
+}
+
+// ParseFile reads r as Source does, and returns what the file assigns.
 func ParseFile(r io.Reader, environ map[string]string) (map[string]string, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
+	s, err := Source(src, environ)
+	if err != nil {
+		return nil, err
+	}
+	return s.Vars, nil
+}
+
+// Source reads a cronlock config file as bash would source it, and returns what it
+// assigns and exports. It holds NAME=value assignments (several on a line, "export" before
+// them, "export NAME" alone, set -a and set +a), comments and blank lines. Values are
+// expanded as bash does: quotes, escapes, ~ (at the start and after each colon), $NAME,
+// ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:+alt} and ${NAME+alt}, from environ
+// and from earlier assignments (never inside single quotes). Bytes that are not UTF-8 are
+// read as bash reads them, and kept in the values. Anything else bash would run or compute
+// (a command, command substitution, backticks, arithmetic, other ${...} operations, $1, $$,
+// $_, $RANDOM, ~+...) is a *FileError naming the line, the variable and the construct, never
+// the value.
+func Source(src []byte, environ map[string]string) (*Sourced, error) {
 	src = bytes.TrimPrefix(src, []byte("\ufeff")) // a byte order mark, from some editors
+	src, err := dropNULs(src)
+	if err != nil {
+		return nil, err
+	}
 	if i := bytes.Index(src, []byte("\r\n")); i >= 0 {
 		return nil, &FileError{Line: 1 + bytes.Count(src[:i], []byte("\n")),
 			Msg: "ends with CR LF: bash would keep the CR in the value; convert the file with dos2unix"}
 	}
+	src = []byte(toRunes(string(src)))
 	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(src), "")
 	if err != nil {
 		var perr syntax.ParseError
@@ -70,13 +96,17 @@ func ParseFile(r io.Reader, environ map[string]string) (map[string]string, error
 		}
 		return nil, err
 	}
-	sh := &shellEnv{environ: environ, set: map[string]string{}}
+	sh := &shellEnv{environ: environ, set: map[string]string{}, exported: map[string]bool{}}
 	for _, stmt := range file.Stmts {
 		if err := sh.statement(stmt); err != nil {
 			return nil, err
 		}
 	}
-	return sh.set, nil
+	if sh.allexport > 0 {
+		return nil, &FileError{Line: sh.allexport, Msg: "set -a is still on at the end of the file: bash would then " +
+			"export cronlock's own variables to the job too; end the file with set +a"}
+	}
+	return &Sourced{Vars: sh.set, Exported: sh.exported}, nil
 }
 
 var assignRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\+?=`) })
@@ -94,9 +124,12 @@ func assigned(src []byte, n int) string {
 }
 
 // shellEnv is the environment as the sourced file sees it: environ, then what the file set.
+// Values are bytes, as bash holds them; the expander sees them through toRunes.
 type shellEnv struct {
-	environ map[string]string
-	set     map[string]string
+	environ   map[string]string
+	set       map[string]string
+	exported  map[string]bool // marked for export by the file
+	allexport int             // the line of the set -a in effect, or 0
 }
 
 func (sh *shellEnv) statement(stmt *syntax.Stmt) error {
@@ -108,6 +141,13 @@ func (sh *shellEnv) statement(stmt *syntax.Stmt) error {
 	case *syntax.CallExpr:
 		if len(cmd.Args) == 0 {
 			return sh.assign(line, cmd.Assigns)
+		}
+		if on, ok := setAllexport(cmd); ok {
+			sh.allexport = 0
+			if on {
+				sh.allexport = line
+			}
+			return nil
 		}
 		name := ""
 		if len(cmd.Assigns) > 0 {
@@ -124,14 +164,15 @@ func (sh *shellEnv) statement(stmt *syntax.Stmt) error {
 				return &FileError{Line: line, Msg: "export takes no options or expansions in a config file golock reads"}
 			}
 		}
-		// "export NAME" alone changes nothing golock sees: every variable is read.
-		var values []*syntax.Assign
 		for _, a := range cmd.Args {
 			if !a.Naked {
-				values = append(values, a)
+				if err := sh.assign(line, []*syntax.Assign{a}); err != nil {
+					return err
+				}
 			}
+			sh.exported[a.Name.Value] = true
 		}
-		return sh.assign(line, values)
+		return nil
 	}
 	return &FileError{Line: line, Msg: "golock reads only NAME=value assignments, not shell commands such as if, for or functions"}
 }
@@ -139,24 +180,35 @@ func (sh *shellEnv) statement(stmt *syntax.Stmt) error {
 func (sh *shellEnv) assign(line int, assigns []*syntax.Assign) error {
 	for _, a := range assigns {
 		name := a.Name.Value
+		if !validName(name) { // the parser takes 0=[ for an assignment; bash, for a command
+			return &FileError{Line: line, Msg: "runs a command, which golock cannot do (" + name + " is no variable name)"}
+		}
 		if a.Index != nil || a.Array != nil {
 			return &FileError{Line: line, Var: name, Msg: "arrays are not supported"}
 		}
 		value := ""
 		if a.Value != nil {
-			if err := evaluable(a.Value); err != "" {
-				return &FileError{Line: line, Var: name, Msg: err + " cannot be evaluated by golock: write the value itself"}
+			bad := evaluable(a.Value)
+			word := a.Value
+			if bad == "" {
+				word, bad = sh.tildes(a.Value)
 			}
-			var err error
-			value, err = expand.Literal(&expand.Config{Env: sh}, unescaped(a.Value))
+			if bad != "" {
+				return &FileError{Line: line, Var: name, Msg: bad + " cannot be evaluated by golock: write the value itself"}
+			}
+			expanded, err := expand.Literal(&expand.Config{Env: sh}, unescaped(word))
 			if err != nil { // unreachable after evaluable; never show the value
 				return &FileError{Line: line, Var: name, Msg: "cannot be expanded as bash would"}
 			}
+			value = toBytes(expanded)
 		}
 		if a.Append {
 			value = sh.lookup(name) + value
 		}
 		sh.set[name] = value
+		if sh.allexport > 0 {
+			sh.exported[name] = true
+		}
 	}
 	return nil
 }
@@ -181,6 +233,10 @@ func evaluable(word *syntax.Word) string {
 			bad = "process substitution"
 		case *syntax.ExtGlob:
 			bad = "an extended glob"
+		case *syntax.SglQuoted:
+			if n.Dollar && unicodeEscape(n.Value) {
+				bad = `$'\u...' (bash writes it as the locale says)`
+			}
 		case *syntax.ParamExp:
 			if bad = paramProblem(n); bad == "" && n.Exp != nil && n.Exp.Word != nil {
 				bad = evaluable(n.Exp.Word) // ${NAME:-word}: the word may hold constructs too
@@ -190,6 +246,38 @@ func evaluable(word *syntax.Word) string {
 		return true
 	})
 	return bad
+}
+
+// unicodeEscape says the body of a $'...' holds a \u or \U escape.
+func unicodeEscape(body string) bool {
+	for i := 0; i < len(body)-1; i++ {
+		if body[i] == '\\' {
+			if body[i+1] == 'u' || body[i+1] == 'U' {
+				return true
+			}
+			i++
+		}
+	}
+	return false
+}
+
+// setAllexport reads set -a (on) and set +a (off), also written set -o allexport and
+// set +o allexport; ok is false for any other command.
+func setAllexport(cmd *syntax.CallExpr) (on, ok bool) {
+	if len(cmd.Assigns) > 0 || len(cmd.Args) < 2 || len(cmd.Args) > 3 || cmd.Args[0].Lit() != "set" {
+		return false, false
+	}
+	flag := cmd.Args[1].Lit()
+	if len(cmd.Args) == 3 {
+		if cmd.Args[2].Lit() != "allexport" || (flag != "-o" && flag != "+o") {
+			return false, false
+		}
+		return flag == "-o", true
+	}
+	if flag != "-a" && flag != "+a" {
+		return false, false
+	}
+	return flag == "-a", true
 }
 
 // unescaped is word with bash's quote removal done on its unquoted backslashes (a\ b is
@@ -288,7 +376,7 @@ func (sh *shellEnv) Get(name string) expand.Variable {
 	if !ok {
 		return expand.Variable{}
 	}
-	return expand.Variable{Set: true, Exported: true, Kind: expand.String, Str: v}
+	return expand.Variable{Set: true, Exported: true, Kind: expand.String, Str: toRunes(v)}
 }
 
 func (sh *shellEnv) Each(fn func(name string, vr expand.Variable) bool) {

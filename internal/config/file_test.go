@@ -12,7 +12,8 @@ import (
 )
 
 func TestParseFile(t *testing.T) {
-	env := map[string]string{"HOME": "/home/cron", "X": "fromenv", "EMPTY": "", "CRONLOCK_PREFIX": "env."}
+	env := map[string]string{"HOME": "/home/cron", "X": "fromenv", "EMPTY": "", "CRONLOCK_PREFIX": "env.",
+		"LATIN": "caf\xe9", "RAW": "\U0010FFA9"}
 	host, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,19 @@ func TestParseFile(t *testing.T) {
 		{"a trailing backslash", `A=x\`, map[string]string{"A": `x\`}, "", ""},
 		{"$HOSTNAME, which bash sets", "A=lock.$HOSTNAME.", map[string]string{"A": "lock." + host + "."}, "", ""},
 		{"tilde", "A=~/x B=\"~/x\"", map[string]string{"A": "/home/cron/x", "B": "~/x"}, "", ""},
+		{"tilde after colons", "A=~/a:~/b:~ B=x=~/y C=a:~root:b D=~root/q E=\"x:~/y\" F=a:~$X G=~\\/x:\\~/x H=${UNSET:-a:~/x} I=~nosuchuser:~/z J=x\\:~/y K=\"${UNSET:-~/x}\" L=\"${UNSET:-~+}\" M=${X:+~} N=\"${UNSET:-${UNSET:-~}}\" O=${UNSET:-\"~\"}",
+			map[string]string{"A": "/home/cron/a:/home/cron/b:/home/cron", "B": "x=~/y", "C": "a:/root:b", "D": "/root/q", "E": "x:~/y",
+				"F": "a:~fromenv", "G": "~/x:~/x", "H": "a:/home/cron/x", "I": "~nosuchuser:/home/cron/z", "J": "x:~/y",
+				"K": "~/x", "L": "~+", "M": "/home/cron", "N": "~", "O": "~"}, "", ""},
+		{"tilde in export", "export A=~/a:~/b", map[string]string{"A": "/home/cron/a:/home/cron/b"}, "", ""},
+		{"set -a", "set -a\nA=1\nset +a\nB=2\nset -o allexport\nC=3\nset +o allexport\n", map[string]string{"A": "1", "B": "2", "C": "3"}, "", ""},
+
+		// bash reads bytes: a file in Latin-1 is as good as one in UTF-8.
+		{"Latin-1 in a comment", "# caf\xe9\nA=1\n", map[string]string{"A": "1"}, "", ""},
+		{"Latin-1 in values", "A=caf\xe9 B='caf\xe9' C=\"caf\xe9 $X\" D=a\\\xe9b E=${UNSET:-\xe9}", map[string]string{"A": "caf\xe9", "B": "caf\xe9", "C": "caf\xe9 fromenv", "D": "a\xe9b", "E": "\xe9"}, "", ""},
+		{"bytes of every kind", "A='\x80\xff\xc3' B=$'\\xe9' C=\xc3\xa9 D='\xf4\x8f\xbe\xa9'", map[string]string{"A": "\x80\xff\xc3", "B": "\xe9", "C": "é", "D": "\U0010FFA9"}, "", ""},
+		{"bytes from the environment", "A=$LATIN.$RAW B=\"$LATIN\" LATIN+=x", map[string]string{"A": "caf\xe9.\U0010FFA9", "B": "caf\xe9", "LATIN": "caf\xe9x"}, "", ""},
+		{"a NUL byte", "A=x\x00y\nB=1\x00\n", map[string]string{"A": "xy", "B": "1"}, "", ""},
 
 		{"command substitution", "A=1\nCRONLOCK_PREFIX=\"lock.$(hostname).\"\n", nil, "line 2: CRONLOCK_PREFIX", "command substitution $(...)"},
 		{"backticks", "CRONLOCK_KEY=`date +%F`", nil, "line 1: CRONLOCK_KEY", "backticks"},
@@ -80,6 +94,7 @@ func TestParseFile(t *testing.T) {
 		{"unquoted space", "A=two words\n", nil, "line 1: A", "runs a command"},
 		{"a prefix assignment", "A=1 env\n", nil, "line 1: A", "runs a command"},
 		{"a name with a dash", "A-B=1\n", nil, "line 1:", "runs a command"},
+		{"a name starting with a digit", "0=[\n", nil, "line 1:", "runs a command"},
 		{"unterminated single", "A='x\n", nil, "line 1: A", "quote"},
 		{"unterminated double", "B=1\nexport A=\"x\n", nil, "line 2: A", "quote"},
 		{"escaped closing quote", `A="x\"` + "\n", nil, "line 1:", "quote"},
@@ -90,6 +105,17 @@ func TestParseFile(t *testing.T) {
 		{"source", "source /etc/other.conf\n", nil, "line 1:", "runs a command"},
 		{"an array", "A=(1 2)\n", nil, "line 1: A", "arrays"},
 		{"export -n", "export -n A\n", nil, "line 1:", "options"},
+		{"$_", "A=1\nB=$_\n", nil, "line 2: B", "$_ (bash computes it)"},
+		{"${_}", "A=${_:-x}\n", nil, "line 1: A", "$_ (bash computes it)"},
+		{"~+", "A=~+/x\n", nil, "line 1: A", "~+ (bash computes it)"},
+		{"~- after a colon", "A=x:~-\n", nil, "line 1: A", "~- (bash computes it)"},
+		{"~N", "A=~2\n", nil, "line 1: A", "~2 (bash computes it)"},
+		{"~+ in a default", "A=${UNSET:-~+}\n", nil, "line 1: A", "~+"},
+		{"$'\\u'", "A=$'caf\\u00e9'\n", nil, "line 1: A", "locale"},
+		{"set -a left on", "A=1\nset -a\nB=2\n", nil, "line 2:", "set +a"},
+		{"another set", "set -e\n", nil, "line 1:", "runs a command"},
+		{"NUL bytes in a row", "A=1\nB=x\x00\x00y\n", nil, "line 2:", "NUL bytes in a row"},
+		{"too many NUL bytes", "A=1\n" + strings.Repeat("#\x00", 257), nil, "line 2:", "257 NUL bytes"},
 		{"CR LF line ends", "A=1\r\nB='2'\r\n", nil, "line 1:", "dos2unix"},
 		{"CR LF after a line", "A=1\nB=2\r\n", nil, "line 2:", "dos2unix"},
 	}
@@ -116,8 +142,18 @@ func TestParseFile(t *testing.T) {
 }
 
 // sourceWithBash sources text with the real bash, as cronlock does, in the environment env,
-// and returns the values of the names of want: the test's expectations are bash's own.
+// and returns the values of the names of want: the test's expectations are bash's own. bash
+// runs in the C locale (cron's, with no LANG) and in C.UTF-8, which must agree.
 func sourceWithBash(t *testing.T, text string, env, want map[string]string) map[string]string {
+	t.Helper()
+	got := sourceWithBashIn(t, text, env, want, "")
+	if utf8 := sourceWithBashIn(t, text, env, want, "C.UTF-8"); !maps.Equal(got, utf8) {
+		t.Errorf("bash sourcing %q gives %q in the C locale, %q in C.UTF-8", text, got, utf8)
+	}
+	return got
+}
+
+func sourceWithBashIn(t *testing.T, text string, env, want map[string]string, locale string) map[string]string {
 	t.Helper()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -137,6 +173,9 @@ func sourceWithBash(t *testing.T, text string, env, want map[string]string) map[
 	cmd.Env = []string{}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if locale != "" {
+		cmd.Env = append(cmd.Env, "LC_ALL="+locale)
 	}
 	out, err := cmd.Output()
 	if err != nil {
@@ -196,6 +235,9 @@ func FuzzParseFile(f *testing.F) {
 		"CRONLOCK_PREFIX=\"lock.$(hostname).\"\nB=`date`\nC=$((1+2))\nD=${A/x/y}\n",
 		"A=${B:-${C:-$(x)}}\nD=$1$$$@\n",
 		"A=1\r\nB=2\r\n",
+		"# caf\xe9\nA='caf\xe9' B=\xe9\\\xe9 C=\"\xff$X\" D='\U0010FFA9'\n",
+		"A=~/x:~root:~+ B=$_ C=$'\\u00e9'\nset -a\nD=1\nset +a\n",
+		"A=x\x00y\x00\x00z\n",
 		"if true; then A=1; fi\nA=1 | cat\n",
 		strings.Repeat("A", 100) + "=" + strings.Repeat("v", 200) + "\n",
 	} {

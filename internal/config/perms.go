@@ -16,20 +16,15 @@ import (
 // by its group is what the manual advises: owned by root and a group of the users whose
 // crontabs run golock, mode 0640.
 func FilePermissionProblem(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
+	src, fi, err := readConfig(path)
+	if err != nil || isDevNull(fi) {
 		return ""
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	vars, err := ParseFile(f, map[string]string{})
+	sourced, err := Source(src, map[string]string{})
 	if err != nil {
 		return permissionProblem(path, fi, "")
 	}
-	return permissionProblem(path, fi, secretIn(vars))
+	return permissionProblem(path, fi, secretIn(sourced.Vars))
 }
 
 // permissionProblem is FilePermissionProblem for a file already read; secret names the

@@ -25,22 +25,36 @@ func commandLine(cfg *config.Config, args []string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// childEnv is the job's environment: golock's, plus CRONLOCK_LOCK, CRONLOCK_OWNER and
-// CRONLOCK_FENCE describing the lock it runs under.
-func childEnv(environ []string, l *lockscript.Lock) []string {
-	set := map[string]string{
-		"CRONLOCK_LOCK":  l.Name,
-		"CRONLOCK_OWNER": l.Owner,
-		"CRONLOCK_FENCE": strconv.FormatInt(l.Fence, 10),
+// childEnv is the job's environment: golock's, with what the config file passes to the job
+// (its exports, and its assignments to variables of the environment, as under cronlock,
+// which sources the file), then CRONLOCK_LOCK, CRONLOCK_OWNER and CRONLOCK_FENCE describing
+// the lock it runs under. A verbose line names the file's variables, never their values.
+func (j *job) childEnv(l *lockscript.Lock) []string {
+	set := map[string]string{}
+	var names []string
+	for _, kv := range j.cfg.JobEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		set[k] = v
+		names = append(names, k)
 	}
-	env := make([]string, 0, len(environ)+len(set))
-	for _, kv := range environ {
-		if k, _, _ := strings.Cut(kv, "="); set[k] == "" {
+	if len(names) > 0 {
+		j.log.Debug("config file sets "+strings.Join(names, ", ")+" for the job", "file", j.cfg.File)
+	}
+	set["CRONLOCK_LOCK"] = l.Name
+	set["CRONLOCK_OWNER"] = l.Owner
+	set["CRONLOCK_FENCE"] = strconv.FormatInt(l.Fence, 10)
+	env := make([]string, 0, len(j.environ)+len(set))
+	for _, kv := range j.environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, replaced := set[k]; !replaced {
 			env = append(env, kv)
 		}
 	}
-	for _, k := range []string{"CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE"} {
-		env = append(env, k+"="+set[k])
+	for _, k := range append(names, "CRONLOCK_LOCK", "CRONLOCK_OWNER", "CRONLOCK_FENCE") {
+		if v, ok := set[k]; ok {
+			env = append(env, k+"="+v)
+			delete(set, k) // once, should the file set one of golock's three
+		}
 	}
 	return env
 }

@@ -137,7 +137,7 @@ func (j *job) run(ctx context.Context) int {
 
 	res, err := supervisor.Run(supervisor.Job{
 		Args:    j.args,
-		Env:     childEnv(j.environ, lock),
+		Env:     j.childEnv(lock),
 		Stdin:   j.stdin,
 		Stdout:  j.stdout,
 		Stderr:  j.stderr,
