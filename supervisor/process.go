@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,20 +31,40 @@ type command struct {
 	tty  int // the controlling terminal to make the child's group the foreground of, or -1
 }
 
-// lookPath finds the program of args[0] in PATH as os/exec does (a name with a slash is
-// taken as it is).
-func lookPath(name string) (string, error) {
-	if filepath.Base(name) != name {
+// lookPath finds the program name in the PATH of env (the job's environment; golock's own
+// when env is nil), as a shell run with that environment would: a name with a slash is
+// taken as it is. A config file that sets PATH for the job (as cronlock, which sources it,
+// lets it) so changes where its command is found.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	return exec.LookPath(name)
+	path := os.Getenv("PATH")
+	if env != nil {
+		path = ""
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+				path = v
+			}
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		file := filepath.Join(dir, name)
+		if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() && unix.Access(file, unix.X_OK) == nil {
+			return file, nil
+		}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 }
 
 // start starts c's process in a process group of its own, with SIGKILL as its parent-death
 // signal, registered as a child the supervisor started. The calling goroutine must stay
 // locked to its thread until the process has been reaped (see Run).
 func (c command) start() (*process, error) {
-	path, err := lookPath(c.args[0])
+	path, err := lookPath(c.args[0], c.job.Env)
 	if err != nil {
 		return nil, err
 	}

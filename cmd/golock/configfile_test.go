@@ -122,6 +122,25 @@ func mapsEqual(a, b map[string]string) bool {
 
 // TestConfigFileDevNull: CRONLOCK_CONFIG=/dev/null, a common way to say "no file", reads
 // as an empty file, without the warning that it is writable by every user.
+// TestConfigFilePathFindsCommand: a command found only on a PATH the config file sets runs,
+// as under cronlock, which sources the file before it runs the command.
+func TestConfigFilePathFindsCommand(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "only-here"), []byte("#!/bin/sh\nexit 7\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "cronlock.conf")
+	if err := os.WriteFile(file, []byte("PATH="+bin+":$PATH\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_CONFIG="+file, "CRONLOCK_GRACE=0")...), "only-here")
+	if r.Code != 7 {
+		t.Errorf("a command on the config file's PATH: exit %d, want its 7; stderr:\n%s", r.Code, r.Stderr)
+	}
+}
+
 func TestConfigFileDevNull(t *testing.T) {
 	t.Parallel()
 	r := golocktest.Run(t, golocktest.Env("CRONLOCK_CONFIG=/dev/null", "CRONLOCK_VERBOSE=yes"), "--key", "true")
