@@ -107,6 +107,9 @@ func (w *world) injectFaults(ctx context.Context) {
 			fmt.Fprintf(w.stderr, "soak: %s: %v\n", kind, err)
 		}
 		if f.window.from != 0 {
+			if f.length == 0 {
+				f.length = time.Duration(f.window.to - f.window.from)
+			}
 			w.record(f)
 		}
 	}
@@ -143,6 +146,7 @@ func (w *world) inject(ctx context.Context, kind string, d time.Duration, rng *r
 		time.Sleep(d)
 		w.proxy.setDelay(0)
 		f.window.to = mono() + int64(delay) // replies under way arrive that late
+		f.length = d
 	case "kill-9":
 		f.detail = "down " + d.Round(time.Millisecond).String()
 		f.window.from = mono()
@@ -257,7 +261,7 @@ func (w *world) stopGolocks(ctx context.Context, f *fleet) {
 		f.mu.Lock()
 		l.rec.stops = append(l.rec.stops, win)
 		f.mu.Unlock()
-		w.record(fault{kind: "sigstop", window: win, run: l.rec.id})
+		w.record(fault{kind: "sigstop", window: win, length: time.Duration(win.to - win.from), run: l.rec.id})
 	}
 }
 

@@ -92,7 +92,8 @@ type verdict struct {
 	failedNoJob          int // 201 before any job ran, with a fault to explain it
 	faultsByKind         map[string]int
 	exposure             map[string]*exposure
-	pausedOverlaps       int // overlaps where a golock had been SIGSTOPped past its lease
+	pausedOverlaps       int       // overlaps where a golock had been SIGSTOPped past its lease
+	shortKills           []finding // kills where every fault near was shorter than the worst phase
 	overlaps, fences     []finding
 	hangs, needless      []finding
 	unexplained, garbled []finding
@@ -185,9 +186,11 @@ func judge(res *result) *verdict {
 			killAt := killedAt(r, j)
 			if killAt-r.start < int64(lease/3) {
 				v.needless = append(v.needless, finding{float64(lease/3) - float64(killAt-r.start), fmt.Sprintf("run %d (%s, fence %s): job killed %s after golock started, before its first renewal was due: %s", r.id, r.lock, j.fenceText, ms(killAt-r.start), line)})
-			} else if kind, ok := near(r, r.start, killAt); ok {
-				_ = kind
+			} else if _, ok := near(r, r.start, killAt); ok {
 				v.killed++
+				if causes := shortCauses(res.faults, r, j, killAt); causes != "" {
+					v.shortKills = append(v.shortKills, finding{float64(killAt - j.start), fmt.Sprintf("run %d (%s, fence %s): killed %s after its job started; faults started in the lease before: %s; golock said: %s", r.id, r.lock, j.fenceText, ms(killAt-j.start), causes, line)})
+				}
 			} else {
 				v.needless = append(v.needless, finding{float64(killAt - r.start), fmt.Sprintf("run %d (%s, fence %s): job killed %s after golock started with no fault near: %s", r.id, r.lock, j.fenceText, ms(killAt-r.start), line)})
 			}
@@ -225,13 +228,37 @@ func judge(res *result) *verdict {
 			}
 			if j.start <= f.window.to && j.stopped(r.ignoreTerm) >= f.window.from {
 				e.jobs++
-				if k := killedAt(r, j); k != 0 && k >= f.window.from && k <= f.window.to+int64(lease) {
+				if k := killedAt(r, j); k != 0 && k >= f.window.from && k <= max(f.window.from, j.start)+int64(lease) {
 					e.killed++
 				}
 			}
 		}
 	}
 	return v
+}
+
+// shortCauses lists the faults that began within a lease before a kill, when each of them
+// was shorter than the worst phase's tolerance (so that, alone, it should have been ridden
+// through); otherwise "".
+func shortCauses(faults []fault, r *runRecord, j *jobRecord, killAt int64) string {
+	var causes []string
+	for _, f := range faults {
+		if f.run != 0 && f.run != r.id {
+			continue
+		}
+		if f.window.to < max(j.start, killAt-int64(lease)) || f.window.from > killAt {
+			continue
+		}
+		if f.length >= lease-killGrace-lease/3 {
+			return ""
+		}
+		c := fmt.Sprintf("%s of %v %s before the kill", f.kind, f.length.Round(time.Millisecond), ms(killAt-f.window.from))
+		if f.detail != "" {
+			c += " (" + f.detail + ")"
+		}
+		causes = append(causes, c)
+	}
+	return strings.Join(causes, ", ")
 }
 
 // killedAt is when golock stopped the job for a lost lock (its SIGTERM, or golock's exit
@@ -249,7 +276,7 @@ func killedAt(r *runRecord, j *jobRecord) int64 {
 // band says how a fault's length compares with the tolerance: within the worst phase
 // (LEASE − KILL_GRACE − LEASE/3), between the phases, or past the best (LEASE − KILL_GRACE).
 func band(f fault) string {
-	d := time.Duration(f.window.to - f.window.from)
+	d := f.length
 	worst, best := lease-killGrace-lease/3, lease-killGrace
 	switch {
 	case f.kind == "reset":
@@ -313,7 +340,7 @@ func (v *verdict) judgeOverlaps(jobs map[int]*jobRecord, runs map[int]*runRecord
 					with = append(with, fmt.Sprintf("run %d (fence %s, started %s before)", o.run, o.fenceText, ms(e.at-o.start)))
 				}
 				for _, s := range runs[o.run].stops {
-					if s.from < e.at && time.Duration(s.to-s.from) >= longStop {
+					if s.from < e.at && e.at < s.to+int64(lease) && time.Duration(s.to-s.from) >= longStop {
 						excused = true
 					}
 				}
@@ -395,6 +422,16 @@ func (v *verdict) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "runs: %d golocks, %d jobs, %d held elsewhere (200), %d jobs killed with a fault to explain it, %d exits 201 before a job with a fault to explain it, %d overlaps after a golock was SIGSTOPped past its lease (a documented limit)\n",
 		v.runs, v.jobs, v.held, v.killed, v.failedNoJob, v.pausedOverlaps)
+	if len(v.shortKills) > 0 {
+		fmt.Fprintf(w, "kills after faults that were each within the worst phase's tolerance (ridden through alone; together they may not be): %d\n", len(v.shortKills))
+		for i, f := range v.shortKills {
+			if i == 5 {
+				fmt.Fprintf(w, "  … and %d more\n", len(v.shortKills)-5)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", f.text)
+		}
+	}
 	for _, c := range []struct {
 		name string
 		fs   []finding

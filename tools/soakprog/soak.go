@@ -54,7 +54,7 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.golock, "golock", "", "the golock binary, or any program with its command line")
 	fs.StringVar(&o.config, "config", "aof", "aof, nopersist, sentinel or limit3")
 	fs.IntVar(&o.hosts, "hosts", 0, "simulated hosts (default 8; 10 with limit3)")
-	fs.IntVar(&o.locks, "locks", 2, "locks the hosts share")
+	fs.IntVar(&o.locks, "locks", 3, "locks the hosts share")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default: from the clock)")
 	fs.StringVar(&o.keep, "keep", "", "keep the logs and Redis files in this directory")
 	if err := fs.Parse(args); err != nil {
@@ -111,7 +111,8 @@ type runRecord struct {
 type fault struct {
 	kind   string
 	window window
-	run    int // the stopped golock's run, or 0
+	length time.Duration // how long it was made to last (a delay's replies come later still)
+	run    int           // the stopped golock's run, or 0
 	detail string
 }
 
@@ -204,7 +205,33 @@ func soak(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	return &result{opts: o, runs: f.runs, faults: w.faults, jobLog: string(data)}, nil
+	res := &result{opts: o, runs: f.runs, faults: w.faults, jobLog: string(data)}
+	if o.keep != "" {
+		if err := res.save(work); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// save writes what the driver saw beside the jobs' log: runs.log, one line per golock
+// (times on the shared monotonic clock, in ns), and faults.log, one line per fault.
+func (res *result) save(dir string) error {
+	var b bytes.Buffer
+	for _, r := range res.runs {
+		fmt.Fprintf(&b, "run %d host %d lock %s job %dms ignore-term %v start %d exit %d took %v code %d hung %v stops %v stderr %q\n",
+			r.id, r.host, r.lock, r.jobMs, r.ignoreTerm, r.start, r.exit, time.Duration(r.exit-r.start).Round(time.Millisecond),
+			r.code, r.hung, r.stops, r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "runs.log"), b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	b.Reset()
+	for _, f := range res.faults {
+		fmt.Fprintf(&b, "fault %s from %d to %d length %v run %d %s\n", f.kind, f.window.from, f.window.to,
+			f.length.Round(time.Millisecond), f.run, f.detail)
+	}
+	return os.WriteFile(filepath.Join(dir, "faults.log"), b.Bytes(), 0o644)
 }
 
 func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
