@@ -79,7 +79,7 @@ func (s *server) start() error {
 		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
 	args = append(args, s.args...)
 	s.cmd = exec.Command("redis-server", args...)
-	s.cmd.Stdout, s.cmd.Stderr = nil, nil
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the soak
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}

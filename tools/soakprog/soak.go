@@ -284,6 +284,7 @@ func (f *fleet) runOne(rec *runRecord) {
 	}
 	cmd := exec.Command(f.golock, f.self, jobCommand, strconv.Itoa(rec.id), rec.lock, strconv.Itoa(rec.jobMs), ignore, f.jobLog)
 	cmd.Env = append(append([]string{}, f.env...), "CRONLOCK_KEY="+rec.lock)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the soak
 	var errBuf bytes.Buffer
 	cmd.Stderr = &errBuf
 	rec.start = mono()
