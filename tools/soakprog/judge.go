@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +88,7 @@ type finding struct {
 // verdict is the judge's count.
 type verdict struct {
 	opts                 options
+	loads                [2]string // load averages at the start and the end
 	runs, jobs, held     int
 	killed               int // jobs stopped for a lost lock, with a fault to explain it
 	failedNoJob          int // 201 before any job ran, with a fault to explain it
@@ -115,7 +117,7 @@ func ms(ns int64) string { return time.Duration(ns).Round(time.Millisecond).Stri
 
 func judge(res *result) *verdict {
 	o := res.opts
-	v := &verdict{opts: o, faultsByKind: map[string]int{}, exposure: map[string]*exposure{}}
+	v := &verdict{opts: o, loads: [2]string{res.loadStart, res.loadEnd}, faultsByKind: map[string]int{}, exposure: map[string]*exposure{}}
 	jobs, bad := parseJobs(res.jobLog)
 	for _, l := range bad {
 		v.garbled = append(v.garbled, finding{0, "a job log line that makes no sense: " + strconv.Quote(l)})
@@ -404,6 +406,7 @@ func (v *verdict) print(w io.Writer) {
 	o := v.opts
 	fmt.Fprintf(w, "soak: config %s (%s), %v, %d hosts, %d locks, LIMIT %d; LEASE %v, KILL_GRACE %v, REDIS_TIMEOUT %v; seed %d\n",
 		o.config, configs[o.config], o.duration, o.hosts, o.locks, o.limit(), lease, killGrace, redisTimeout, o.seed)
+	fmt.Fprintf(w, "machine: %d CPUs, load average %s at the start, %s at the end\n", runtime.NumCPU(), v.loads[0], v.loads[1])
 	var kinds []string
 	for k := range v.faultsByKind {
 		kinds = append(kinds, fmt.Sprintf("%d %s", v.faultsByKind[k], k))

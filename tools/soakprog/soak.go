@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -122,6 +123,18 @@ type result struct {
 	runs   []*runRecord
 	faults []fault
 	jobLog string // the jobs' lines
+
+	loadStart, loadEnd string // the machine's load averages (1, 5, 15 minutes)
+}
+
+// loadAvg is the first three fields of /proc/loadavg, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // soak runs the fleet and the faults for opts.duration and returns what happened.
@@ -180,6 +193,7 @@ func soak(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 	fmt.Fprintf(stderr, "soak: %s for %v: %s; %d hosts, %d locks; seed %d; golock %s; logs in %s\n",
 		o.config, o.duration, configs[o.config], o.hosts, o.locks, o.seed, o.golock, work)
 
+	load0 := loadAvg()
 	f := &fleet{opts: o, golock: o.golock, self: self, jobLog: jobLog, env: env, live: map[int]*liveRun{}}
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
@@ -205,7 +219,7 @@ func soak(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	res := &result{opts: o, runs: f.runs, faults: w.faults, jobLog: string(data)}
+	res := &result{opts: o, runs: f.runs, faults: w.faults, jobLog: string(data), loadStart: load0, loadEnd: loadAvg()}
 	if o.keep != "" {
 		if err := res.save(work); err != nil {
 			return nil, err
