@@ -341,10 +341,8 @@ func (v *verdict) judgeOverlaps(jobs map[int]*jobRecord, runs map[int]*runRecord
 				if o != e.j {
 					with = append(with, fmt.Sprintf("run %d (fence %s, started %s before)", o.run, o.fenceText, ms(e.at-o.start)))
 				}
-				for _, s := range runs[o.run].stops {
-					if s.from < e.at && e.at < s.to+int64(lease) && time.Duration(s.to-s.from) >= longStop {
-						excused = true
-					}
+				if o != e.j && stoppedAcross(runs[o.run], o, runs[e.j.run], e.at) {
+					excused = true
 				}
 			}
 			if excused {
@@ -356,6 +354,22 @@ func (v *verdict) judgeOverlaps(jobs map[int]*jobRecord, runs map[int]*runRecord
 				lock, e.j.run, e.j.fenceText, strings.Join(with, ", "), ms(until-e.at))})
 		}
 	}
+}
+
+// stoppedAcross says whether the golock of an older run could not stop its job before a
+// newer run started at at because it was stopped (SIGSTOP) itself, a limit that golock
+// documents: stopped so long that the lease could run out, or still stopped when the newer
+// golock started, or stopped after it had sent SIGTERM and before its SIGKILL was due.
+func stoppedAcross(old *runRecord, oj *jobRecord, newer *runRecord, at int64) bool {
+	for _, s := range old.stops {
+		if s.from >= at || s.to+int64(lease) <= at {
+			continue
+		}
+		if time.Duration(s.to-s.from) >= longStop || s.to >= newer.start || oj.term != 0 && oj.term <= s.from {
+			return true
+		}
+	}
+	return false
 }
 
 // judgeFences checks each lock's fences: every job has one, no two share one, and a job

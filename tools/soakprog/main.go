@@ -3,6 +3,7 @@
 //
 //	soakprog [--duration D] [--golock PATH] [--config aof|nopersist|sentinel|limit3]
 //	         [--hosts N] [--locks N] [--seed N] [--keep DIR]
+//	soakprog --rejudge DIR [--duration D] [--config NAME]
 //
 // Each simulated host starts golock on one of a few locks with a job of 0.1 s to
 // 2 × LEASE that logs its start (with CRONLOCK_FENCE), ticks and end on CLOCK_MONOTONIC,
@@ -19,6 +20,8 @@
 // --golock takes any program with golock's command line, e.g. a wrapper that runs the
 // command without a lock (which the soak must fail). Without it, soakprog builds
 // ./cmd/golock. It never reads /etc/cronlock.conf: golock gets an empty config file.
+// --keep DIR keeps the jobs' log, the driver's runs.log and faults.log and the Redis files;
+// --rejudge DIR judges such a directory again without running anything.
 package main
 
 import (
@@ -51,7 +54,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "soak:", err)
 		return 2
 	}
-	res, err := soak(ctx, opts, stderr)
+	var res *result
+	if opts.rejudge != "" {
+		res, err = load(opts.rejudge, opts)
+	} else {
+		res, err = soak(ctx, opts, stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "soak:", err)
 		return 2

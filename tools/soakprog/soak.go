@@ -27,6 +27,7 @@ type options struct {
 	locks    int
 	seed     uint64
 	keep     string // "": the logs go with the temporary directory
+	rejudge  string // judge what --keep kept in this directory again, running nothing
 }
 
 // The settings every golock of the fleet runs with: short, so that much happens in a
@@ -58,6 +59,7 @@ func parseArgs(args []string) (options, error) {
 	fs.IntVar(&o.locks, "locks", 3, "locks the hosts share")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default: from the clock)")
 	fs.StringVar(&o.keep, "keep", "", "keep the logs and Redis files in this directory")
+	fs.StringVar(&o.rejudge, "rejudge", "", "judge again the logs that --keep kept in this directory")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%v (usage: soak --duration D [--golock PATH] [--config aof|nopersist|sentinel|limit3] [--hosts N] [--locks N] [--seed N] [--keep DIR])", err)
 	}
