@@ -85,10 +85,11 @@ func lastRunOf(key string) (string, bool) {
 	return "", false
 }
 
-// isCompanion reports whether key is a fence counter, last-run record, limit key or slot
-// (2 and up, of a CRONLOCK_LIMIT above 1) of some lock.
+// isCompanion reports whether key is a fence counter, last-run record, limit key, lock
+// record of the string form (RecordKey) or slot (2 and up, of a CRONLOCK_LIMIT above 1) of
+// some lock.
 func isCompanion(key string) bool {
-	for _, suffix := range []string{".fence", ".last", ".limit"} {
+	for _, suffix := range []string{".fence", ".last", ".limit", ".record"} {
 		if base, ok := strings.CutSuffix(key, suffix); ok && sameSlot(base, suffix) == key {
 			return true
 		}
