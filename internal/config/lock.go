@@ -19,6 +19,7 @@ func (c *Config) LockOptions() lockscript.Options {
 		Keep:        c.OnLost == "keep",
 		MinReplicas: c.MinReplicas,
 		ReplicaWait: c.RedisTimeout,
+		Mixed:       c.MixedFleet,
 	}
 }
 
