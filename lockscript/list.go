@@ -2,6 +2,7 @@ package lockscript
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -113,4 +114,31 @@ func escapeGlob(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// StringForm returns the locks under prefix (as List finds them) held in cronlock's form:
+// a string of digits, the unix second it expires. They are cronlock's, or golock's under
+// Options.Mixed. It only reads: SCAN, then GET of each lock in one pipeline.
+func StringForm(ctx context.Context, c redis.UniversalClient, prefix string) ([]string, error) {
+	names, err := List(ctx, c, prefix)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	pipe := c.Pipeline()
+	gets := make([]*redis.StringCmd, len(names))
+	for i, name := range names {
+		gets[i] = pipe.Get(ctx, name)
+	}
+	_, _ = pipe.Exec(ctx) // each GET's own error is read below: a hash answers WRONGTYPE
+	var found []string
+	for i, get := range gets {
+		v, err := get.Result()
+		switch {
+		case err == nil && v != "" && strings.Trim(v, "0123456789") == "":
+			found = append(found, names[i])
+		case err != nil && !errors.Is(err, redis.Nil) && !strings.HasPrefix(err.Error(), "WRONGTYPE"):
+			return nil, fmt.Errorf("lockscript: read %s: %w", names[i], err)
+		}
+	}
+	return found, nil
 }
