@@ -83,7 +83,8 @@ if not ours then return {'not-owner', r[1] or '', r[2] or '', r[3] or ''} end
 local grace = tonumber(r[4]) or 0
 if mixed and ARGV[2] == '1' and now_ms < grace and not r[5] then
   local second = math.floor(grace / 1000) + 1 -- cronlock's expire_at_min
-  redis.call('SET', KEYS[1], int(second), 'EXAT', int(second))
+  redis.call('SET', KEYS[1], int(second))
+  redis.call('EXPIREAT', KEYS[1], int(second))
   redis.call('HSET', KEYS[4], 'released_ms', int(now_ms), 'value', int(second))
   redis.call('PEXPIREAT', KEYS[4], int(second * 1000))
   retire()
