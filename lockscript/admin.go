@@ -31,7 +31,7 @@ type Cleared struct {
 // and a second clears them.
 func Reset(ctx context.Context, c redis.Scripter, name string, by By) (Cleared, error) {
 	reply, err := withSlots(ctx, script(reset), c, name, func(slots []string) []string {
-		return append([]string{name, FenceKey(name), LastRunKey(name), LimitKey(name)}, slots...)
+		return append([]string{name, FenceKey(name), LastRunKey(name), LimitKey(name), RecordKey(name)}, slots...)
 	}, Channel(name), ms(LastRunTTL), ms(FenceTTL(0)), by.Host, by.PID)
 	if err != nil {
 		return Cleared{}, fmt.Errorf("lockscript: reset %s: %w", name, err)
@@ -48,7 +48,7 @@ func Reset(ctx context.Context, c redis.Scripter, name string, by By) (Cleared, 
 	}
 	h := Holder{Kind: Foreign, Type: r.Type, Owner: r.Owner, Host: r.Host, PID: r.PID, Fence: r.Fence, Holders: r.Found}
 	switch r.Type {
-	case "hash":
+	case "hash", "mixed":
 		h.Kind, h.Type = Golock, ""
 	case "string":
 		h.Kind, h.Type = Cronlock, ""
@@ -88,7 +88,7 @@ func Replace(ctx context.Context, c redis.Scripter, name string, holder Holder, 
 	if holder.Released {
 		return 0, false, ErrJobEnded
 	}
-	reply, err := script(revoke).Run(ctx, c, []string{name, FenceKey(name), LastRunKey(name)},
+	reply, err := script(revoke).Run(ctx, c, []string{name, FenceKey(name), LastRunKey(name), RecordKey(name)},
 		holder.Owner, by.Host, by.PID, ms(LastRunTTL), ms(FenceTTL(by.Lifetime))).Slice()
 	if err != nil {
 		return 0, false, fmt.Errorf("lockscript: revoke %s: %w", name, err)
@@ -140,7 +140,7 @@ func (a Answer) String() string {
 // by a replacing run, or whose job has ended, is not held.
 func Held(ctx context.Context, c redis.Scripter, name, owner string, minLeft time.Duration) (Answer, error) {
 	reply, err := withSlots(ctx, script(held), c, name, func(slots []string) []string {
-		return append([]string{name, LimitKey(name)}, slots...)
+		return append([]string{name, LimitKey(name), RecordKey(name)}, slots...)
 	}, owner)
 	if err != nil {
 		return Answer{}, fmt.Errorf("lockscript: held %s: %w", name, err)

@@ -61,7 +61,7 @@ type LastRun struct {
 // with a Limit above 1: the first learns how many slots to read), changing nothing.
 func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error) {
 	reply, err := withSlots(ctx, script(inspect), c, name, func(slots []string) []string {
-		return append([]string{name, LastRunKey(name), LimitKey(name)}, slots...)
+		return append([]string{name, LastRunKey(name), LimitKey(name), RecordKey(name)}, slots...)
 	})
 	if err != nil {
 		return Status{}, fmt.Errorf("lockscript: inspect %s: %w", name, err)
@@ -83,6 +83,9 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 			st.Holder = &Holder{Kind: Foreign, Type: "hash", TTL: r.TTL} // not golock's
 			break
 		}
+		h, rec := record(value, r.TTL, r.Now)
+		st.Holder, st.Record = &h, &rec
+	case "mixed": // golock's record, NAME in cronlock's string form
 		h, rec := record(value, r.TTL, r.Now)
 		st.Holder, st.Record = &h, &rec
 	case "string":

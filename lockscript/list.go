@@ -2,6 +2,7 @@ package lockscript
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -85,10 +86,11 @@ func lastRunOf(key string) (string, bool) {
 	return "", false
 }
 
-// isCompanion reports whether key is a fence counter, last-run record, limit key or slot
-// (2 and up, of a CRONLOCK_LIMIT above 1) of some lock.
+// isCompanion reports whether key is a fence counter, last-run record, limit key, lock
+// record of the string form (RecordKey) or slot (2 and up, of a CRONLOCK_LIMIT above 1) of
+// some lock.
 func isCompanion(key string) bool {
-	for _, suffix := range []string{".fence", ".last", ".limit"} {
+	for _, suffix := range []string{".fence", ".last", ".limit", ".record"} {
 		if base, ok := strings.CutSuffix(key, suffix); ok && sameSlot(base, suffix) == key {
 			return true
 		}
@@ -112,4 +114,31 @@ func escapeGlob(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// StringForm returns the locks under prefix (as List finds them) held in cronlock's form:
+// a string of digits, the unix second it expires. They are cronlock's, or golock's under
+// Options.Mixed. It only reads: SCAN, then GET of each lock in one pipeline.
+func StringForm(ctx context.Context, c redis.UniversalClient, prefix string) ([]string, error) {
+	names, err := List(ctx, c, prefix)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	pipe := c.Pipeline()
+	gets := make([]*redis.StringCmd, len(names))
+	for i, name := range names {
+		gets[i] = pipe.Get(ctx, name)
+	}
+	_, _ = pipe.Exec(ctx) // each GET's own error is read below: a hash answers WRONGTYPE
+	var found []string
+	for i, get := range gets {
+		v, err := get.Result()
+		switch {
+		case err == nil && v != "" && strings.Trim(v, "0123456789") == "":
+			found = append(found, names[i])
+		case err != nil && !errors.Is(err, redis.Nil) && !strings.HasPrefix(err.Error(), "WRONGTYPE"):
+			return nil, fmt.Errorf("lockscript: read %s: %w", names[i], err)
+		}
+	}
+	return found, nil
 }

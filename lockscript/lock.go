@@ -35,6 +35,12 @@ type Options struct {
 	// wait; zero means one second.
 	MinReplicas int
 	ReplicaWait time.Duration
+	// Mixed keeps the lock in cronlock's form, for a fleet where cronlock still runs
+	// (CRONLOCK_MIXED_FLEET): Name holds the unix second in which the lease ends, moved with
+	// every renewal, and the lock record is a hash at RecordKey(Name) beside it. cronlock
+	// then finds the lock held (exit 200) instead of a WRONGTYPE error. It takes one holder:
+	// Acquire refuses it with a Limit above 1. False: the lock is the record itself, a hash.
+	Mixed bool
 }
 
 func (o Options) limit() int { return max(1, o.Limit) }
@@ -76,6 +82,9 @@ func (l *Lock) Key() string { return SlotKey(l.Name, l.Slot) }
 // *LimitError or a *TooSoonError. The returned Lock renews and releases through c.
 func Acquire(ctx context.Context, c redis.UniversalClient, name string, o Options) (*Lock, error) {
 	o.Command = cut(o.Command, MaxCommand)
+	if o.Mixed && o.limit() > 1 {
+		return nil, fmt.Errorf("lockscript: acquire %s: cronlock's string form (Mixed) takes one holder, not a Limit of %d", name, o.Limit)
+	}
 	var on redis.Scripter = c
 	var pinned *redis.Conn
 	if o.MinReplicas > 0 {
@@ -87,10 +96,13 @@ func Acquire(ctx context.Context, c redis.UniversalClient, name string, o Option
 		on = pinned
 	}
 	keys := append([]string{name, FenceKey(name), LastRunKey(name), LimitKey(name)}, slotKeys(name, o.limit())...)
+	if o.Mixed {
+		keys = append(keys, RecordKey(name))
+	}
 	reply, err := script(acquire).Run(ctx, on, keys,
 		o.Owner, o.Host, o.PID, o.Command, ms(o.Grace), ms(o.Lifetime), ms(o.Lease),
 		RecordVersion, ms(FenceTTL(o.Lifetime)), o.limit(), ms(o.Interval), ms(o.Delay), o.onLost(),
-		ms(LastRunTTL)).Slice()
+		ms(LastRunTTL), o.Mixed).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("lockscript: acquire %s: %w", name, err)
 	}
@@ -212,13 +224,16 @@ type Renewal struct {
 // deadline.
 func (l *Lock) Renew(ctx context.Context) (Renewal, error) {
 	keys := []string{l.Key(), FenceKey(l.Name), LastRunKey(l.Name)}
-	if l.limit() > 1 {
+	switch {
+	case l.Mixed:
+		keys = append(keys, RecordKey(l.Name))
+	case l.limit() > 1:
 		keys = append(keys, LimitKey(l.Name))
 	}
 	reply, err := script(extend).Run(ctx, l.c, keys,
 		l.Owner, ms(l.Lease), l.Fence, l.Host, l.PID, l.Command,
 		l.Acquired.UnixMilli(), l.GraceEnd.UnixMilli(), l.Deadline.UnixMilli(), RecordVersion,
-		ms(FenceTTL(l.Lifetime)), ms(l.Delay), l.limit(), l.onLost()).Slice()
+		ms(FenceTTL(l.Lifetime)), ms(l.Delay), l.limit(), l.onLost(), l.Mixed).Slice()
 	if err != nil {
 		return Renewal{}, fmt.Errorf("lockscript: extend %s: %w", l.Name, err)
 	}
@@ -236,7 +251,11 @@ func (l *Lock) Renew(ctx context.Context) (Renewal, error) {
 			Why         string
 		}
 		decode(rest, &r)
-		return Renewal{}, &HeldError{Name: l.Name, err: ErrLost, Holder: holderReply{r.Owner, r.Host, r.PID}.holder(),
+		h := holderReply{r.Owner, r.Host, r.PID}.holder()
+		if r.Why == "cronlock" {
+			h.Kind = Cronlock
+		}
+		return Renewal{}, &HeldError{Name: l.Name, err: ErrLost, Holder: h,
 			Reset: r.Why == "reset", Replaced: r.Why == "replace"}
 	case "expired":
 		return Renewal{}, ErrExpired
@@ -284,9 +303,13 @@ var NotTried = Outcome{Code: -1}
 // Release never touches another owner's lock: then it returns a *HeldError wrapping
 // ErrNotOwner. A lock already gone returns ErrGone. Either way the run is recorded Lost.
 func (l *Lock) Release(ctx context.Context, o Outcome) (time.Duration, error) {
-	reply, err := script(release).Run(ctx, l.c, []string{l.Key(), FenceKey(l.Name), LastRunKey(l.Name)},
+	keys := []string{l.Key(), FenceKey(l.Name), LastRunKey(l.Name)}
+	if l.Mixed {
+		keys = append(keys, RecordKey(l.Name))
+	}
+	reply, err := script(release).Run(ctx, l.c, keys,
 		l.Owner, o.Ran, Channel(l.Name), o.Code, l.Host, l.PID, l.Fence, l.Acquired.UnixMilli(),
-		ms(LastRunTTL), ms(FenceTTL(l.Lifetime)), string(o.ending()), l.Command).Slice()
+		ms(LastRunTTL), ms(FenceTTL(l.Lifetime)), string(o.ending()), l.Command, l.Mixed).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("lockscript: release %s: %w", l.Name, err)
 	}

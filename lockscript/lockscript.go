@@ -1,7 +1,9 @@
 // Package lockscript is golock's lock protocol: the Lua scripts of package scripts, called
 // from Go. A lock is a Redis hash holding an owner token; only its owner renews or releases
 // it, every time it holds comes from Redis's TIME, and each acquire hands out a fencing token
-// that only grows.
+// that only grows. For a fleet where cronlock still runs, Options.Mixed keeps the lock in
+// cronlock's form instead: a string holding the unix second its lease ends, with the record
+// beside it (RecordKey); Inspect, Held, Reset and Replace read either form.
 //
 // A run takes a lock with Acquire and gets a *Lock, which it renews (Renew) while its job
 // runs and lets go of (Release) when the job ends. Inspect, List and ListRecorded read

@@ -47,6 +47,14 @@ func LimitKey(name string) string {
 	return sameSlot(name, ".limit")
 }
 
+// RecordKey is the key of golock's lock record when the lock is kept in cronlock's string
+// form (Options.Mixed): NAME then holds the unix second cronlock reads, and the record (owner,
+// fence, host, pid, command, times, and the value written to NAME) lives here, in name's
+// cluster slot.
+func RecordKey(name string) string {
+	return sameSlot(name, ".record")
+}
+
 // Channel is where release and reset announce that name is free, for waiting golocks.
 func Channel(name string) string {
 	return sameSlot(name, ".released")

@@ -6,7 +6,8 @@
 -- KEYS[3]  NAME's last-run record (a hash), read only under CRONLOCK_INTERVAL
 -- KEYS[4]  NAME's limit key: the LIMIT its holders run with, set only when it is above 1;
 --          read by every run, so that runs disagreeing on LIMIT never overlap silently
--- KEYS[5..] slots 2..LIMIT (none when LIMIT is 1), every one in NAME's cluster slot
+-- KEYS[5..] slots 2..LIMIT (none when LIMIT is 1), every one in NAME's cluster slot; under
+--          CRONLOCK_MIXED_FLEET (ARGV[15], LIMIT 1) KEYS[5] is NAME's lock record instead
 -- ARGV[1]  owner token      ARGV[2] host        ARGV[3] pid        ARGV[4] command line
 -- ARGV[5]  grace ms         ARGV[6] release ms  ARGV[7] lease ms   ARGV[8] record version
 -- ARGV[9]  TTL of the fence counter, ms (set, never shortened, by each acquire: the counter
@@ -17,6 +18,13 @@
 -- ARGV[14] how long to keep the last-run record, ms (under INTERVAL, the run's start is
 --          written there at once: run_started_ms and run_owner, until its release says how
 --          it ended)
+--
+-- ARGV[15] "1" under CRONLOCK_MIXED_FLEET: NAME is written in cronlock's form, a string
+--          holding the unix second in which the key's TTL ends (rounded up), with the TTL of
+--          the lease; the record (the fields below, plus "value", what NAME was set to) goes
+--          to KEYS[5] with the same TTL. NAME's string is golock's while the record's value
+--          is NAME's and NAME has a TTL (cronlock's SETNX and GETSET leave none); any other
+--          numeric string is cronlock's.
 --
 -- Fields beyond today's record are written only when their policy is on: limit (LIMIT above
 -- 1), on_lost (keep), delay_ms (LOCK_DELAY).
@@ -50,8 +58,21 @@ if recorded and tonumber(recorded) ~= limit then
   return {'limit-conflict', recorded, '', '', ''}
 end
 
+local mixed = ARGV[15] == '1'
+local rec = mixed and KEYS[5] or nil
 local slots = {KEYS[1]}
-for i = 5, #KEYS do slots[#slots + 1] = KEYS[i] end
+if not mixed then
+  for i = 5, #KEYS do slots[#slots + 1] = KEYS[i] end
+end
+
+-- The record of NAME's string when a golock in mixed mode wrote it; nil otherwise.
+local function golock_string(v)
+  if not rec or redis.call('TYPE', rec).ok ~= 'hash' then return nil end
+  local r = redis.call('HMGET', rec, 'owner', 'host', 'pid', 'acquired_ms', 'fence',
+    'grace_ms', 'deadline_ms', 'limit', 'released_ms', 'value')
+  if r[1] and r[10] == v and redis.call('PTTL', KEYS[1]) > 0 then return r end
+  return nil
+end
 
 local free, held, holders = nil, nil, 0
 for i, key in ipairs(slots) do
@@ -80,15 +101,25 @@ for i, key in ipairs(slots) do
     end
   elseif kind == 'string' and i == 1 then
     local v = redis.call('GET', key)
-    if not string.match(v, '^%d+$') then
+    local r = golock_string(v)
+    if r and r[1] == ARGV[1] then -- as for a hash: our earlier attempt, its reply lost
+      local ttl = redis.call('PTTL', key)
+      redis.call('PEXPIRE', key, ttl)
+      redis.call('PEXPIRE', rec, ttl)
+      return {'acquired', tonumber(r[5]), tonumber(r[4]), tonumber(r[6]), tonumber(r[7]), ttl, i, now_ms}
+    elseif r then -- a golock in mixed mode holds it
+      holders = 1
+      held = {'held', r[1], r[2] or '', r[3] or '', now_ms - (tonumber(r[4]) or now_ms),
+        redis.call('PTTL', key), tonumber(r[5]) or 0, r[9] or ''}
+    elseif not string.match(v, '^%d+$') then
       return {'held-foreign', 'string', redis.call('PTTL', key)}
-    end
-    if tonumber(t[1]) <= tonumber(v) then
+    elseif tonumber(t[1]) <= tonumber(v) then
       return {'held-legacy', v, redis.call('PTTL', key)}
+    else
+      -- cronlock's stale-lock rule: its second has passed by Redis's clock; take it over.
+      redis.call('DEL', key)
+      free = free or i
     end
-    -- cronlock's stale-lock rule: its second has passed by Redis's clock; take it over.
-    redis.call('DEL', key)
-    free = free or i
   elseif kind == 'none' then
     free = free or i
   else
@@ -117,6 +148,10 @@ redis.call('SET', KEYS[2], int(fence), 'PX',
   int(math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[9]))))
 
 local key = slots[free]
+if mixed then -- the record goes beside NAME; NAME gets the string below
+  key = rec
+  redis.call('DEL', rec)
+end
 local grace = now_ms + tonumber(ARGV[5])
 local deadline = now_ms + tonumber(ARGV[6])
 local delay = tonumber(ARGV[12]) or 0
@@ -136,6 +171,11 @@ local lease = math.max(tonumber(ARGV[7]), grace - now_ms)
 local ttl = math.min(deadline - now_ms, lease)
 local keep = math.min(deadline - now_ms, lease + delay)
 redis.call('PEXPIRE', key, int(keep))
+if mixed then
+  local v = int(math.ceil((now_ms + keep) / 1000))
+  redis.call('SET', KEYS[1], v, 'PX', int(keep))
+  redis.call('HSET', rec, 'value', v)
+end
 if limit > 1 then
   redis.call('SET', KEYS[4], int(limit), 'PX', int(math.max(redis.call('PTTL', KEYS[4]), keep)))
 end

@@ -11,6 +11,8 @@
 -- ARGV[13] LIMIT   ARGV[14] CRONLOCK_ON_LOST (for the record, when written again)
 -- KEYS[1] is the holder's slot under a LIMIT above 1; then KEYS[4] is NAME's limit key,
 -- kept alive at least as long as the slot
+-- ARGV[15] "1" under CRONLOCK_MIXED_FLEET (LIMIT 1): NAME is cronlock's string form and
+--          KEYS[4] the lock record (see acquire); NAME gets the new second with the new TTL
 --
 -- Replies:
 --   {"extended", ttl_ms, until_deadline_ms}
@@ -19,7 +21,9 @@
 --                                                   or held it since us, or a reset revoked us (the
 --                                                   fence counter is past ours); why is "reset" when
 --                                                   a reset did, "replace" when a CRONLOCK_REPLACE
---                                                   run did (host and pid are then theirs)
+--                                                   run did (host and pid are then theirs),
+--                                                   "cronlock" when cronlock's string is there
+--                                                   (mixed only)
 --   {"expired"}                                     past the deadline, or already released;
 --                                                   the key is left to expire
 --
@@ -35,7 +39,26 @@ local lease = tonumber(ARGV[2])
 local status = 'extended'
 local grace, deadline
 
+local mixed = ARGV[15] == '1'
+local key = KEYS[1] -- the record: NAME itself, or beside it in mixed mode
 local kind = redis.call('TYPE', KEYS[1]).ok
+if mixed then
+  key = KEYS[4]
+  if kind == 'string' then
+    local v = redis.call('GET', KEYS[1])
+    if redis.call('HGET', key, 'value') ~= v or redis.call('PTTL', KEYS[1]) <= 0 then
+      -- cronlock's (it took the key over) or a foreign value: not golock's string
+      if string.match(v, '^%d+$') then return {'lost', '', '', '', 'cronlock'} end
+      return {'lost', '', '', ''}
+    end
+    kind = 'hash' -- golock's string: the record beside it says whose
+  elseif kind == 'hash' then -- a golock that does not write the string form holds NAME
+    local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid')
+    return {'lost', r[1] or '', r[2] or '', r[3] or ''}
+  elseif kind == 'none' then
+    redis.call('DEL', key) -- a record left without its string describes no lock
+  end
+end
 if kind == 'none' then
   grace = tonumber(ARGV[8])
   deadline = tonumber(ARGV[9])
@@ -50,13 +73,13 @@ if kind == 'none' then
     end
     return {'lost', '', '', '', ''}
   end
-  redis.call('HSET', KEYS[1],
+  redis.call('HSET', key,
     'owner', ARGV[1], 'fence', ARGV[3], 'host', ARGV[4], 'pid', ARGV[5], 'cmd', ARGV[6],
     'acquired_ms', ARGV[7], 'grace_ms', ARGV[8], 'deadline_ms', ARGV[9], 'version', ARGV[10],
     'reestablished_ms', int(now_ms))
-  if tonumber(ARGV[13]) > 1 then redis.call('HSET', KEYS[1], 'limit', ARGV[13]) end
-  if ARGV[14] == 'keep' then redis.call('HSET', KEYS[1], 'on_lost', 'keep') end
-  if tonumber(ARGV[12]) > 0 then redis.call('HSET', KEYS[1], 'delay_ms', ARGV[12]) end
+  if tonumber(ARGV[13]) > 1 then redis.call('HSET', key, 'limit', ARGV[13]) end
+  if ARGV[14] == 'keep' then redis.call('HSET', key, 'on_lost', 'keep') end
+  if tonumber(ARGV[12]) > 0 then redis.call('HSET', key, 'delay_ms', ARGV[12]) end
   -- Keep the fence counter ahead of the fence this job holds.
   if prev < tonumber(ARGV[3]) then
     redis.call('SET', KEYS[2], ARGV[3], 'PX',
@@ -66,7 +89,7 @@ if kind == 'none' then
 elseif kind ~= 'hash' then
   return {'lost', '', '', ''}
 else
-  local r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'deadline_ms',
+  local r = redis.call('HMGET', key, 'owner', 'host', 'pid', 'grace_ms', 'deadline_ms',
     'released_ms', 'revoked_host', 'revoked_pid', 'revoked_why')
   if r[1] ~= ARGV[1] then return {'lost', r[1] or '', r[2] or '', r[3] or ''} end
   -- A reset or a CRONLOCK_REPLACE run revoked us: the job must end; the key stays (so that
@@ -80,8 +103,12 @@ end
 
 local ttl = math.min(deadline - now_ms, math.max(lease, grace - now_ms))
 local keep = math.min(deadline - now_ms, math.max(lease, grace - now_ms) + tonumber(ARGV[12]))
-redis.call('PEXPIRE', KEYS[1], int(keep))
-if KEYS[4] then
+redis.call('PEXPIRE', key, int(keep))
+if mixed then
+  local v = int(math.ceil((now_ms + keep) / 1000))
+  redis.call('SET', KEYS[1], v, 'PX', int(keep))
+  redis.call('HSET', key, 'value', v)
+elseif KEYS[4] then
   redis.call('SET', KEYS[4], ARGV[13], 'PX', int(math.max(redis.call('PTTL', KEYS[4]), keep)))
 end
 return {status, ttl, deadline - now_ms}

@@ -20,6 +20,11 @@
 -- ARGV[11] how the run ended, for the record: ok, failed, timeout, revoked, replaced; "lost"
 --          is recorded instead when NAME is gone or another's
 -- ARGV[12] the command line, as the lock record holds it
+-- ARGV[13] "1" under CRONLOCK_MIXED_FLEET: NAME is cronlock's string form and KEYS[4] the
+--          lock record (see acquire). A grace hold is cronlock's own: NAME set to the second
+--          after acquired + GRACE, and expiring at it (EXPIREAT), the record with it; once
+--          the grace has passed, both are deleted. NAME is touched only while its value is
+--          the one the record says golock wrote.
 --
 -- Replies:
 --   {"released"}                       NAME deleted
@@ -33,12 +38,19 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(n) return string.format('%.0f', n) end
 
+local mixed = ARGV[13] == '1'
 local kind = redis.call('TYPE', KEYS[1]).ok
 local r = {}
 if kind == 'hash' then
   r = redis.call('HMGET', KEYS[1], 'owner', 'host', 'pid', 'grace_ms', 'revoked_host')
+elseif mixed and kind == 'string' and redis.call('PTTL', KEYS[1]) > 0
+    and redis.call('HGET', KEYS[4], 'value') == redis.call('GET', KEYS[1]) then
+  r = redis.call('HMGET', KEYS[4], 'owner', 'host', 'pid', 'grace_ms', 'revoked_host')
 end
 local ours = r[1] == ARGV[1]
+if mixed and not ours and redis.call('HGET', KEYS[4], 'owner') == ARGV[1] then
+  redis.call('DEL', KEYS[4]) -- our record, describing a lock that is gone or another's
+end
 
 if redis.call('HGET', KEYS[3], 'run_owner') == ARGV[1] then
   redis.call('HDEL', KEYS[3], 'run_owner', 'run_started_ms')
@@ -69,6 +81,15 @@ end
 if not ours then return {'not-owner', r[1] or '', r[2] or '', r[3] or ''} end
 
 local grace = tonumber(r[4]) or 0
+if mixed and ARGV[2] == '1' and now_ms < grace and not r[5] then
+  local second = math.floor(grace / 1000) + 1 -- cronlock's expire_at_min
+  redis.call('SET', KEYS[1], int(second))
+  redis.call('EXPIREAT', KEYS[1], int(second))
+  redis.call('HSET', KEYS[4], 'released_ms', int(now_ms), 'value', int(second))
+  redis.call('PEXPIREAT', KEYS[4], int(second * 1000))
+  retire()
+  return {'held-grace', second * 1000 - now_ms}
+end
 if ARGV[2] == '1' and now_ms < grace and not r[5] then
   redis.call('HSET', KEYS[1], 'released_ms', int(now_ms))
   redis.call('PEXPIRE', KEYS[1], int(grace - now_ms))
@@ -76,6 +97,7 @@ if ARGV[2] == '1' and now_ms < grace and not r[5] then
   return {'held-grace', grace - now_ms}
 end
 redis.call('DEL', KEYS[1])
+if mixed then redis.call('DEL', KEYS[4]) end
 retire()
 redis.call('PUBLISH', ARGV[3], 'released')
 return {'released'}

@@ -11,7 +11,11 @@
 -- KEYS[2]  the fence counter of NAME
 -- KEYS[3]  NAME's last-run record (a hash): reset_ms and reset_fence say a reset came
 -- KEYS[4]  NAME's limit key (see acquire); deleted with the slots
--- KEYS[5..] slots 2..N; the reply "limit" asks for them when the limit key says more
+-- KEYS[5]  NAME's lock record when NAME is in cronlock's string form (CRONLOCK_MIXED_FLEET;
+--          see acquire): a golock holder there is revoked or deleted as one in a hash (its
+--          record is marked, or deleted with NAME); a record whose value is not NAME's is
+--          deleted
+-- KEYS[6..] slots 2..N; the reply "limit" asks for them when the limit key says more
 -- ARGV[1]  channel to publish the hand-off on, for golocks waiting on NAME
 -- ARGV[2]  how long to keep the last-run record, ms
 -- ARGV[3]  TTL of the fence counter, ms, beyond the holder's deadline (kept when longer)
@@ -20,8 +24,9 @@
 -- Replies:
 --   {"free"}                                        nothing was there
 --   {"reset", type, owner, host, pid, fence, n, kept}  what was cleared: the first holder
---                                                   found (owner, host, pid and fence only for
---                                                   golock's hash), how many there were, and
+--                                                   found (type "mixed" for golock's string
+--                                                   form; owner, host, pid and fence only for
+--                                                   golock's), how many there were, and
 --                                                   how many of them stay taken until their
 --                                                   jobs have ended
 --   {"limit", n}                                    the lock has n slots: call again with them;
@@ -32,18 +37,28 @@ local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(n) return string.format('%.0f', n) end
 
 local limit = tonumber(redis.call('GET', KEYS[4]) or '1') or 1
-if limit > #KEYS - 3 then return {'limit', limit} end
+if limit > #KEYS - 4 then return {'limit', limit} end
 
 local slots = {KEYS[1]}
-for i = 5, #KEYS do slots[#slots + 1] = KEYS[i] end
+for i = 6, #KEYS do slots[#slots + 1] = KEYS[i] end
 
 local first, found, kept, top, deadline = nil, 0, 0, 0, now_ms
 for _, key in ipairs(slots) do
   local kind = redis.call('TYPE', key).ok
+  local record = key -- where a golock holder's record is
+  if key == KEYS[1] and redis.call('TYPE', KEYS[5]).ok ~= 'none' then
+    if kind == 'string' and redis.call('PTTL', key) > 0
+        and redis.call('TYPE', KEYS[5]).ok == 'hash'
+        and redis.call('HGET', KEYS[5], 'value') == redis.call('GET', key) then
+      kind, record = 'mixed', KEYS[5]
+    else
+      redis.call('DEL', KEYS[5]) -- a record of no lock
+    end
+  end
   if kind ~= 'none' then
     local owner, host, pid, fence, running = '', '', '', '', false
-    if kind == 'hash' then
-      local r = redis.call('HMGET', key, 'owner', 'host', 'pid', 'fence', 'deadline_ms', 'released_ms')
+    if kind == 'hash' or kind == 'mixed' then
+      local r = redis.call('HMGET', record, 'owner', 'host', 'pid', 'fence', 'deadline_ms', 'released_ms')
       owner, host, pid, fence = r[1] or '', r[2] or '', r[3] or '', r[4] or ''
       deadline = math.max(deadline, tonumber(r[5]) or now_ms)
       top = math.max(top, tonumber(fence) or 0)
@@ -52,11 +67,12 @@ for _, key in ipairs(slots) do
     first = first or {'reset', kind, owner, host, pid, fence}
     found = found + 1
     if running then
-      redis.call('HSET', key, 'revoked_host', ARGV[4], 'revoked_pid', ARGV[5], 'revoked_ms', int(now_ms),
+      redis.call('HSET', record, 'revoked_host', ARGV[4], 'revoked_pid', ARGV[5], 'revoked_ms', int(now_ms),
         'revoked_why', 'reset')
       kept = kept + 1
     else
       redis.call('DEL', key)
+      if record ~= key then redis.call('DEL', record) end
     end
   end
 end

@@ -8,6 +8,8 @@
 --          never write NAME back once it is gone
 -- KEYS[3]  NAME's last-run record (a hash): reset_fence, reset_why "replace", reset_host and
 --          reset_pid tell the holder who revoked it
+-- KEYS[4]  NAME's lock record when NAME is in cronlock's string form (CRONLOCK_MIXED_FLEET;
+--          see acquire): the holder there is revoked in it, and NAME stays as it is
 -- ARGV[1]  the holder's owner token, as acquire reported it: another holder is never touched
 -- ARGV[2]  the replacer's host     ARGV[3] the replacer's pid
 -- ARGV[4]  how long to keep the last-run record, ms
@@ -24,13 +26,20 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(n) return string.format('%.0f', n) end
 
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {'gone'} end
-local r = redis.call('HMGET', KEYS[1], 'owner', 'on_lost', 'fence', 'deadline_ms', 'released_ms')
+local record = KEYS[1]
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' and redis.call('PTTL', KEYS[1]) > 0 and redis.call('TYPE', KEYS[4]).ok == 'hash'
+    and redis.call('HGET', KEYS[4], 'value') == redis.call('GET', KEYS[1]) then
+  record = KEYS[4]
+elseif kind ~= 'hash' then
+  return {'gone'}
+end
+local r = redis.call('HMGET', record, 'owner', 'on_lost', 'fence', 'deadline_ms', 'released_ms')
 if r[1] ~= ARGV[1] then return {'gone'} end
 if r[2] == 'keep' then return {'keep'} end
 if r[5] then return {'released', redis.call('PTTL', KEYS[1])} end
 
-redis.call('HSET', KEYS[1], 'revoked_host', ARGV[2], 'revoked_pid', ARGV[3], 'revoked_ms', int(now_ms),
+redis.call('HSET', record, 'revoked_host', ARGV[2], 'revoked_pid', ARGV[3], 'revoked_ms', int(now_ms),
   'revoked_why', 'replace')
 local deadline = math.max(now_ms, tonumber(r[4]) or now_ms)
 local prev = tonumber(redis.call('GET', KEYS[2]) or '0') or 0

@@ -86,6 +86,9 @@ type Config struct {
 	// LockDelay keeps a lock whose holder vanished without releasing it this much longer
 	// than its lease; zero: off. A clean release is unaffected.
 	LockDelay time.Duration `env:"CRONLOCK_LOCK_DELAY" envDefault:"0"`
+	// MixedFleet keeps the lock in cronlock's string form, its record beside it, for a
+	// rolling migration: cronlock hosts then skip a held lock quietly (exit 200).
+	MixedFleet bool `env:"CRONLOCK_MIXED_FLEET" envDefault:"no"`
 
 	// PingURL is a healthchecks.io-style check URL (http:// or https://): the run that
 	// takes the lock pings URL/start before its job, URL when it exited 0, URL/<code>
@@ -202,6 +205,8 @@ func (c *Config) check() error {
 	case c.Grace > c.Release:
 		return &Problem{"CRONLOCK_GRACE", fmt.Sprintf("must not exceed CRONLOCK_RELEASE (%v), got %v",
 			secs(c.Release), secs(c.Grace))}
+	case c.MixedFleet && c.Limit > 1:
+		return &Problem{"CRONLOCK_MIXED_FLEET", "cannot be combined with CRONLOCK_LIMIT above 1: cronlock's lock has one holder"}
 	case c.Limit < 1 || c.Limit > MaxLimit:
 		return &Problem{"CRONLOCK_LIMIT", fmt.Sprintf("must be 1 to %d", MaxLimit) + got("CRONLOCK_LIMIT", strconv.Itoa(c.Limit))}
 	case c.Interval > MaxInterval:
@@ -307,6 +312,7 @@ func (c *Config) LockOptions() lockscript.Options {
 		Keep:        c.OnLost == "keep",
 		MinReplicas: c.MinReplicas,
 		ReplicaWait: c.RedisTimeout,
+		Mixed:       c.MixedFleet,
 	}
 }
 

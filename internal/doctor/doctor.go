@@ -1,8 +1,9 @@
 // Package doctor is golock --doctor: it says what golock would use and whether it works,
 // one line each, and flags the Redis settings that can make a lock vanish without a word.
 // It reads the config and the server and changes nothing: every command it sends to Redis
-// is a read (PING, INFO, CONFIG GET, SCRIPT EXISTS, CLUSTER INFO, SENTINEL MASTER and
-// CKQUORUM), each tried once and bounded by CRONLOCK_REDIS_TIMEOUT.
+// is a read (PING, INFO, CONFIG GET, SCRIPT EXISTS, SCAN and GET of the locks under
+// CRONLOCK_PREFIX, CLUSTER INFO, SENTINEL MASTER and CKQUORUM), each tried once and bounded
+// by CRONLOCK_REDIS_TIMEOUT.
 package doctor
 
 import (

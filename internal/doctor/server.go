@@ -216,6 +216,7 @@ func checkMaster(ctx context.Context, r *report, cfg *config.Config, node *redis
 		r.line(markFail, "%sthis Redis is a %s: it refuses golock's writes; point golock at the master", label, role)
 	}
 	checkScripts(ctx, r, node, label)
+	checkCronlockForm(ctx, r, cfg, node, label)
 	safety := redisclient.SafetyFrom(ctx, node, info)
 	checkEviction(r, safety, label)
 	checkPersistence(r, safety, label)
