@@ -109,7 +109,7 @@ func Inspect(ctx context.Context, c redis.Scripter, name string) (Status, error)
 		l.Started = msTime(last["started_ms"])
 		l.Duration = msTime(last["ended_ms"]).Sub(l.Started)
 		l.Success = msTime(last["success_ms"])
-		if _, kept := last["success_ms"]; !kept && l.Ran && l.Code == 0 {
+		if _, kept := last["success_ms"]; !kept && last["ended"] == "" && l.Ran && l.Code == 0 { // an older record
 			l.Success = msTime(last["ended_ms"])
 		}
 		st.Last = l

@@ -132,3 +132,26 @@ func TestRecordSaysHowTheRunEnded(t *testing.T) {
 		t.Errorf("a run whose lock vanished recorded %+v, want it lost", got)
 	}
 }
+
+// TestStoppedRunIsNoSuccess: a job that exits 0 on the SIGTERM of a reset or a replacing run
+// did not finish its work: recorded as stopped, it is no success, and under INTERVAL the next
+// run may take the lock at once.
+func TestStoppedRunIsNoSuccess(t *testing.T) {
+	t.Parallel()
+	c := redistest.Start(t).Client()
+	ctx := t.Context()
+	o := options("a", 0, time.Minute, 10*time.Second)
+	o.Interval = time.Hour
+	for _, ended := range []lockscript.Ending{lockscript.Replaced, lockscript.Revoked} {
+		l := acquire(t, c, "cronlock.stopped", o)
+		if _, err := l.Release(ctx, lockscript.Outcome{Ran: true, Code: 0, Ended: ended}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := lockscript.Inspect(ctx, c, "cronlock.stopped")
+		if err != nil || st.Last == nil || st.Last.Ended != ended || !st.Last.Success.IsZero() {
+			t.Errorf("a run %s that exited 0: %+v, %v; want it recorded %s and no success", ended, st.Last, err, ended)
+		}
+	}
+	// No success recorded: the interval does not hold the next run back.
+	acquire(t, c, "cronlock.stopped", o)
+}

@@ -62,7 +62,9 @@ if ARGV[4] ~= '-1' and tonumber(ARGV[7]) >= newest then
   redis.call('HSET', KEYS[3], 'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7],
     'started_ms', ARGV[8], 'ended_ms', int(now_ms), 'exit', ARGV[4], 'ran', ARGV[2], 'ended', ended,
     'cmd', ARGV[12])
-  if ARGV[2] == '1' and ARGV[4] == '0' then
+  -- A success is a job that exited 0 and was not stopped: one that exits 0 on the SIGTERM
+  -- of a reset or a replacing run did not finish its work.
+  if ARGV[2] == '1' and ARGV[4] == '0' and ARGV[11] == 'ok' then
     redis.call('HSET', KEYS[3], 'ok_started_ms', ARGV[8], 'success_ms', int(now_ms))
   end
   redis.call('PEXPIRE', KEYS[3], ARGV[9])

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -62,5 +63,33 @@ func TestRetriedAcquireNoFalseClockStep(t *testing.T) {
 	r := g.WaitWithin(t, 5*time.Second)
 	if r.Code != 0 || len(linesWith(r.Stderr, "clock")) > 0 {
 		t.Errorf("a job whose acquire was retried: exit %d, want 0 and no clock step; stderr:\n%s", r.Code, r.Stderr)
+	}
+}
+
+// TestIntervalSuccessNotLost: under CRONLOCK_INTERVAL, Redis is cut off as the job ends, so
+// its release never arrives (golock exits 0 with a warning). The run still counts: once its
+// lease has freed the lock, the next tick within the interval exits 200 and runs nothing.
+func TestIntervalSuccessNotLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short; runs in the full suite (./tools/test)")
+	}
+	t.Parallel()
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	dir := t.TempDir()
+	g := golocktest.Start(t, faultEnv("lease-interval", proxy.Env(), "CRONLOCK_INTERVAL=3600"), golocktest.Job(dir, 0, "")...)
+	golocktest.WaitJob(t, dir)
+	proxy.Blackhole()
+	golocktest.FinishJob(t, dir)
+	r := g.WaitWithin(t, 10*time.Second)
+	if r.Code != 0 || len(linesWith(r.Stderr, "cannot release")) != 1 {
+		t.Fatalf("the run whose release was cut off: exit %d, want 0 and one warning; stderr:\n%s", r.Code, r.Stderr)
+	}
+	proxy.Heal()
+	lockFreeWithin(t, srv.Client(), "cronlock.lease-interval", 5*time.Second)
+	marker := filepath.Join(dir, "second")
+	next := golocktest.Run(t, faultEnv("lease-interval", srv.Env(), "CRONLOCK_INTERVAL=3600"), "touch", marker)
+	if next.Code != exitHeld || cliExists(marker) {
+		t.Errorf("the next tick within the interval: exit %d (ran: %v), want %d and nothing run", next.Code, cliExists(marker), exitHeld)
 	}
 }

@@ -72,6 +72,9 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 		case last.Code != 0:
 			crit = append(crit, fmt.Sprintf("last run failed with exit %d on %s, ended %s ago", last.Code, last.Host,
 				age(st.Now.Sub(last.Started.Add(last.Duration)))))
+		case last.Ended == lockscript.Revoked || last.Ended == lockscript.Replaced || last.Ended == lockscript.TimedOut:
+			crit = append(crit, fmt.Sprintf("last run was stopped (%s) on %s, %s ago", last.Ended, last.Host,
+				age(st.Now.Sub(last.Started.Add(last.Duration)))))
 		default:
 			ok = append(ok, fmt.Sprintf("last run succeeded on %s, ended %s ago, took %s", last.Host,
 				age(st.Now.Sub(last.Started.Add(last.Duration))), age(last.Duration)))
@@ -110,7 +113,7 @@ func Judge(st lockscript.Status, maxAge time.Duration) Result {
 		crit = append(crit, fmt.Sprintf("last success ended %s ago, longer than --max-age %s",
 			age(st.Now.Sub(success)), age(maxAge)))
 	}
-	if !success.IsZero() && last != nil && (last.Code != 0 || !last.Ran) {
+	if !success.IsZero() && last != nil && (last.Code != 0 || !last.Ran || last.Ended != lockscript.Succeeded && last.Ended != lockscript.Lost) {
 		ok = append(ok, fmt.Sprintf("last success ended %s ago", age(st.Now.Sub(success))))
 	}
 	if last != nil && last.Ended == lockscript.Lost {
