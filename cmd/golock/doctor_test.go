@@ -311,7 +311,11 @@ func TestDoctorSentinel(t *testing.T) {
 	doctorHealthy(t, env,
 		fmt.Sprintf(`^ok +sentinel 127\.0\.0\.1:%d: master mymaster at %s, flags master, 1 replica\(s\), 1 other sentinel\(s\), quorum \d: OK`,
 			s.SentinelPorts[0], regexp.QuoteMeta(s.MasterAddr())),
-		`^ok +replicas: 1 online`)
+		`^ok +replicas: 1 online`,
+		`^ok +a failover's down-after \(\S+\) is shorter than the outage a job rides through at worst \(15s\)$`)
+	// A lease too short for the sentinels' down-after: a note, and what to change.
+	r := golocktest.Run(t, append(env, "CRONLOCK_LEASE=1.5", "CRONLOCK_KILL_GRACE=0.5"), "--doctor")
+	wantLine(t, r.Stdout, `^note +a failover takes more than \S+ \(down-after\), and a job rides through 500ms at worst .*raise CRONLOCK_LEASE or lower down-after$`)
 
 	// A sentinel that does not answer: the other still does, and says a failover needs it.
 	port := redistest.FreePort(t)
@@ -320,7 +324,7 @@ func TestDoctorSentinel(t *testing.T) {
 		hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", p))
 	}
 	hosts = append(hosts, fmt.Sprintf("127.0.0.1:%d", port))
-	r := golocktest.Run(t, append(env, "CRONLOCK_SENTINEL_HOST="+strings.Join(hosts, ",")), "--doctor")
+	r = golocktest.Run(t, append(env, "CRONLOCK_SENTINEL_HOST="+strings.Join(hosts, ",")), "--doctor")
 	cliWantCode(t, r, 1)
 	checkReport(t, r, []string{fmt.Sprintf(`^FAIL +sentinel 127\.0\.0\.1:%d: no answer about master mymaster: .*connection refused`, port)}, nil)
 }

@@ -132,6 +132,7 @@ func tlsHint(err error) string {
 // sentinels are reachable to agree on a failover (SENTINEL CKQUORUM).
 func checkSentinels(ctx context.Context, r *report, cfg *config.Config) {
 	seen := map[string]bool{}
+	downAfter := time.Duration(0) // the longest any sentinel waits before it calls the master down
 	for _, addr := range cfg.Addrs() {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: addr, Password: cfg.SentinelAuth,
 			TLSConfig: cfg.Redis().TLSConfig, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
@@ -144,6 +145,9 @@ func checkSentinels(ctx context.Context, r *report, cfg *config.Config) {
 		}
 		master := net.JoinHostPort(m["ip"], m["port"])
 		seen[master] = true
+		if ms, err := strconv.Atoi(m["down-after-milliseconds"]); err == nil {
+			downAfter = max(downAfter, time.Duration(ms)*time.Millisecond)
+		}
 		flags := strings.Split(m["flags"], ",")
 		bad := slices.DeleteFunc(slices.Clone(flags), func(f string) bool { return f == "master" })
 		quorum, qerr := sc.CkQuorum(ctx, cfg.SentinelMaster).Result()
@@ -159,6 +163,7 @@ func checkSentinels(ctx context.Context, r *report, cfg *config.Config) {
 			r.line(markOK, "%s: %s", said, quorum)
 		}
 	}
+	checkFailoverTime(r, cfg, downAfter)
 	if len(seen) > 1 {
 		masters := make([]string, 0, len(seen))
 		for m := range seen {
@@ -167,6 +172,24 @@ func checkSentinels(ctx context.Context, r *report, cfg *config.Config) {
 		sort.Strings(masters)
 		r.line(markFail, "the sentinels name different masters: %s (a failover under way, or a split)", strings.Join(masters, ", "))
 	}
+}
+
+// checkFailoverTime compares how long a failover takes at least (the sentinels' or the
+// cluster's down-after time, before any election) with the outage a job rides through in the
+// worst phase, LEASE − KILL_GRACE − LEASE/3: a failover longer than that stops the jobs that
+// run through it.
+func checkFailoverTime(r *report, cfg *config.Config, downAfter time.Duration) {
+	if downAfter <= 0 {
+		return
+	}
+	worst := cfg.Lease - cfg.KillGrace - cfg.Lease/3
+	if downAfter >= worst {
+		r.line(markNote, "a failover takes more than %v (down-after), and a job rides through %v at worst "+
+			"(CRONLOCK_LEASE − CRONLOCK_KILL_GRACE − LEASE/3): jobs running through a failover are stopped; "+
+			"raise CRONLOCK_LEASE or lower down-after", downAfter, worst)
+		return
+	}
+	r.line(markOK, "a failover's down-after (%v) is shorter than the outage a job rides through at worst (%v)", downAfter, worst)
 }
 
 // checkCluster asks every node of the cluster, masters and replicas, for its state.
