@@ -155,7 +155,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return exitFailed
 	}
 	client := redisclient.Connect(cfg)
-	defer client.Close()
 
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
@@ -163,6 +162,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return exitFailed
 	}
 	e := exporter.New(cfg, client, log, opts.timeout)
+	e.Reload(func() (*config.Config, error) {
+		cfg, _, err := config.Load(environ, os.Args[0])
+		return cfg, err
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", e)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {

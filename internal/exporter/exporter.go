@@ -38,10 +38,13 @@ type Exporter struct {
 	log     *slog.Logger
 	timeout time.Duration
 
+	load    func() (*config.Config, error) // reads the settings again before each read; nil: never
+	loadErr error                          // why the last reading of the settings failed
+
 	static prometheus.Gatherer // the exporter's own process, Go runtime and error count
 	errors prometheus.Counter  // scrapes that could not read Redis
 
-	mu      sync.Mutex // guards the fields below
+	mu      sync.Mutex // guards the fields below, and cfg and client where a read swaps them
 	failing bool       // the last read could not read Redis: said once
 	reading *reading   // the read under way, which a scrape arriving now shares
 }
@@ -134,6 +137,7 @@ func (e *Exporter) shared(ctx context.Context, timeout time.Duration) []*dto.Met
 // gather reads Redis once and gathers the metrics; what could not be gathered is logged
 // and left out.
 func (e *Exporter) gather(ctx context.Context) []*dto.MetricFamily {
+	e.refresh()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&scrape{e: e, ctx: ctx})
 	fams, err := reg.Gather()
@@ -165,8 +169,9 @@ func (e *Exporter) failed(err error) {
 	e.mu.Lock()
 	first := !e.failing
 	e.failing = true
+	cfg := e.cfg
 	e.mu.Unlock()
-	msg := "cannot read the locks at " + redisclient.Address(e.cfg) + redisclient.Hint(err)
+	msg := "cannot read the locks at " + redisclient.Address(cfg) + redisclient.Hint(err)
 	if first {
 		e.log.Error(msg+"; golock_up is 0 until Redis answers", "err", err)
 	} else {
@@ -178,8 +183,9 @@ func (e *Exporter) readOK() {
 	e.mu.Lock()
 	was := e.failing
 	e.failing = false
+	cfg := e.cfg
 	e.mu.Unlock()
 	if was {
-		e.log.Info("Redis answers again", "redis", redisclient.Address(e.cfg))
+		e.log.Info("Redis answers again", "redis", redisclient.Address(cfg))
 	}
 }
