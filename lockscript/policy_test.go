@@ -12,8 +12,7 @@ import (
 
 // The fleet policies: CRONLOCK_REPLACE (Replace, and Held of a revoked holder) and
 // CRONLOCK_LIMIT with CRONLOCK_LOCK_DELAY (slots, Held in each, the key kept past its
-// lease, reset of every slot). These were package policy's tests, before Replace and Held
-// moved here.
+// lease, reset of every slot).
 
 // jobOptions are the Options of a run by owner with no grace, a lifetime of an hour and a
 // lease of 10 s.
