@@ -264,9 +264,10 @@ func shortCauses(faults []fault, r *runRecord, j *jobRecord, killAt int64) strin
 }
 
 // killedAt is when golock stopped the job for a lost lock (its SIGTERM, or golock's exit
-// when the job never logged one), or 0 when it did not.
+// when the job never logged one), or 0 when it did not. golock's line for it says what
+// happened to the lock, then "job killed (CRONLOCK_ON_LOST=kill)".
 func killedAt(r *runRecord, j *jobRecord) int64 {
-	if j == nil || r.code != 201 || !strings.Contains(r.stderr, "lock lost while the job ran") {
+	if j == nil || r.code != 201 || !strings.Contains(r.stderr, "; job killed (CRONLOCK_ON_LOST=kill)") {
 		return 0
 	}
 	if j.term != 0 {

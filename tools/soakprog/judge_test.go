@@ -24,7 +24,7 @@ func logOf(run int, lock string, fence string, from, to int64, last string) stri
 
 func TestJudge(t *testing.T) {
 	opts := options{config: "aof", duration: time.Minute, hosts: 2, locks: 1}
-	lost := "golock: lock lost while the job ran; job killed (CRONLOCK_ON_LOST=kill)"
+	lost := "golock: Redis did not confirm a renewal of lock L in time (i/o timeout), so its lease may end while the job runs; job killed (CRONLOCK_ON_LOST=kill)"
 	for _, tc := range []struct {
 		name   string
 		runs   []*runRecord
