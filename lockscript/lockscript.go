@@ -40,22 +40,24 @@ const (
 	held    = "held"
 )
 
-var registry = sync.OnceValue(func() map[string]*lua {
-	all := map[string]*lua{}
+// registry holds each script, made (and hashed) on its first use: a run uses two of the
+// seven.
+var registry = sync.OnceValue(func() map[string]func() *lua {
+	all := map[string]func() *lua{}
 	for name, src := range scripts.All() {
-		all[name] = &lua{redis.NewScript(src), src}
+		all[name] = sync.OnceValue(func() *lua { return &lua{redis.NewScript(src), src} })
 	}
 	return all
 })
 
 // script is the named script, ready to Run.
-func script(name string) *lua { return registry()[name] }
+func script(name string) *lua { return registry()[name]() }
 
 // All returns every script golock runs, by name, for tests and the doctor.
 func All() map[string]*redis.Script {
 	all := map[string]*redis.Script{}
 	for name, l := range registry() {
-		all[name] = l.Script
+		all[name] = l().Script
 	}
 	return all
 }

@@ -38,13 +38,7 @@ func configPath(vars map[string]string, argv0 string) (path string, explicit boo
 // strings) and argv0 as Load takes them: the first that is a regular file is read. explicit
 // is true when CRONLOCK_CONFIG names the file: then it is the only one, and must exist.
 func SearchPath(environ []string, argv0 string) (files []string, explicit bool) {
-	vars := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
-	return searchPath(vars, argv0)
+	return searchPath(Vars(environ), argv0)
 }
 
 func searchPath(vars map[string]string, argv0 string) (files []string, explicit bool) {

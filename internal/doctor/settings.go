@@ -20,12 +20,7 @@ var secrets = map[string]bool{"CRONLOCK_AUTH": true, "CRONLOCK_SENTINEL_AUTH": t
 // cronlock), "environment", or "default"; a setting that is unset and empty is left out.
 // Passwords are ***.
 func settings(cfg *config.Config, environ []string) []string {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
+	env := config.Vars(environ)
 	file := fileVars(cfg.File, env)
 	var lines []string
 	t := reflect.TypeFor[config.Config]()

@@ -17,17 +17,17 @@ import (
 // acquire takes the lock, waiting up to CRONLOCK_WAIT for a held one. With no lock it
 // returns the exit code. sent is when the request that took the lock was sent.
 func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Time, code int) {
-	opts := j.cfg.LockOptions()
-	opts.Owner, opts.Host, opts.PID, opts.Command = uuid.NewString(), hostname(), os.Getpid(), commandLine(j.cfg, j.args)
+	opts := j.Config.LockOptions()
+	opts.Owner, opts.Host, opts.PID, opts.Command = uuid.NewString(), hostname(), os.Getpid(), commandLine(j.Config, j.Args)
 	if !j.splay(ctx) {
 		return nil, sent, ExitHeld
 	}
 	// try asks for the lock, retrying a Redis that cannot be reached. A signal (or the end
 	// of CRONLOCK_WAIT) stops the retries and the waits between them.
 	try := func(ctx context.Context) error {
-		return retry(ctx, j.cfg, j.log, j.tty, "take the lock", func(ctx context.Context) (err error) {
+		return retry(ctx, j.Config, j.Log, j.TTY, "take the lock", func(ctx context.Context) (err error) {
 			sent = time.Now()
-			lock, err = lockscript.Acquire(ctx, j.client, j.name, opts)
+			lock, err = lockscript.Acquire(ctx, j.Client, j.Name, opts)
 			if err != nil && !errors.Is(err, lockscript.ErrHeld) && cut(ctx) {
 				j.undo(ctx, opts)
 			}
@@ -35,11 +35,11 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		})
 	}
 	err := try(ctx)
-	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Replace {
+	if errors.Is(err, lockscript.ErrHeld) && j.Config.Replace {
 		err = j.replace(ctx, try, err)
 	}
-	if errors.Is(err, lockscript.ErrHeld) && j.cfg.Wait > 0 {
-		err = j.wait(ctx, j.cfg.Wait, "CRONLOCK_WAIT", try, err)
+	if errors.Is(err, lockscript.ErrHeld) && j.Config.Wait > 0 {
+		err = j.wait(ctx, j.Config.Wait, "CRONLOCK_WAIT", try, err)
 	}
 	if code, ok := j.policyRefusal(err); ok {
 		return nil, sent, code
@@ -49,7 +49,7 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 	switch {
 	case errors.As(err, &held):
 		if held.Holder.Kind == lockscript.Foreign {
-			j.log.Warn("lock holds an unexpected value; treated as held and left alone (CRONLOCK_RESET=yes clears it)",
+			j.Log.Warn("lock holds an unexpected value; treated as held and left alone (CRONLOCK_RESET=yes clears it)",
 				"type", held.Holder.Type)
 		}
 		j.held(held.Holder)
@@ -58,20 +58,20 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 		msg := fmt.Sprintf("only %d of CRONLOCK_MIN_REPLICAS=%d replicas acknowledged the lock in time; not running",
 			replicas.Acked, replicas.Wanted)
 		if replicas.Err != nil {
-			j.log.Error(msg, "err", replicas.Err)
+			j.Log.Error(msg, "err", replicas.Err)
 		} else {
-			j.log.Error(msg)
+			j.Log.Error(msg)
 		}
 		return nil, sent, ExitFailed
 	case err != nil && ctx.Err() != nil:
-		j.log.Warn("interrupted before the job started; nothing ran")
+		j.Log.Warn("interrupted before the job started; nothing ran")
 		return nil, sent, ExitFailed
 	case err != nil:
-		j.log.Error("cannot take the lock at " + redisclient.Address(j.cfg) + ": " + said(err) + redisclient.Hint(err) + "; nothing ran")
-		j.log.Debug("the failure in detail", "err", err)
+		j.Log.Error("cannot take the lock at " + redisclient.Address(j.Config) + ": " + said(err) + redisclient.Hint(err) + "; nothing ran")
+		j.Log.Debug("the failure in detail", "err", err)
 		return nil, sent, ExitFailed
 	}
-	j.log.Debug("lock acquired", "fence", lock.Fence, "owner", lock.Owner)
+	j.Log.Debug("lock acquired", "fence", lock.Fence, "owner", lock.Owner)
 	return lock, sent, 0
 }
 
@@ -80,11 +80,11 @@ func (j *job) acquire(ctx context.Context) (lock *lockscript.Lock, sent time.Tim
 // owner token, which touches nothing of anyone else's, bounded by REDIS_TIMEOUT. Under a
 // CRONLOCK_LIMIT above 1 the slot it may have taken is unknown: each is released.
 func (j *job) undo(ctx context.Context, o lockscript.Options) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.cfg.RedisTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.Config.RedisTimeout)
 	defer cancel()
-	if err := lockscript.Abandon(ctx, j.client, j.name, o); err != nil {
-		j.log.Warn(fmt.Sprintf("an interrupted acquire may have taken the lock; it frees itself within %vs",
-			max(j.cfg.Lease, j.cfg.Grace).Seconds()), "err", err)
+	if err := lockscript.Abandon(ctx, j.Client, j.Name, o); err != nil {
+		j.Log.Warn(fmt.Sprintf("an interrupted acquire may have taken the lock; it frees itself within %vs",
+			max(j.Config.Lease, j.Config.Grace).Seconds()), "err", err)
 	}
 }
 

@@ -32,19 +32,19 @@ func commandLine(cfg *config.Config, args []string) string {
 func (j *job) childEnv(l *lockscript.Lock) []string {
 	set := map[string]string{}
 	var names []string
-	for _, kv := range j.cfg.JobEnv {
+	for _, kv := range j.Config.JobEnv {
 		k, v, _ := strings.Cut(kv, "=")
 		set[k] = v
 		names = append(names, k)
 	}
 	if len(names) > 0 {
-		j.log.Debug("config file sets "+strings.Join(names, ", ")+" for the job", "file", j.cfg.File)
+		j.Log.Debug("config file sets "+strings.Join(names, ", ")+" for the job", "file", j.Config.File)
 	}
 	set["CRONLOCK_LOCK"] = l.Name
 	set["CRONLOCK_OWNER"] = l.Owner
 	set["CRONLOCK_FENCE"] = strconv.FormatInt(l.Fence, 10)
-	env := make([]string, 0, len(j.environ)+len(set))
-	for _, kv := range j.environ {
+	env := make([]string, 0, len(j.Environ)+len(set))
+	for _, kv := range j.Environ {
 		k, _, _ := strings.Cut(kv, "=")
 		if _, replaced := set[k]; !replaced {
 			env = append(env, kv)

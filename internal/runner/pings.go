@@ -20,15 +20,15 @@ type pings struct {
 }
 
 func (j *job) pings(lock *lockscript.Lock) pings {
-	if j.cfg.PingURL == "" {
+	if j.Config.PingURL == "" {
 		return pings{}
 	}
-	p, err := ping.New(j.cfg.PingURL, lock.Owner, j.cfg.PingTimeout, "golock/"+version.String())
+	p, err := ping.New(j.Config.PingURL, lock.Owner, j.Config.PingTimeout, "golock/"+version.String())
 	if err != nil { // config has checked the URL
-		j.log.Debug("no pings: CRONLOCK_PING_URL "+err.Error(), "err", err)
+		j.Log.Debug("no pings: CRONLOCK_PING_URL "+err.Error(), "err", err)
 		return pings{}
 	}
-	return pings{p, j.log}
+	return pings{p, j.Log}
 }
 
 // start pings URL/start: the job starts. It returns the signal that ended the ping, if

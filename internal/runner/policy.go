@@ -18,13 +18,13 @@ import (
 
 // splay sleeps CRONLOCK_SPLAY's random part; false when a signal ended it (nothing runs).
 func (j *job) splay(ctx context.Context) bool {
-	slept, ok := sleepUpTo(ctx, j.cfg.Splay)
+	slept, ok := sleepUpTo(ctx, j.Config.Splay)
 	if !ok {
-		j.log.Debug("interrupted during CRONLOCK_SPLAY's sleep; nothing ran")
+		j.Log.Debug("interrupted during CRONLOCK_SPLAY's sleep; nothing ran")
 		return false
 	}
-	if j.cfg.Splay > 0 {
-		j.log.Debug("slept before taking the lock (CRONLOCK_SPLAY)", "slept", slept.Round(time.Millisecond).String())
+	if j.Config.Splay > 0 {
+		j.Log.Debug("slept before taking the lock (CRONLOCK_SPLAY)", "slept", slept.Round(time.Millisecond).String())
 	}
 	return true
 }
@@ -41,13 +41,13 @@ func (j *job) replace(ctx context.Context, try func(context.Context) error, held
 		if !errors.As(held, &h) {
 			return held
 		}
-		rctx, cancel := context.WithTimeout(ctx, j.cfg.RedisTimeout)
-		bound, revoked, err := lockscript.Replace(rctx, j.client, h.Name, h.Holder,
-			lockscript.By{Host: hostname(), PID: os.Getpid(), Lifetime: j.cfg.Release})
+		rctx, cancel := context.WithTimeout(ctx, j.Config.RedisTimeout)
+		bound, revoked, err := lockscript.Replace(rctx, j.Client, h.Name, h.Holder,
+			lockscript.By{Host: hostname(), PID: os.Getpid(), Lifetime: j.Config.Release})
 		cancel()
 		switch {
 		case errors.Is(err, lockscript.ErrKeep), errors.Is(err, lockscript.ErrNotGolock):
-			j.log.Warn(heldBy(h.Holder, time.Now()) + "; not replaced: " + strings.TrimPrefix(err.Error(), "lockscript: ") + " (exit 200)")
+			j.Log.Warn(heldBy(h.Holder, time.Now()) + "; not replaced: " + strings.TrimPrefix(err.Error(), "lockscript: ") + " (exit 200)")
 			return held
 		case errors.Is(err, lockscript.ErrJobEnded):
 			return held
@@ -59,7 +59,7 @@ func (j *job) replace(ctx context.Context, try func(context.Context) error, held
 			}
 			continue
 		}
-		notice(j.log, j.tty)(fmt.Sprintf("revoked %s (CRONLOCK_REPLACE); its job is ended at its next renewal", h.Holder))
+		notice(j.Log, j.TTY)(fmt.Sprintf("revoked %s (CRONLOCK_REPLACE); its job is ended at its next renewal", h.Holder))
 		return j.wait(ctx, bound+replaceMargin, "CRONLOCK_REPLACE", try, held)
 	}
 	return held
@@ -75,14 +75,14 @@ func (j *job) policyRefusal(err error) (code int, ok bool) {
 		msg := fmt.Sprintf("lock is held under CRONLOCK_LIMIT=%s and this run has CRONLOCK_LIMIT=%d; set the same LIMIT on every host (not running)",
 			limit.Theirs, limit.Ours)
 		if limit.Holder.Kind != lockscript.Unknown {
-			j.log.Error(msg, "holder", limit.Holder.String())
+			j.Log.Error(msg, "holder", limit.Holder.String())
 		} else {
-			j.log.Error(msg)
+			j.Log.Error(msg)
 		}
 		return ExitFailed, true
 	case errors.As(err, &soon):
-		notice(j.log, j.tty)(fmt.Sprintf("last successful run started %s; CRONLOCK_INTERVAL=%v has not passed, next run in %v (exit 200)",
-			clock(soon.LastOK, time.Now()), j.cfg.Interval.Seconds(), soon.WaitFor.Round(time.Second)))
+		notice(j.Log, j.TTY)(fmt.Sprintf("last successful run started %s; CRONLOCK_INTERVAL=%v has not passed, next run in %v (exit 200)",
+			clock(soon.LastOK, time.Now()), j.Config.Interval.Seconds(), soon.WaitFor.Round(time.Second)))
 		return ExitHeld, true
 	}
 	return 0, false

@@ -23,7 +23,7 @@ const releaseRetry = 500 * time.Millisecond
 // Redis cannot be reached, for at most REDIS_TIMEOUT in all: not cronlock's reconnect
 // schedule, since the lease frees the lock by itself and the job is over.
 func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscript.Outcome, told, once bool) {
-	ctx, cancel := context.WithTimeout(ctx, j.cfg.RedisTimeout)
+	ctx, cancel := context.WithTimeout(ctx, j.Config.RedisTimeout)
 	defer cancel()
 	var err error
 	for {
@@ -34,7 +34,7 @@ func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscr
 		if err == nil || once || !retryable(err) || ctx.Err() != nil {
 			break
 		}
-		j.log.Debug("release failed; trying again", "err", err)
+		j.Log.Debug("release failed; trying again", "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(releaseRetry):
@@ -44,18 +44,18 @@ func (j *job) releaseAfter(ctx context.Context, lock *lockscript.Lock, o lockscr
 	switch {
 	case errors.As(err, &held):
 		if !told {
-			j.log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
+			j.Log.Warn("lock was lost while the job ran and is now held elsewhere; left untouched",
 				"holder", held.Holder.String())
 		}
 	case errors.Is(err, lockscript.ErrGone):
 		if !told && o.Code != lockscript.NotTried.Code {
-			j.log.Warn("lock was gone when the job ended; another run may have held it meanwhile " +
+			j.Log.Warn("lock was gone when the job ended; another run may have held it meanwhile " +
 				"(Redis restarted without persistence, failed over, evicted it, or a reset cleared it)")
 		}
 	case err != nil && errors.Is(err, context.Canceled):
 		// A signal: the caller says so.
 	case err != nil:
-		j.log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.cfg.Lease.Seconds()), "err", err)
+		j.Log.Warn(fmt.Sprintf("cannot release the lock; it frees itself within %vs", j.Config.Lease.Seconds()), "err", err)
 	}
 }
 

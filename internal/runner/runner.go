@@ -48,28 +48,15 @@ type Job struct {
 
 // Run runs j and returns golock's exit code.
 func Run(ctx context.Context, j Job) int {
-	r := &job{cfg: j.Config, log: j.Log, client: j.Client, name: j.Name, args: j.Args, environ: j.Environ,
-		stdin: j.Stdin, stdout: j.Stdout, stderr: j.Stderr, tty: j.TTY, signals: j.Signals}
-	return r.run(ctx)
+	return (&job{j}).run(ctx)
 }
 
-// job is Job as the run goes.
-type job struct {
-	cfg            *config.Config
-	log            *slog.Logger
-	client         redis.UniversalClient
-	name           string
-	args           []string
-	environ        []string
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	tty            bool
-	signals        *Signals
-}
+// job is Job as the run goes: the methods of one run.
+type job struct{ Job }
 
 func (j *job) run(ctx context.Context) int {
 	// Signals that come before the job starts end golock quietly; after, they go to the job.
-	sigs := j.signals.c
+	sigs := j.Signals.c
 	preCtx, stopWatch := watchSignals(ctx, sigs)
 
 	lock, sent, code := j.acquire(preCtx)
@@ -77,24 +64,24 @@ func (j *job) run(ctx context.Context) int {
 		stopWatch()
 		return code // without waiting for the signals to be caught: nothing is to run
 	}
-	<-j.signals.ready // certainly before the job starts
+	<-j.Signals.ready // certainly before the job starts
 	if sig := stopWatch(); sig != nil {
-		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
+		j.Log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
 		j.release(ctx, lock, lockscript.NotTried)
 		return ExitFailed
 	}
 	// Acquiring (or waiting for replicas) may have taken so long that the lease is nearly
 	// over: then the job must not start at all.
 	lease := heartbeat.Config{
-		Lease:     j.cfg.Lease,
-		Timeout:   min(j.cfg.RedisTimeout, j.cfg.Lease/6),
-		KillGrace: j.cfg.KillGrace,
-		Log:       j.log,
-		KeepGoing: j.cfg.OnLost == "keep",
+		Lease:     j.Config.Lease,
+		Timeout:   min(j.Config.RedisTimeout, j.Config.Lease/6),
+		KillGrace: j.Config.KillGrace,
+		Log:       j.Log,
+		KeepGoing: j.Config.OnLost == "keep",
 	}
 	if left := lease.Left(heartbeat.First(lock), sent); left <= 0 {
-		j.log.Error(fmt.Sprintf("taking the lock took so long that only %v of its lease was left; not running",
-			(left + j.cfg.KillGrace).Round(time.Millisecond)))
+		j.Log.Error(fmt.Sprintf("taking the lock took so long that only %v of its lease was left; not running",
+			(left + j.Config.KillGrace).Round(time.Millisecond)))
 		j.release(ctx, lock, lockscript.NotTried)
 		return ExitFailed
 	}
@@ -105,7 +92,7 @@ func (j *job) run(ctx context.Context) int {
 	pinged := j.pings(lock)
 	if sig := pinged.start(ctx, sigs); sig != nil {
 		hb.Stop()
-		j.log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
+		j.Log.Warn("interrupted by " + sig.String() + " before the job started; nothing ran")
 		j.release(ctx, lock, lockscript.NotTried)
 		return ExitFailed
 	}
@@ -124,10 +111,10 @@ func (j *job) run(ctx context.Context) int {
 			case <-jobDone:
 				return
 			}
-			if j.cfg.OnLost == "keep" { // each loss said once; the job runs on
-				what, _ := lossSaid(j.name, loss.Err, j.cfg.Lease)
-				j.log.Warn(what + "; CRONLOCK_ON_LOST=keep, so the job runs on")
-				j.log.Debug("the loss in detail", "err", loss.Err)
+			if j.Config.OnLost == "keep" { // each loss said once; the job runs on
+				what, _ := lossSaid(j.Name, loss.Err, j.Config.Lease)
+				j.Log.Warn(what + "; CRONLOCK_ON_LOST=keep, so the job runs on")
+				j.Log.Debug("the loss in detail", "err", loss.Err)
 				continue
 			}
 			stop <- supervisor.Stop{Kill: loss.Kill} // SIGTERM now; SIGKILL then
@@ -136,12 +123,12 @@ func (j *job) run(ctx context.Context) int {
 	}()
 
 	res, err := supervisor.Run(supervisor.Job{
-		Args:    j.args,
+		Args:    j.Args,
 		Env:     j.childEnv(lock),
-		Stdin:   j.stdin,
-		Stdout:  j.stdout,
-		Stderr:  j.stderr,
-		Timeout: j.cfg.Timeout,
+		Stdin:   j.Stdin,
+		Stdout:  j.Stdout,
+		Stderr:  j.Stderr,
+		Timeout: j.Config.Timeout,
 		Signals: sigs,
 		Stop:    stop,
 	})
@@ -152,34 +139,34 @@ func (j *job) run(ctx context.Context) int {
 	_ = interruptible(rctx, func() error { hb.Stop(); return nil })
 	<-watched
 	if err != nil {
-		j.log.Error(err.Error())
+		j.Log.Error(err.Error())
 	}
 	if res.Unguarded != nil {
-		j.log.Warn("had no watchdog: had golock been killed, the job's children could have outlived it", "err", res.Unguarded)
+		j.Log.Warn("had no watchdog: had golock been killed, the job's children could have outlived it", "err", res.Unguarded)
 	}
 	// The line that says why comes first; the release, which may fail too, after it.
 	exit, outcome := res.Code, lockscript.Outcome{Ran: res.Started, Code: res.Code}
 	switch {
 	case res.TimedOut:
-		j.log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", logging.OneLine(commandLine(j.cfg, j.args)), j.cfg.Timeout.Seconds()))
+		j.Log.Error(fmt.Sprintf("%s killed after CRONLOCK_TIMEOUT=%v", logging.OneLine(commandLine(j.Config, j.Args)), j.Config.Timeout.Seconds()))
 		exit, outcome.Ended = ExitTimeout, lockscript.TimedOut
 	case res.Stopped:
 		var what string
-		what, outcome.Ended = lossSaid(j.name, loss.Err, j.cfg.Lease)
-		j.log.Error(what + "; job killed (CRONLOCK_ON_LOST=kill)")
-		j.log.Debug("the loss in detail", "err", loss.Err)
+		what, outcome.Ended = lossSaid(j.Name, loss.Err, j.Config.Lease)
+		j.Log.Error(what + "; job killed (CRONLOCK_ON_LOST=kill)")
+		j.Log.Debug("the loss in detail", "err", loss.Err)
 		exit = ExitFailed
 	}
 	// When another owner took the lock, the line about the loss has named it already:
 	// release (which touches nothing of theirs) need not say so again.
 	// A lock that lapsed at its deadline has been said to be gone too.
-	told := loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.cfg.OnLost == "keep") || hb.Lapsed()
+	told := loss != nil && errors.Is(loss.Err, heartbeat.ErrLost) && (res.Stopped || j.Config.OnLost == "keep") || hb.Lapsed()
 	// A lock known lost, or a Redis the heartbeat could not reach, gets one try: the lease
 	// frees the lock on its own, and cron's next tick must not find golock still here.
 	once := loss != nil || hb.Failing()
 	j.releaseAfter(rctx, lock, outcome, told, once)
 	if sig := stopWatch(); sig != nil {
-		j.log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.cfg.Lease.Seconds()))
+		j.Log.Warn(fmt.Sprintf("release interrupted by %v; the lock frees itself within %vs", sig, j.Config.Lease.Seconds()))
 	}
 	pinged.exit(ctx, sigs, exit) // a signal ends its wait: golock exits with the run's code
 	return exit

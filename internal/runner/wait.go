@@ -20,7 +20,7 @@ const pollEvery = time.Second
 func (j *job) wait(ctx context.Context, d time.Duration, why string, try func(context.Context) error, first error) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	sub := j.client.Subscribe(ctx, lockscript.Channel(j.name))
+	sub := j.Client.Subscribe(ctx, lockscript.Channel(j.Name))
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil { // the subscription is live from here on
 		if cut(ctx) {
@@ -31,7 +31,7 @@ func (j *job) wait(ctx context.Context, d time.Duration, why string, try func(co
 	msgs := sub.Channel()
 	var h *lockscript.HeldError
 	if errors.As(first, &h) {
-		notice(j.log, j.tty)(fmt.Sprintf("%s; waiting up to %v s for it (%s)",
+		notice(j.Log, j.TTY)(fmt.Sprintf("%s; waiting up to %v s for it (%s)",
 			heldBy(h.Holder, time.Now()), d.Seconds(), why))
 	}
 	last := first // the last "held" reply: what the wait ends with when it runs out
@@ -66,7 +66,7 @@ func (j *job) held(h lockscript.Holder) {
 	if h.Kind == lockscript.Foreign {
 		return
 	}
-	notice(j.log, j.tty)(heldBy(h, time.Now()) + "; not running (exit 200)")
+	notice(j.Log, j.TTY)(heldBy(h, time.Now()) + "; not running (exit 200)")
 }
 
 // heldBy says who holds a lock, since when and, for a grace hold or a cronlock lock, until
