@@ -80,3 +80,5 @@ require (
 )
 
 tool github.com/goreleaser/nfpm/v2/cmd/nfpm
+
+replace mvdan.cc/sh/v3 => ./third_party/mvdan-sh

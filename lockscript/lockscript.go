@@ -44,8 +44,11 @@ const (
 // seven.
 var registry = sync.OnceValue(func() map[string]func() *lua {
 	all := map[string]func() *lua{}
-	for name, src := range scripts.All() {
-		all[name] = sync.OnceValue(func() *lua { return &lua{redis.NewScript(src), src} })
+	for _, name := range scripts.Names() {
+		all[name] = sync.OnceValue(func() *lua {
+			src := scripts.Source(name)
+			return &lua{redis.NewScript(src), src}
+		})
 	}
 	return all
 })

@@ -10,13 +10,22 @@ import (
 //go:embed *.lua
 var files embed.FS
 
-// All returns every script's source by name: acquire.lua is "acquire".
-func All() map[string]string {
+// Names returns every script's name: acquire.lua is "acquire".
+func Names() []string {
 	entries, _ := files.ReadDir(".")
-	all := make(map[string]string, len(entries))
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
-		src, _ := files.ReadFile(e.Name())
-		all[strings.TrimSuffix(e.Name(), ".lua")] = string(src)
+		names = append(names, strings.TrimSuffix(e.Name(), ".lua"))
 	}
-	return all
+	return names
+}
+
+// Source returns the source of the named script, or "" if there is none. Only that one is
+// read: a run uses two of them, and reading is copying.
+func Source(name string) string {
+	src, err := files.ReadFile(name + ".lua")
+	if err != nil {
+		return ""
+	}
+	return string(src)
 }

@@ -86,6 +86,9 @@ func Source(src []byte, environ map[string]string) (*Sourced, error) {
 		return nil, &FileError{Line: 1 + bytes.Count(src[:i], []byte("\n")),
 			Msg: "ends with CR LF: bash would keep the CR in the value; convert the file with dos2unix"}
 	}
+	if len(bytes.Trim(src, " \t\n")) == 0 { // nothing to parse: the parser's start costs every run
+		return &Sourced{Vars: map[string]string{}, Exported: map[string]bool{}}, nil
+	}
 	src = []byte(toRunes(string(src)))
 	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(bytes.NewReader(src), "")
 	if err != nil {
