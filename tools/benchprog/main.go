@@ -1,13 +1,14 @@
 // Command benchprog is the part of tools/bench that needs precision: it launches herds,
 // counts the Redis commands of a run, samples peak memory, times commands when hyperfine
-// is missing, and turns the measurements into the table tools/bench prints.
+// is missing, and turns the measurements into the tables tools/bench prints (with the
+// Redis-side Go benchmarks, when tools/bench ran them).
 //
 //	benchprog herd N CODE COMMAND [ARG...]        start N at once, wait for all, check each exit code
 //	benchprog time -out FILE [-runs N] [-warmup N] [-ignore-failure] NAME COMMAND [NAME COMMAND...]
 //	benchprog monitor -addr HOST:PORT [-runs N] [-code C] COMMAND [ARG...]
 //	benchprog rss -job 'sleep 2' COMMAND [ARG...]
 //	benchprog build BINARY
-//	benchprog report DIR
+//	benchprog report [-reproduce CMD] DIR
 //
 // time writes hyperfine's JSON (--export-json) for the same commands, so that report reads
 // either. monitor, rss and build print JSON or a line on stdout.

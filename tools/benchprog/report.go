@@ -3,285 +3,254 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 )
 
-// The targets of issue 9.
+// The targets golock is measured against.
 const (
-	targetRun      = 2.5 // × flock, one uncontended run
-	targetHerd     = 3.0 // × a flock herd of targetHerdSize on a held lock
-	targetHerdSize = "500"
-	targetCommands = 3 // Redis commands per uncontended run
-	targetHeld     = 2 // Redis commands per run on a held lock
-	targetRSSMB    = 15.0
+	targetRun          = 2.5 // × flock F true, one uncontended run
+	targetHeld         = 3.0 // × flock -n F true, a run that finds the lock held
+	targetHerd         = 3.0 // × a herd of flock -n of the same size on a held lock
+	targetHerdSize     = "500"
+	targetCommands     = 3 // Redis commands per uncontended run
+	targetHeldCommands = 2 // Redis commands per run that finds the lock held
+	targetRSSMB        = 15.0
 )
 
-// report reads what tools/bench measured into DIR and prints the table, in Markdown:
+// target is one line of the targets table: the figure of each round against a limit.
+type target struct {
+	what   string    // e.g. "per run ≤ 2.5 × flock: `golock true`"
+	rounds []float64 // the measured figure, one per round
+	limit  float64
+	unit   string // printed after each figure: " ×", " MB" or ""
+}
+
+// report reads what tools/bench measured into DIR and prints the tables, in Markdown:
 //
-//	uncontended.R.json, held.R.json, herd.R.json  hyperfine's JSON, one file per round R
+//	uncontended.R.json, held.R.json, herd.R.json  hyperfine's JSON, round R (also .R.*.json)
 //	commands-uncontended.json, commands-held.json  from monitor
-//	rss-*.json                                     from rss
+//	rss-NAME.R.json                                from rss, round R
+//	redisbench.txt                                 go test -bench output, if there is one
 //
 // Command names say what each figure is: the one starting "flock" is the baseline of its
-// table, "minexec" the floor, "golock" the subjects with targets; a herd's names start with
-// its size ("500 golock").
+// table, "minexec" the floor for a Go program, "golock" the subjects with targets; a herd's
+// names start with its size ("500 golock true held").
 func report(args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: report DIR")
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	reproduce := fs.String("reproduce", "tools/bench", "the `command` that reproduces the figures")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	dir := args[0]
-	var sum []string // the targets, one line each
-	w := os.Stdout
+	if fs.NArg() != 1 {
+		return errors.New("usage: report [-reproduce CMD] DIR")
+	}
+	dir, w := fs.Arg(0), os.Stdout
+	var targets []target
+	intro := func(title, runs string) {
+		fmt.Fprintf(w, "\n### %s (%s)\n\n", title, runs)
+		fmt.Fprintf(w, "From `%s`. The median pools every round's runs; a ratio is taken in each round, "+
+			"from that round's medians, and shown as min / median / max over the rounds.\n\n", *reproduce)
+	}
 
 	un, err := load(dir, "uncontended", func(string) int { return 0 })
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "### One uncontended run (median of %s)\n\n", un.runs())
-	fmt.Fprintf(w, "| command | median | rounds' medians | × flock | × minexec | target ≤ %.1f × flock | CPU per run |\n", targetRun)
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|")
+	intro("One uncontended run", un.runs())
 	flock, floor := un.find("flock"), un.find("minexec")
+	fmt.Fprintln(w, "| command | median | min–max of rounds' medians | × flock (min / median / max) | × minexec (min / median / max) | CPU per run |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	for _, name := range un.names {
-		ratio := un.median(name) / un.median(flock)
-		fmt.Fprintf(w, "| `%s` | %s | %s | %.2f | %s | %s | %s |\n", name, ms(un.median(name)), un.spread(name),
-			ratio, ratioOr(un.median(name), un.median(floor)), verdictIf(strings.HasPrefix(name, "golock"), ratio <= targetRun),
-			un.cpuTime(name))
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s |\n", name, ms(un.median(name)), un.spread(name),
+			ratioCell(un.ratios(name, flock)), ratioCell(un.ratios(name, floor)), ms(un.cpuTime(name)))
 		if strings.HasPrefix(name, "golock") {
-			sum = append(sum, fmt.Sprintf("`%s` per uncontended run ≤ %.1f × flock: %.2f × — %s", name, targetRun, ratio, verdict(ratio <= targetRun)))
+			targets = append(targets, target{fmt.Sprintf("per run ≤ %.1f × flock: `%s`", targetRun, name),
+				un.ratios(name, flock), targetRun, " ×"})
 		}
 	}
 
 	held, err := load(dir, "held", func(name string) int {
-		if strings.HasPrefix(name, "golock") {
-			return 200
+		if strings.HasPrefix(name, "flock") {
+			return 1
 		}
-		return 1
+		return 200 // golock and cronlock
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n### The lock held elsewhere: exit at once (median of %s)\n\n", held.runs())
-	fmt.Fprintln(w, "| command | median | rounds' medians | × flock -n | CPU per run |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	intro("The lock held elsewhere: exit at once", held.runs())
 	flock = held.find("flock")
+	fmt.Fprintln(w, "| command | median | min–max of rounds' medians | × flock -n (min / median / max) | CPU per run |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 	for _, name := range held.names {
-		fmt.Fprintf(w, "| `%s` | %s | %s | %.2f | %s |\n", name, ms(held.median(name)), held.spread(name),
-			held.median(name)/held.median(flock), held.cpuTime(name))
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s |\n", name, ms(held.median(name)), held.spread(name),
+			ratioCell(held.ratios(name, flock)), ms(held.cpuTime(name)))
+		if strings.HasPrefix(name, "golock") {
+			targets = append(targets, target{fmt.Sprintf("held ≤ %.1f × flock -n: `%s`", targetHeld, name),
+				held.ratios(name, flock), targetHeld, " ×"})
+		}
 	}
 
 	herd, err := load(dir, "herd", func(string) int { return 0 })
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n### A herd launched at once on a held lock: until all have exited (median of %s)\n\n", herd.runs())
-	fmt.Fprintf(w, "| herd | command | median | rounds' medians | × flock -n | target ≤ %.1f × flock (%s) |\n", targetHerd, targetHerdSize)
-	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---|")
+	intro("A herd launched at once on a held lock, until all have exited", herd.runs())
+	fmt.Fprintln(w, "| herd | command | median | min–max of rounds' medians | × flock -n (min / median / max) | CPU per herd |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|")
 	for _, name := range herd.names {
 		size, what, _ := strings.Cut(name, " ")
-		base := ""
-		for _, other := range herd.names {
-			if s, o, _ := strings.Cut(other, " "); s == size && strings.HasPrefix(o, "flock") {
-				base = other
-			}
-		}
-		ratio := herd.median(name) / herd.median(base)
-		checked := size == targetHerdSize && strings.HasPrefix(what, "golock")
-		fmt.Fprintf(w, "| %s | `%s` | %s | %s | %.2f | %s |\n", size, what, ms(herd.median(name)), herd.spread(name),
-			ratio, verdictIf(checked, ratio <= targetHerd))
-		if checked {
-			sum = append(sum, fmt.Sprintf("`%s` herd of %s ≤ %.1f × flock: %.2f × — %s", what, size, targetHerd, ratio, verdict(ratio <= targetHerd)))
+		base := herd.find(size + " flock")
+		fmt.Fprintf(w, "| %s | `%s` | %s | %s | %s | %s |\n", size, what, ms(herd.median(name)), herd.spread(name),
+			ratioCell(herd.ratios(name, base)), ms(herd.cpuTime(name)))
+		if size == targetHerdSize && strings.HasPrefix(what, "golock") {
+			targets = append(targets, target{fmt.Sprintf("herd of %s ≤ %.1f × flock -n: `%s`", size, targetHerd, what),
+				herd.ratios(name, base), targetHerd, " ×"})
 		}
 	}
 
-	fmt.Fprintln(w, "\n### Redis commands per run (MONITOR; commands that scripts run inside Redis left out)")
-	fmt.Fprintln(w, "\n| run | commands | which | target |")
+	commands, err := reportCommands(w, dir)
+	if err != nil {
+		return err
+	}
+	memory, err := reportMemory(w, dir)
+	if err != nil {
+		return err
+	}
+	targets = append(append(targets, memory...), commands...)
+	if err := reportGoBench(w, filepath.Join(dir, "redisbench.txt")); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\n### The targets")
+	fmt.Fprintln(w, "\nA target is met when the median of the rounds meets it; the last column says whether the worst round does too.")
+	fmt.Fprintln(w, "\n| target | median of the rounds (min–max) | median | worst round |")
 	fmt.Fprintln(w, "|---|---:|---|---|")
+	for _, t := range targets {
+		st := stats(t.rounds)
+		measured := num(st.median) + t.unit
+		if st.min != st.max {
+			measured += fmt.Sprintf(" (%s–%s)", num(st.min), num(st.max))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.what, measured,
+			verdict(len(t.rounds) > 0 && st.median <= t.limit), verdict(len(t.rounds) > 0 && st.max <= t.limit))
+	}
+	return nil
+}
+
+// reportCommands prints the Redis commands per run and returns their targets.
+func reportCommands(w io.Writer, dir string) ([]target, error) {
+	fmt.Fprintln(w, "\n### Redis commands per run (MONITOR; commands that scripts run inside Redis left out)")
+	fmt.Fprintln(w, "\n| run | commands (most of the runs) | which |")
+	fmt.Fprintln(w, "|---|---:|---|")
+	var targets []target
 	for _, c := range []struct {
 		file, label string
-		target      int
-	}{{"commands-uncontended.json", "uncontended", targetCommands}, {"commands-held.json", "held elsewhere (exit 200)", targetHeld}} {
+		limit       int
+	}{{"commands-uncontended.json", "uncontended", targetCommands}, {"commands-held.json", "held elsewhere (exit 200)", targetHeldCommands}} {
 		var count commandCount
 		if err := readJSON(filepath.Join(dir, c.file), &count); err != nil {
-			return err
+			return nil, err
 		}
 		most, which := 0, map[string]bool{}
 		for _, run := range count.Commands {
 			most = max(most, len(run))
 			which[strings.Join(run, ", ")] = true
 		}
-		kinds := slices.Sorted(func(yield func(string) bool) {
-			for k := range which {
-				if !yield(k) {
-					return
-				}
-			}
-		})
-		fmt.Fprintf(w, "| %s | %d (most of %d runs) | %s | ≤ %d: %s |\n", c.label, most, count.Runs,
-			strings.Join(kinds, " or "), c.target, verdict(most <= c.target))
-		sum = append(sum, fmt.Sprintf("Redis commands per run, %s ≤ %d: %d — %s", c.label, c.target, most, verdict(most <= c.target)))
+		kinds := slices.Sorted(maps.Keys(which))
+		fmt.Fprintf(w, "| %s | %d (of %d runs) | %s |\n", c.label, most, count.Runs, strings.Join(kinds, " or "))
+		targets = append(targets, target{fmt.Sprintf("Redis commands per run, %s ≤ %d", c.label, c.limit),
+			[]float64{float64(most)}, float64(c.limit), ""})
 	}
+	return targets, nil
+}
 
+// reportMemory prints the peak memory of each rss-NAME.R.json over the rounds and returns
+// the targets of the golock builds. golock's other children (the watchdog) live as long as
+// the job, so its figure is its own peak plus theirs; a baseline's other children (a bash
+// script's subshells, sleep, md5sum) come and go one after another, so its figure is its
+// own peak plus that of its largest child.
+func reportMemory(w io.Writer, dir string) ([]target, error) {
 	files, _ := filepath.Glob(filepath.Join(dir, "rss-*.json"))
-	fmt.Fprintln(w, "\n### Peak memory while supervising `sleep 2` (VmHWM)")
-	fmt.Fprintf(w, "\n| process | peak RSS | target ≤ %.0f MB in all |\n", targetRSSMB)
-	fmt.Fprintln(w, "|---|---:|---|")
+	var names []string
+	byName := map[string][]peak{}
 	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "rss-"), ".json")
+		if i := strings.LastIndex(name, "."); i >= 0 {
+			name = name[:i] // the round
+		}
 		var p peak
 		if err := readJSON(f, &p); err != nil {
-			return err
-		}
-		prog, _, _ := strings.Cut(p.Command, " ")
-		name := filepath.Base(prog)
-		fmt.Fprintf(w, "| `%s` | %s | |\n", name, mb(p.KB))
-		total := p.KB
-		for _, h := range p.Helpers {
-			line := strings.Join(strings.Fields(h.Cmdline), " ") // one line, for the table
-			if r := []rune(line); len(r) > 40 {
-				line = string(r[:40]) + "…"
-			}
-			fmt.Fprintf(w, "| its child `%s` (not the job) | %s | |\n", line, mb(h.KB))
-			total += h.KB
-		}
-		if strings.HasPrefix(name, "golock") {
-			ok := float64(total)/1024 <= targetRSSMB
-			fmt.Fprintf(w, "| `%s` and its helpers | %s | %s |\n", name, mb(total), verdict(ok))
-			sum = append(sum, fmt.Sprintf("`%s` peak RSS with its helpers ≤ %.0f MB: %s — %s", name, targetRSSMB, mb(total), verdict(ok)))
-		}
-	}
-
-	fmt.Fprintln(w, "\n### Targets (issue 9)")
-	fmt.Fprintln(w)
-	for _, s := range sum {
-		fmt.Fprintln(w, "- "+s)
-	}
-	return nil
-}
-
-// section is one table's runs: each command's times (seconds) by round.
-type section struct {
-	names  []string               // in the order measured
-	rounds map[string][][]float64 // name → one slice of times per round
-	cpu    map[string][]float64   // name → mean user+system seconds per run, per round
-}
-
-// load reads NAME.R.json for every round R and checks every run's exit code against want.
-func load(dir, name string, want func(command string) int) (*section, error) {
-	files, _ := filepath.Glob(filepath.Join(dir, name+".*.json"))
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no %s.*.json in %s", name, dir)
-	}
-	sort.Strings(files)
-	s := &section{rounds: map[string][][]float64{}, cpu: map[string][]float64{}}
-	for _, f := range files {
-		var exp export
-		if err := readJSON(f, &exp); err != nil {
 			return nil, err
 		}
-		for _, r := range exp.Results {
-			for _, code := range r.ExitCodes {
-				if code != want(r.Command) {
-					return nil, fmt.Errorf("%s: %q exited %d, want %d: its figures do not measure what they say", f, r.Command, code, want(r.Command))
-				}
+		if _, ok := byName[name]; !ok {
+			names = append(names, name)
+		}
+		byName[name] = append(byName[name], p)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no rss-*.json in %s", dir)
+	}
+	fmt.Fprintf(w, "\n### Peak memory while supervising the job (VmHWM; %d rounds)\n\n", len(byName[names[0]]))
+	fmt.Fprintln(w, "| process | median | min–max of the rounds |")
+	fmt.Fprintln(w, "|---|---:|---:|")
+	var targets []target
+	for _, name := range names {
+		golock := strings.HasPrefix(name, "golock")
+		var own, children, total []float64
+		which := map[string]bool{}
+		for _, p := range byName[name] {
+			sum, largest := 0, 0
+			for _, h := range p.Helpers {
+				sum, largest = sum+h.KB, max(largest, h.KB)
+				prog, _, _ := strings.Cut(h.Cmdline, " ")
+				which[filepath.Base(prog)] = true
 			}
-			if _, ok := s.rounds[r.Command]; !ok {
-				s.names = append(s.names, r.Command)
+			if !golock {
+				sum = largest
 			}
-			s.rounds[r.Command] = append(s.rounds[r.Command], r.Times)
-			s.cpu[r.Command] = append(s.cpu[r.Command], r.User+r.System)
+			own, children, total = append(own, float64(p.KB)), append(children, float64(sum)), append(total, float64(p.KB+sum))
+		}
+		row := func(label string, kBs []float64) {
+			st := stats(kBs)
+			fmt.Fprintf(w, "| %s | %s | %s–%s |\n", label, mb(int(st.median)), mb(int(st.min)), mb(int(st.max)))
+		}
+		row(fmt.Sprintf("`%s`", name), own)
+		if len(which) > 0 {
+			kinds := "`" + strings.Join(slices.Sorted(maps.Keys(which)), "`, `") + "`"
+			if golock {
+				row(fmt.Sprintf("its helpers (%s)", kinds), children)
+				row(fmt.Sprintf("`%s` and its helpers", name), total)
+			} else {
+				row(fmt.Sprintf("its largest other child (of %s)", kinds), children)
+				row(fmt.Sprintf("`%s` and its largest other child", name), total)
+			}
+		}
+		if golock {
+			var mbs []float64
+			for _, kB := range total {
+				mbs = append(mbs, kB/1024)
+			}
+			targets = append(targets, target{fmt.Sprintf("peak RSS with its helpers ≤ %.0f MB: `%s`", targetRSSMB, name),
+				mbs, targetRSSMB, " MB"})
 		}
 	}
-	return s, nil
+	return targets, nil
 }
 
-// find is the first command whose name starts with prefix.
-func (s *section) find(prefix string) string {
-	for _, n := range s.names {
-		if strings.HasPrefix(n, prefix) {
-			return n
-		}
+// num formats a figure with two decimals, or none when it is a whole number.
+func num(v float64) string {
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d", int64(v))
 	}
-	return ""
-}
-
-// median of all of a command's runs, in seconds; 0 for an unknown command.
-func (s *section) median(name string) float64 {
-	var all []float64
-	for _, r := range s.rounds[name] {
-		all = append(all, r...)
-	}
-	return median(all)
-}
-
-// cpuTime is a command's CPU time per run (user and system, its own and that of the
-// children it waited for), the mean over all rounds.
-func (s *section) cpuTime(name string) string {
-	var sum float64
-	for _, c := range s.cpu[name] {
-		sum += c
-	}
-	return ms(sum / float64(len(s.cpu[name])))
-}
-
-// spread is the lowest and highest of the rounds' medians.
-func (s *section) spread(name string) string {
-	var meds []float64
-	for _, r := range s.rounds[name] {
-		meds = append(meds, median(r))
-	}
-	if len(meds) < 2 {
-		return "–"
-	}
-	return fmt.Sprintf("%s–%s", strings.TrimSuffix(ms(slices.Min(meds)), " ms"), ms(slices.Max(meds)))
-}
-
-// runs says how many rounds of how many runs each.
-func (s *section) runs() string {
-	for _, rs := range s.rounds {
-		return fmt.Sprintf("%d × %d runs", len(rs), len(rs[0]))
-	}
-	return "no runs"
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	xs = slices.Sorted(slices.Values(xs))
-	if n := len(xs); n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-}
-
-// ms formats seconds as milliseconds, with fewer decimals for larger figures.
-func ms(sec float64) string {
-	switch v := sec * 1e3; {
-	case v >= 100:
-		return fmt.Sprintf("%.0f ms", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f ms", v)
-	default:
-		return fmt.Sprintf("%.2f ms", v)
-	}
-}
-
-func mb(kB int) string {
-	if kB < 1024 {
-		return fmt.Sprintf("%d kB", kB)
-	}
-	return fmt.Sprintf("%.1f MB", float64(kB)/1024)
-}
-
-func ratioOr(a, b float64) string {
-	if b == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", a/b)
+	return fmt.Sprintf("%.2f", v)
 }
 
 func verdict(ok bool) string {
@@ -289,13 +258,6 @@ func verdict(ok bool) string {
 		return "PASS"
 	}
 	return "MISS"
-}
-
-func verdictIf(checked, ok bool) string {
-	if !checked {
-		return ""
-	}
-	return verdict(ok)
 }
 
 func readJSON(path string, v any) error {
