@@ -28,7 +28,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -46,11 +45,6 @@ import (
 )
 
 func main() {
-	// golock's work is one thing after another (the lock, the job, the heartbeat), never
-	// two computations at once; with one P the runtime starts no threads to run goroutines
-	// in parallel, which costs each run about 10 % of its page faults and a herd of golocks
-	// its CPU. Goroutines blocked in system calls still get threads of their own.
-	runtime.GOMAXPROCS(1)
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
 }
 
