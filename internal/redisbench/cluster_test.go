@@ -21,7 +21,7 @@ func BenchmarkCluster(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			cl := redistest.StartCluster(b, masters)
 			cfg := golockConfig(b, cl.Env(), "CRONLOCK_GRACE=0")
-			drive(b, nodes(cl), func(w, k int) error {
+			drive(b, nodes(cl), "run", func(w, k int) error {
 				return golockRun(redisclient.Connect(cfg), lockName(w, k), runOptions(cfg))
 			})
 		})
@@ -33,7 +33,7 @@ func BenchmarkCluster(b *testing.B) {
 				kept[w] = redisclient.Connect(cfg)
 				b.Cleanup(func() { kept[w].Close() })
 			}
-			drive(b, nodes(cl), func(w, k int) error {
+			drive(b, nodes(cl), "run", func(w, k int) error {
 				return acquireRelease(kept[w], lockName(w, k), runOptions(cfg))
 			})
 		})

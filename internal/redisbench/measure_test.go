@@ -157,8 +157,9 @@ func rusage() time.Duration {
 
 // drive runs run b.N times (b.Loop decides how many) on workers goroutines, worker w
 // calling run(w, k) for its k-th run, and reports the figures of the package doc for the
-// servers of cl. The first error stops the benchmark once every worker is done.
-func drive(b *testing.B, cl cluster, run func(w, k int) error) {
+// servers of cl, per unit ("run", or "renewal"). The first error stops the benchmark once
+// every worker is done.
+func drive(b *testing.B, cl cluster, unit string, run func(w, k int) error) {
 	b.Helper()
 	cl.resetStats(b)
 	before, cpu0 := cl.stats(b), rusage()
@@ -197,7 +198,7 @@ func drive(b *testing.B, cl cluster, run func(w, k int) error) {
 	if firstErr != nil {
 		b.Fatalf("a run failed: %v", firstErr)
 	}
-	report(b, runs, took, driver, before, after, "run")
+	report(b, runs, took, driver, before, after, unit)
 }
 
 // report reports the per-unit figures (unit: "run", "renewal") of n units done in took,

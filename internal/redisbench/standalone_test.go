@@ -23,7 +23,7 @@ func BenchmarkStandalone(b *testing.B) {
 	b.Run("golock-free", func(b *testing.B) {
 		srv := redistest.Start(b)
 		cfg := golockConfig(b, srv.Env(), "CRONLOCK_GRACE=0")
-		drive(b, cluster{[]*redis.Client{srv.Client()}}, func(w, k int) error {
+		drive(b, cluster{[]*redis.Client{srv.Client()}}, "run", func(w, k int) error {
 			return golockRun(redisclient.Connect(cfg), lockName(w, k), runOptions(cfg))
 		})
 	})
@@ -31,7 +31,7 @@ func BenchmarkStandalone(b *testing.B) {
 		srv := redistest.Start(b)
 		cfg := golockConfig(b, srv.Env())
 		holdAll(b, redisclient.Connect(cfg), runOptions(cfg))
-		drive(b, cluster{[]*redis.Client{srv.Client()}}, func(w, k int) error {
+		drive(b, cluster{[]*redis.Client{srv.Client()}}, "run", func(w, k int) error {
 			c := redisclient.Connect(cfg)
 			defer c.Close()
 			_, err := lockscript.Acquire(context.Background(), c, lockName(w, k), runOptions(cfg))
@@ -49,13 +49,13 @@ func BenchmarkStandalone(b *testing.B) {
 			kept[w] = redisclient.Connect(cfg)
 			b.Cleanup(func() { kept[w].Close() })
 		}
-		drive(b, cluster{[]*redis.Client{srv.Client()}}, func(w, k int) error {
+		drive(b, cluster{[]*redis.Client{srv.Client()}}, "run", func(w, k int) error {
 			return acquireRelease(kept[w], lockName(w, k), runOptions(cfg))
 		})
 	})
 	b.Run("bare-raw", func(b *testing.B) {
 		srv := redistest.Start(b)
-		drive(b, cluster{[]*redis.Client{srv.Client()}}, func(w, k int) error {
+		drive(b, cluster{[]*redis.Client{srv.Client()}}, "run", func(w, k int) error {
 			conn, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
 			if err != nil {
 				return err
@@ -66,7 +66,7 @@ func BenchmarkStandalone(b *testing.B) {
 	})
 	b.Run("bare-goredis", func(b *testing.B) {
 		srv := redistest.Start(b)
-		drive(b, cluster{[]*redis.Client{srv.Client()}}, func(w, k int) error {
+		drive(b, cluster{[]*redis.Client{srv.Client()}}, "run", func(w, k int) error {
 			c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 			defer c.Close()
 			return goredisPair(c, lockName(w, k))
@@ -79,7 +79,7 @@ func BenchmarkStandalone(b *testing.B) {
 			kept[w] = redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 1})
 			b.Cleanup(func() { kept[w].Close() })
 		}
-		drive(b, cluster{[]*redis.Client{srv.Client()}}, func(w, k int) error {
+		drive(b, cluster{[]*redis.Client{srv.Client()}}, "run", func(w, k int) error {
 			return goredisPair(kept[w], lockName(w, k))
 		})
 	})
