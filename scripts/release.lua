@@ -52,21 +52,23 @@ if mixed and not ours and redis.call('HGET', KEYS[4], 'owner') == ARGV[1] then
   redis.call('DEL', KEYS[4]) -- our record, describing a lock that is gone or another's
 end
 
-if redis.call('HGET', KEYS[3], 'run_owner') == ARGV[1] then
+local last = redis.call('HMGET', KEYS[3], 'run_owner', 'fence')
+if last[1] == ARGV[1] then
   redis.call('HDEL', KEYS[3], 'run_owner', 'run_started_ms')
 end
-local newest = tonumber(redis.call('HGET', KEYS[3], 'fence') or '0') or 0
+local newest = tonumber(last[2] or '0') or 0
 if ARGV[4] ~= '-1' and tonumber(ARGV[7]) >= newest then
   local ended = ARGV[11]
   if not ours then ended = 'lost' end
-  redis.call('HSET', KEYS[3], 'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7],
-    'started_ms', ARGV[8], 'ended_ms', int(now_ms), 'exit', ARGV[4], 'ran', ARGV[2], 'ended', ended,
-    'cmd', ARGV[12])
+  local fields = {'host', ARGV[5], 'pid', ARGV[6], 'fence', ARGV[7], 'started_ms', ARGV[8],
+    'ended_ms', int(now_ms), 'exit', ARGV[4], 'ran', ARGV[2], 'ended', ended, 'cmd', ARGV[12]}
   -- A success is a job that exited 0 and was not stopped: one that exits 0 on the SIGTERM
   -- of a reset or a replacing run did not finish its work.
   if ARGV[2] == '1' and ARGV[4] == '0' and ARGV[11] == 'ok' then
-    redis.call('HSET', KEYS[3], 'ok_started_ms', ARGV[8], 'success_ms', int(now_ms))
+    fields[#fields + 1], fields[#fields + 2] = 'ok_started_ms', ARGV[8]
+    fields[#fields + 1], fields[#fields + 2] = 'success_ms', int(now_ms)
   end
+  redis.call('HSET', KEYS[3], unpack(fields))
   redis.call('PEXPIRE', KEYS[3], ARGV[9])
 end
 
