@@ -21,6 +21,9 @@
 //   - cmds/run: the commands a client sent (INFO commandstats, CONFIG RESETSTAT first);
 //     inner-cmds/run: those the scripts ran inside Redis (redis.call), counted apart;
 //   - conns/run: connections Redis accepted (total_connections_received);
+//   - capacity-runs/s: the runs per second at which the busiest Redis node's one core would
+//     be full (runs over that node's CPU time): what Redis itself can serve, whatever the
+//     driver's machine can drive; with a cluster, how it grows with masters;
 //   - server-cpu-%: Redis's CPU time over the wall time (100 is one core busy); with
 //     several nodes, max-node-cpu-% is the busiest node's;
 //   - driver-µs/run and driver-cpu-%: the benchmark process's own CPU time (getrusage),

@@ -208,10 +208,11 @@ func report(b *testing.B, n int, took, driver time.Duration, before, after []nod
 	per := func(x float64) float64 { return x / float64(n) }
 	var cpu time.Duration
 	var sent, inner, scriptUsec, conns int64
-	maxNode := 0.0
+	maxNode, busiest := 0.0, time.Duration(0)
 	for i := range after {
 		d := after[i].cpu - before[i].cpu
 		cpu += d
+		busiest = max(busiest, d)
 		maxNode = max(maxNode, 100*d.Seconds()/took.Seconds())
 		conns += after[i].conns - before[i].conns
 		scripted := after[i].calls["evalsha"]+after[i].calls["eval"] > before[i].calls["evalsha"]+before[i].calls["eval"]
@@ -234,6 +235,11 @@ func report(b *testing.B, n int, took, driver time.Duration, before, after []nod
 	b.ReportMetric(per(float64(inner)), "inner-cmds/"+unit)
 	b.ReportMetric(per(float64(conns)), "conns/"+unit)
 	b.ReportMetric(100*cpu.Seconds()/took.Seconds(), "server-cpu-%")
+	// What Redis can serve, whatever the driver's machine: the units per second at which
+	// the busiest node's one core would be full (Redis runs commands on one thread).
+	if busiest > 0 {
+		b.ReportMetric(float64(n)/busiest.Seconds(), "capacity-"+unit+"s/s")
+	}
 	if len(after) > 1 {
 		b.ReportMetric(maxNode, "max-node-cpu-%")
 	}
