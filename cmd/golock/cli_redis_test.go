@@ -308,12 +308,7 @@ func TestCLILateRedis(t *testing.T) {
 			"CRONLOCK_RECONNECT_ATTEMPTS=5", "CRONLOCK_RECONNECT_BACKOFF=0.3"), "touch", marker).Wait
 		time.Sleep(500 * time.Millisecond) // a delay, not an assertion
 		redistest.StartAt(t, port)
-		r := wait()
-		cliWantCode(t, r, 0)
-		if !cliExists(marker) {
-			t.Error("the job did not run")
-		}
-		t.Logf("got through after %v", r.Took.Round(time.Millisecond))
+		cliGotThrough(t, wait(), marker)
 	})
 	t.Run("between two quick retries", func(t *testing.T) {
 		// Tries at 0, 0 and 0.8 s; Redis is up from about 0.2 s. The first two refused
@@ -337,4 +332,68 @@ func TestCLILateRedis(t *testing.T) {
 			t.Error("the job did not run")
 		}
 	})
+}
+
+// TestCLIRedisMaxClients checks that a Redis at its maxclients, which refuses each new
+// connection with "ERR max number of clients reached", is retried like one that cannot be
+// reached: a connection freed before the last retry lets the job run, and none freed ends
+// in 201 with one line that says what to raise.
+func TestCLIRedisMaxClients(t *testing.T) {
+	t.Parallel()
+	// full starts a Redis whose one connection the returned client holds; closing the
+	// client frees it.
+	full := func(t *testing.T) (*redistest.Server, *redis.Client) {
+		srv := redistest.Start(t)
+		admin := srv.Client()
+		t.Cleanup(func() { admin.Close() })
+		if err := admin.ConfigSet(context.Background(), "maxclients", "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		return srv, admin
+	}
+	t.Run("a connection freed", func(t *testing.T) {
+		t.Parallel()
+		srv, admin := full(t)
+		marker := cliPath(t, "ran")
+		// Tries at 0, 0, 0.4 and 1.2 s; a connection is free from about 0.3 s.
+		wait := golocktest.Start(t, golocktest.Env(append(srv.Env(), "CRONLOCK_RECONNECT_ATTEMPTS=3",
+			"CRONLOCK_RECONNECT_BACKOFF=0.4")...), "touch", marker).Wait
+		time.Sleep(300 * time.Millisecond) // a delay, not an assertion
+		if err := admin.Close(); err != nil {
+			t.Fatal(err)
+		}
+		cliGotThrough(t, wait(), marker)
+	})
+	t.Run("none freed", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := full(t)
+		marker := cliPath(t, "ran")
+		r := golocktest.Run(t, golocktest.Env(append(srv.Env(), "CRONLOCK_RECONNECT_ATTEMPTS=2",
+			"CRONLOCK_RECONNECT_BACKOFF=0.2")...), "touch", marker)
+		cliWantCode(t, r, 201)
+		if cliExists(marker) {
+			t.Error("the job ran without its lock")
+		}
+		// Waits of 0 and 0.2 s.
+		if r.Took < 150*time.Millisecond {
+			t.Errorf("gave up after %v, want the retries' 0.2 s first", r.Took)
+		}
+		lines := cliLines(r.Stderr)
+		if len(lines) != 1 || !strings.Contains(lines[0], "max number of clients") ||
+			!strings.Contains(lines[0], "raise maxclients") || !strings.Contains(lines[0], "gave up after 2 retries") {
+			t.Errorf("stderr %q, want one line saying Redis is at maxclients, what to raise and the retries", r.Stderr)
+		}
+		t.Logf("gave up after %v: %s", r.Took.Round(time.Millisecond), lines)
+	})
+}
+
+// cliGotThrough checks that a run that retried ran its job (which makes marker) and exited
+// 0, and logs how long it took.
+func cliGotThrough(t *testing.T, r golocktest.Result, marker string) {
+	t.Helper()
+	cliWantCode(t, r, 0)
+	if !cliExists(marker) {
+		t.Error("the job did not run")
+	}
+	t.Logf("got through after %v", r.Took.Round(time.Millisecond))
 }

@@ -89,13 +89,19 @@ func Address(cfg *config.Config) string {
 	return cfg.Redis().Addr
 }
 
-// Hint tells what to do about a refused password or an unknown Sentinel master, or is ""
-// for any other error.
+// MaxClients starts Redis's refusal of a connection beyond its maxclients.
+const MaxClients = "ERR max number of clients reached"
+
+// Hint tells what to do about a refused password, an unknown Sentinel master or a Redis
+// at its maxclients, or is "" for any other error.
 func Hint(err error) string {
 	if h := passwordHint(err); h != "" {
 		return h
 	}
 	msg := err.Error()
+	if strings.Contains(msg, MaxClients) {
+		return "; Redis has as many connections as its maxclients allows: raise maxclients, and the file limit of redis-server with it"
+	}
 	sentinels := sentinelsUnreachable(err)
 	switch {
 	case sentinels && (strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH")):

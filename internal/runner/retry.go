@@ -61,7 +61,10 @@ func retryable(err error) bool {
 		return false
 	case errors.As(err, &rerr):
 		// READONLY: a replica answered (a failover under way); the client finds the master.
-		for _, busy := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"} {
+		// "ERR max number of clients": Redis took no command, and a connection may be free
+		// by the next try (jobs end, other hosts' runs finish).
+		for _, busy := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY",
+			redisclient.MaxClients} {
 			if strings.HasPrefix(rerr.Error(), busy) {
 				return true
 			}
