@@ -4,4 +4,4 @@ package supervisor
 
 // nativeSource is the SHA-256 of the watchdog.c that watchdog-amd64 and watchdog-arm64
 // were built from.
-const nativeSource = "af982b7bb664c402d58886d3f80a89befe6419ddc29cac9b8c48db4b87087543"
+const nativeSource = "ce1fe92df3af5042a6f909632fa79e8902105f7faf1c2b5bf305dcd6b09e610b"

@@ -103,6 +103,9 @@ func Run(job Job) (Result, error) {
 	if len(job.Args) == 0 {
 		return Result{Code: 127}, errors.New("supervisor: no command")
 	}
+	// The watchdog starts before the job does; what else the start needs is done beside it.
+	guarded := make(chan *guardian, 1)
+	go func() { guarded <- guard() }()
 	becomeSubreaper() // before the job starts, so that none of its orphans goes to init
 	tty := foregroundTTY()
 	if tty >= 0 {
@@ -118,6 +121,7 @@ func Run(job Job) (Result, error) {
 	exited := make(chan syscall.WaitStatus, 1)
 	var p *process
 	var gone atomic.Bool // the first process has ended
+	g := <-guarded
 	go func() {
 		// The parent-death signal fires when the thread that forked the child ends, not
 		// the process: keep this thread until the child has been reaped.
@@ -129,6 +133,9 @@ func Run(job Job) (Result, error) {
 			// A script without "#!": run it with /bin/sh, as sh, bash and cronlock do.
 			p, err = command{job, append([]string{"/bin/sh", pe.Path}, job.Args[1:]...), tty}.start()
 		}
+		if err == nil {
+			g.watch(p.pid)
+		}
 		started <- err
 		if err != nil {
 			return
@@ -136,9 +143,9 @@ func Run(job Job) (Result, error) {
 		exited <- p.wait(&gone)
 	}()
 	if err := <-started; err != nil {
+		g.abandon()
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
-	g := guard(p.pid)
 	t := newTree(p.pid, &gone, g.tell)
 	res := supervise(job, exited, t, chld)
 	t.close()

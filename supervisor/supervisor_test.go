@@ -37,9 +37,11 @@ func TestMain(m *testing.M) {
 // stdout.
 //
 //	pdeath      run `sleep 60` (its pid written to $PIDFILE) and wait: the test kills us.
+//	pdeath-now  the same, with only a background child (forked first thing), no setsid.
 //	churn       run `sleep 1` while other goroutines end their locked OS threads; print the code.
 //	foreground  run $JOB with our terminal; then print our pgrp and the terminal's
 //	            foreground group.
+//	watchdogs   a job: print our pid and the watchdogs our parent has, as we start.
 func helperMain(mode string) int {
 	job := supervisor.Job{Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if os.Getenv("WATCHDOG") == "shell" {
@@ -51,6 +53,9 @@ func helperMain(mode string) int {
 		// must die with the supervisor.
 		job.Args = []string{"sh", "-c", `sleep 60 & echo $! > "$PIDFILE.g" &&
 			setsid sleep 60 & echo $! > "$PIDFILE.s" &&
+			echo $$ > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE" && exec sleep 60`}
+	case "pdeath-now":
+		job.Args = []string{"sh", "-c", `sleep 60 & echo $! > "$PIDFILE.g" &&
 			echo $$ > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE" && exec sleep 60`}
 	case "churn":
 		// A goroutine that ends while locked to its thread ends the thread too. If the child
@@ -76,6 +81,9 @@ func helperMain(mode string) int {
 		job.Args = []string{"sleep", "1"}
 	case "foreground":
 		job.Args = []string{"sh", "-c", os.Getenv("JOB")}
+	case "watchdogs":
+		fmt.Println(os.Getpid(), watchdogsOf(os.Getppid()))
+		return 0
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 		return 2
@@ -505,29 +513,82 @@ func TestRunParentDeath(t *testing.T) {
 	}
 }
 
+// TestRunParentDeathAtOnce kills the supervising process with SIGKILL the moment its job
+// has forked a child: the watchdog, which started before the job, knows the job's group
+// already and kills the child.
+func TestRunParentDeathAtOnce(t *testing.T) {
+	for _, kind := range []string{"native", "shell"} {
+		t.Run(kind, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			h := helper("pdeath-now", "PIDFILE="+pidFile, "WATCHDOG="+kind)
+			if err := h.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { _ = h.Wait(); close(exited) }()
+			t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
+			pid := readPID(t, pidFile)
+			if err := h.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			grandchild := readPID(t, pidFile+".g")
+			t.Cleanup(func() {
+				for _, p := range []int{pid, grandchild} {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+			})
+			<-exited
+			t.Logf("job gone %v after its supervisor died (parent-death signal)", waitGone(t, pid, time.Second))
+			t.Logf("its background child gone %v after (watchdog)", waitGone(t, grandchild, time.Second))
+		})
+	}
+}
+
+// watchdogsOf returns the pids of parent's children that are watchdogs.
+func watchdogsOf(parent int) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cmdline, _ := os.ReadFile(d + "/cmdline")
+		status, _ := os.ReadFile(d + "/status")
+		if strings.Contains(string(cmdline), "golock-watchdog") &&
+			strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(parent)+"\n") {
+			pid, _ := strconv.Atoi(filepath.Base(d))
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // watchdogOf waits up to 2 s for the watchdog among parent's children and returns what it
 // runs (its /proc/PID/exe).
 func watchdogOf(t *testing.T, parent int) string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		dirs, _ := filepath.Glob("/proc/[0-9]*")
-		for _, d := range dirs {
-			cmdline, _ := os.ReadFile(d + "/cmdline")
-			status, _ := os.ReadFile(d + "/status")
-			if strings.Contains(string(cmdline), "golock-watchdog") &&
-				strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(parent)+"\n") {
-				exe, err := os.Readlink(d + "/exe")
-				if err != nil {
-					t.Fatal(err)
-				}
-				return exe
+		if pids := watchdogsOf(parent); len(pids) > 0 {
+			exe, err := os.Readlink("/proc/" + strconv.Itoa(pids[0]) + "/exe")
+			if err != nil {
+				t.Fatal(err)
 			}
+			return exe
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no watchdog started within 2s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noWatchdogs waits up to 2 s for this process's watchdogs to be gone.
+func noWatchdogs(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for len(watchdogsOf(os.Getpid())) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a watchdog is still there 2s after its job ended")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -538,24 +599,45 @@ func TestRunWatchdogEnds(t *testing.T) {
 	if err != nil || res.Code != 0 || res.Unguarded != nil {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	watchdogs := func() (n int) {
-		dirs, _ := filepath.Glob("/proc/[0-9]*")
-		for _, d := range dirs {
-			cmdline, _ := os.ReadFile(d + "/cmdline")
-			status, _ := os.ReadFile(d + "/status")
-			if strings.Contains(string(cmdline), "golock-watchdog") &&
-				strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(os.Getpid())+"\n") {
-				n++
-			}
-		}
-		return n
+	noWatchdogs(t)
+	// A command that cannot start needs no watchdog: the one started for it goes too.
+	if _, err := supervisor.Run(supervisor.Job{Args: []string{"/nonexistent/command"}}); err == nil {
+		t.Fatal("Run of a missing command: no error")
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for watchdogs() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the watchdog is still there 2s after its job ended")
-		}
-		time.Sleep(10 * time.Millisecond)
+	noWatchdogs(t)
+}
+
+// TestRunWatchdogBeforeJob: the watchdog runs before the job starts, so that a supervisor
+// killed at any moment of the job takes the job's whole tree with it. The job, as it
+// starts, finds the watchdog among its parent's children, started before it (a lower pid).
+// Not parallel, so that no other Run's watchdog is about.
+func TestRunWatchdogBeforeJob(t *testing.T) {
+	for _, kind := range []string{"native", "shell"} {
+		t.Run(kind, func(t *testing.T) {
+			noWatchdogs(t)
+			var out bytes.Buffer
+			job := supervisor.Job{Args: []string{os.Args[0]}, Env: append(os.Environ(), helperEnv+"=watchdogs"), Stdout: &out}
+			if kind == "shell" {
+				supervisor.UseShellWatchdog()
+				defer supervisor.UseNativeWatchdog()
+			}
+			res, err := supervisor.Run(job)
+			if err != nil || res.Code != 0 || res.Unguarded != nil {
+				t.Fatalf("Run = %+v, %v", res, err)
+			}
+			var self int
+			var seen string
+			if _, err := fmt.Sscanf(out.String(), "%d [%s", &self, &seen); err != nil {
+				t.Fatalf("the job said %q, want its pid and its parent's watchdogs: %v", out.String(), err)
+			}
+			watchdog, err := strconv.Atoi(strings.TrimSuffix(seen, "]"))
+			if err != nil {
+				t.Fatalf("the job said %q: its parent had no one watchdog as it started", out.String())
+			}
+			if watchdog >= self {
+				t.Errorf("watchdog pid %d, job pid %d: the watchdog started after the job", watchdog, self)
+			}
+		})
 	}
 }
 

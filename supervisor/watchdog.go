@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,26 +15,29 @@ import (
 
 //go:generate watchdog/build
 
-// The watchdog kills the job's tree when the supervisor dies, even of SIGKILL. It runs in
-// a process group of its own, out of reach of the job's signals, and reads on a pipe what
-// the supervisor tells it: "+PID START" and "-PID" for the members of the tree outside the
-// job's group as they come and go, and "done" when the job has ended. If the pipe closes
-// without "done", the supervisor is gone, and the watchdog kills the tree: the job's group,
-// the members it was told of (if still the same processes: same start time), and
-// everything descending from them. The supervisor's orphans went to init, so it reads all
-// of /proc; it stops each process it finds (a stopped process forks no more, and killing a
-// parent first would hide its children among init's) until no new one appears, then kills
-// them all.
+// The watchdog kills the job's tree when the supervisor dies, even of SIGKILL. It starts
+// before the job, so that no moment of the job is unguarded, in a process group of its own,
+// out of reach of the job's signals, and reads on a pipe what the supervisor tells it:
+// "=PGID" (the job's process group) the moment the job has started, then "+PID START" and
+// "-PID" for the members of the tree outside the job's group as they come and go, and
+// "done" when the job has ended. If the pipe closes before "=PGID", no job started and it
+// exits. If the pipe closes without "done", the supervisor is gone, and the watchdog kills
+// the tree: the job's group, the members it was told of (if still the same processes: same
+// start time), and everything descending from them. The supervisor's orphans went to init,
+// so it reads all of /proc; it stops each process it finds (a stopped process forks no
+// more, and killing a parent first would hide its children among init's) until no new one
+// appears, then kills them all.
 //
 // It is on every run's path, so it must cost next to nothing: on amd64 and arm64 it is
 // watchdog/watchdog.c, a static program of a few kilobytes without a C library, embedded
-// in golock and started from a memory file (a fork and an exec of almost nothing: well
-// under 0.1 ms, and 16 kB). Elsewhere, or where the kernel refuses to run a memory file, it is
-// this /bin/sh script of builtins that does the same (about 1 ms of CPU and 1.6 MB).
-const watchdog = `pg=$1 known=" "
+// in golock and started from a memory file (a fork and an exec of almost nothing, and
+// 16 kB). Elsewhere, or where the kernel refuses to run a memory file, it is this /bin/sh
+// script of builtins that does the same (about 1 ms of CPU and 1.6 MB).
+const watchdog = `pg= known=" "
 while IFS= read -r l; do
   case $l in
   done) exit 0 ;;
+  =*) [ -n "$pg" ] || pg=${l#=} ;;
   +*) e=${l#+}; known="$known${e%% *}:${e#* } " ;;
   -*) p=${l#-} k=" "
       set -f
@@ -44,6 +46,7 @@ while IFS= read -r l; do
       known=$k ;;
   esac
 done
+[ -n "$pg" ] || exit 0
 stopped=" "
 i=0
 while [ $i -lt 100 ]; do
@@ -71,89 +74,96 @@ exit 0`
 
 // guardian is the supervisor's end of a watchdog.
 type guardian struct {
-	lines chan string   // to the watchdog; closed when the job has ended
+	w     *os.File      // the pipe to the watchdog; nil when none could start
+	pid   int           // the watchdog's
+	err   error         // why no watchdog could be started
+	lines chan string   // to the watchdog once the job has started; closed when it has ended
 	wrote chan struct{} // closed once "done" is written, or cannot be
-	err   error         // why no watchdog could be started; read after wrote is closed
-	ended atomic.Bool   // the job has ended: a watchdog not started yet is not needed
 }
 
-// guard starts the watchdog of the job whose process group is pgid. It returns at once:
-// the watchdog starts beside the job, off the job's critical path, and a job that ends
-// before it could start needs none (done says so).
-func guard(pgid int) *guardian {
+// guard starts a watchdog, which waits to be told the job's process group (watch).
+func guard() *guardian {
 	g := &guardian{lines: make(chan string, 1024), wrote: make(chan struct{})}
-	go func() {
-		w, pid, err := g.start(pgid)
-		if err != nil || w == nil { // none could start, or the job ended first
-			if err != nil {
-				g.err = fmt.Errorf("supervisor: watchdog: %w", err)
-			}
-			close(g.wrote)
-			return
+	r, w, err := os.Pipe() // close-on-exec: only the watchdog gets an end, the read end
+	if err == nil {
+		g.pid, err = startWatchdog(r)
+		r.Close()
+		if err != nil {
+			w.Close()
 		}
-		g.pass(w)
-		w.Close()
+	}
+	if err != nil {
+		g.err = fmt.Errorf("supervisor: watchdog: %w", err)
 		close(g.wrote)
-		// Reaped once told "done" (it exits then), not waited for all along: a goroutine
-		// blocked in wait4 for the whole run would hold a thread of its own.
-		reap(pid)
-	}()
+		return g
+	}
+	g.w = w
 	return g
 }
 
-// pass writes the lines for the watchdog to w as they come, then "done".
-func (g *guardian) pass(w *os.File) {
+// watch tells the watchdog the job's process group, at once: it is called the moment the
+// job has started, and before the job can fork the watchdog knows whose tree to kill. Then
+// it passes on what the tree tells, and "done" when the job has ended.
+func (g *guardian) watch(pgid int) {
+	if g.w == nil {
+		return
+	}
+	if _, err := io.WriteString(g.w, "="+strconv.Itoa(pgid)+"\n"); err != nil { // a pipe's first bytes: never blocks
+		g.err = fmt.Errorf("supervisor: watchdog: %w", err)
+	}
+	go func() {
+		g.pass()
+		g.w.Close()
+		close(g.wrote)
+		// Reaped once told "done" (it exits then), not waited for all along: a goroutine
+		// blocked in wait4 for the whole run would hold a thread of its own.
+		reap(g.pid)
+	}()
+}
+
+// pass writes the lines for the watchdog as they come, then "done".
+func (g *guardian) pass() {
 	for l := range g.lines {
-		_ = w.SetWriteDeadline(time.Now().Add(time.Second)) // a stuck watchdog must not hold us
-		if _, err := io.WriteString(w, l+"\n"); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		_ = g.w.SetWriteDeadline(time.Now().Add(time.Second)) // a stuck watchdog must not hold us
+		if _, err := io.WriteString(g.w, l+"\n"); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}
 	}
-	_ = w.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = io.WriteString(w, "done\n")
+	_ = g.w.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(g.w, "done\n")
 }
 
-// start starts the watchdog process and returns the pipe to it and its pid; no pipe when
-// the job has ended already.
-func (g *guardian) start(pgid int) (*os.File, int, error) {
-	if g.ended.Load() {
-		return nil, 0, nil
+// abandon ends a watchdog whose job never started: its pipe closes before it was told a
+// process group, and it exits.
+func (g *guardian) abandon() {
+	if g.w == nil {
+		return
 	}
-	r, w, err := os.Pipe() // close-on-exec: only the watchdog gets an end, the read end
-	if err != nil {
-		return nil, 0, err
-	}
-	defer r.Close()
-	pid, err := startWatchdog(r, pgid)
-	if err != nil {
-		w.Close()
-		return nil, 0, err
-	}
-	return w, pid, nil
+	g.w.Close()
+	reap(g.pid)
 }
 
-// startWatchdog starts the watchdog of process group pgid, reading on in, and returns its
-// pid: the native one if it can, else the /bin/sh script. It uses syscall.ForkExec rather
-// than os/exec, whose first start in a process probes the kernel for pidfd support with
-// four system calls and a child of its own.
-func startWatchdog(in *os.File, pgid int) (int, error) {
+// startWatchdog starts a watchdog reading on in, and returns its pid: the native one if it
+// can, else the /bin/sh script. It uses syscall.ForkExec rather than os/exec, whose first
+// start in a process probes the kernel for pidfd support with four system calls and a
+// child of its own.
+func startWatchdog(in *os.File) (int, error) {
 	attr := &syscall.ProcAttr{
 		Env: []string{"PATH=/usr/bin:/bin", "LC_ALL=C"},
 		// Nothing to print: standard output and error are closed.
 		Files: []uintptr{in.Fd(), ^uintptr(0), ^uintptr(0)},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	}
-	pg := strconv.Itoa(pgid)
 	if path, ok := nativeWatchdog(); ok {
 		pid, err := startChild(func() (int, error) {
-			return syscall.ForkExec(path, []string{"golock-watchdog", pg}, attr)
+			return syscall.ForkExec(path, []string{"golock-watchdog"}, attr)
 		})
 		if err == nil {
 			return pid, nil
 		}
 	}
 	return startChild(func() (int, error) {
-		return syscall.ForkExec("/bin/sh", []string{"/bin/sh", "-c", watchdog, "golock-watchdog", pg}, attr)
+		return syscall.ForkExec("/bin/sh", []string{"/bin/sh", "-c", watchdog, "golock-watchdog"}, attr)
 	})
 }
 
@@ -205,7 +215,6 @@ func (g *guardian) tell(line string) {
 
 // done tells the watchdog that the job has ended, and returns why there was none, if so.
 func (g *guardian) done() error {
-	g.ended.Store(true)
 	close(g.lines)
 	<-g.wrote
 	return g.err

@@ -4,12 +4,14 @@
  * static program of a few kilobytes with no C library (raw system calls), so that starting
  * it on every run costs a fork and an exec of almost nothing, not a shell and its loader.
  *
- *   golock-watchdog PGID      (standard input: the supervisor's pipe)
+ *   golock-watchdog      (standard input: the supervisor's pipe)
  *
- * It reads lines on standard input: "+PID START" and "-PID" for the members of the job's
- * tree outside the job's process group PGID as they come and go (START is the process's
- * start time, field 22 of /proc/PID/stat), and "done" when the job has ended, upon which it
- * exits. If its input ends without "done", the supervisor is gone: it stops every process
+ * It starts before the job, so that no moment of the job is unguarded. It reads lines on
+ * standard input: first "=PGID", the job's process group, as soon as the job has started;
+ * then "+PID START" and "-PID" for the members of the job's tree outside that group as they
+ * come and go (START is the process's start time, field 22 of /proc/PID/stat), and "done"
+ * when the job has ended, upon which it exits. If its input ends before "=PGID", no job
+ * started and it exits. If its input ends without "done", the supervisor is gone: it stops every process
  * of the tree (the job's group, the members it was told of if they are still the same
  * processes, and every descendant of a stopped process: a stopped process forks no more,
  * and killing a parent first would hide its children among init's), looking through /proc
@@ -101,6 +103,9 @@ enum { MAXKNOWN = 4096 };
 static struct { long pid; u64 start; } known[MAXKNOWN];
 static int nknown;
 
+/* The job's process group, once told; 0 before. */
+static u64 pg;
+
 /* line acts on one line of the supervisor's (without its newline). */
 static void line(const char *l, const char *end)
 {
@@ -110,7 +115,9 @@ static void line(const char *l, const char *end)
 	if (l == end)
 		return;
 	const char *p = l + 1;
-	if (*l == '+' && number(&p, &pid) && *p == ' ' && (p++, number(&p, &start)) && p == end) {
+	if (*l == '=' && !pg && number(&p, &pid) && p == end && pid >= 2) {
+		pg = pid;
+	} else if (*l == '+' && number(&p, &pid) && *p == ' ' && (p++, number(&p, &start)) && p == end) {
 		if (nknown < MAXKNOWN) {
 			known[nknown].pid = (long)pid;
 			known[nknown].start = start;
@@ -238,11 +245,7 @@ static int sweep(long pg, long self)
 
 void start(long *sp)
 {
-	long argc = sp[0];
-	char **argv = (char **)(sp + 1);
-	const char *a = argc == 2 ? argv[1] : "";
-	u64 pg;
-	if (!number(&a, &pg) || *a || pg < 2)
+	if (sp[0] != 1) /* no argument: everything comes on the pipe */
 		quit(2);
 	/* Started from a memfd, it would be named after the descriptor: name it for ps. */
 	sys3(SYS_prctl, PR_SET_NAME, (long)"golock-watchdog", 0);
@@ -268,6 +271,8 @@ void start(long *sp)
 			have = 0; /* no line is that long: drop it */
 	}
 
+	if (!pg)
+		quit(0); /* no job started */
 	long self = sys3(SYS_getpid, 0, 0, 0);
 	for (int round = 0; round < 100 && sweep((long)pg, self); round++)
 		;
