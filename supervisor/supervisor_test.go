@@ -470,6 +470,20 @@ func TestRunStop(t *testing.T) {
 	})
 }
 
+// startDying starts a helper in mode (pdeath or pdeath-now) with kind's watchdog, for the
+// test to kill; exited is closed once it has been reaped.
+func startDying(t *testing.T, mode, pidFile, kind string) (h *exec.Cmd, exited chan struct{}) {
+	t.Helper()
+	h = helper(mode, "PIDFILE="+pidFile, "WATCHDOG="+kind)
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited = make(chan struct{})
+	go func() { _ = h.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
+	return h, exited
+}
+
 // TestRunParentDeath kills the supervising process with SIGKILL: its job must die with it,
 // and so must the job's other processes, in its group or out of it, whichever watchdog
 // there is: the native one (on amd64 and arm64) or the /bin/sh one.
@@ -477,13 +491,7 @@ func TestRunParentDeath(t *testing.T) {
 	for _, kind := range []string{"native", "shell"} {
 		t.Run(kind, func(t *testing.T) {
 			pidFile := filepath.Join(t.TempDir(), "pid")
-			h := helper("pdeath", "PIDFILE="+pidFile, "WATCHDOG="+kind)
-			if err := h.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			go func() { _ = h.Wait(); close(exited) }()
-			t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
+			h, exited := startDying(t, "pdeath", pidFile, kind)
 			pid := readPID(t, pidFile)
 			grandchild, escaped := readPID(t, pidFile+".g"), readPID(t, pidFile+".s")
 			t.Cleanup(func() {
@@ -520,13 +528,7 @@ func TestRunParentDeathAtOnce(t *testing.T) {
 	for _, kind := range []string{"native", "shell"} {
 		t.Run(kind, func(t *testing.T) {
 			pidFile := filepath.Join(t.TempDir(), "pid")
-			h := helper("pdeath-now", "PIDFILE="+pidFile, "WATCHDOG="+kind)
-			if err := h.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			go func() { _ = h.Wait(); close(exited) }()
-			t.Cleanup(func() { _ = h.Process.Kill(); <-exited })
+			h, exited := startDying(t, "pdeath-now", pidFile, kind)
 			pid := readPID(t, pidFile)
 			if err := h.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
