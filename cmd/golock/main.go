@@ -9,7 +9,7 @@
 //	golock --key COMMAND [ARG...]             print the lock's name
 //	golock --status [--json] COMMAND [ARG...] who holds the lock, and its last run
 //	golock --status [--json] --name NAME      the same, for a lock named as --list prints it
-//	golock --list [--json]                    every lock under CRONLOCK_PREFIX
+//	golock --list [--held] [--json]           every lock with a record, or the held ones
 //	golock --check [--max-age D] (COMMAND... | --name NAME)   a Nagios/Icinga check
 //	golock --held [--min-left S]              inside a job: does it still hold its lock?
 //	golock --doctor | --help | --man | --version

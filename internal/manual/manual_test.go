@@ -1,6 +1,7 @@
 package manual_test
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -276,5 +277,48 @@ func TestHelpIsOneScreen(t *testing.T) {
 		if !strings.Contains(h, want) {
 			t.Errorf("--help lacks %q:\n%s", want, h)
 		}
+	}
+}
+
+// TestREADMEUsage checks that each form of the README's Usage block takes the same
+// optional flags as the manual's SYNOPSIS form of the same mode (the README shortens the
+// arguments, not the flags).
+func TestREADMEUsage(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "\n## Usage\n\n")
+	if !ok {
+		t.Fatal("README has no Usage section")
+	}
+	block, _, _ = strings.Cut(block, "\n\n")
+	synopsis := strings.Split(strings.TrimSpace(manual.Usage()), "\n")
+	mode := regexp.MustCompile(`golock (--[a-z-]+)`)
+	flags := regexp.MustCompile(`\[(--[a-z-]+)`)
+	compared := 0
+	for _, l := range strings.Split(block, "\n") {
+		form, _, _ := strings.Cut(strings.TrimSpace(l), "   ") // the form, without its description
+		m := mode.FindStringSubmatch(form)
+		if m == nil {
+			continue // golock [--] COMMAND, CRONLOCK_RESET=yes golock COMMAND...
+		}
+		want := fmt.Sprint(flags.FindAllStringSubmatch(form, -1))
+		found := false
+		for _, s := range synopsis {
+			if sm := mode.FindStringSubmatch(s); sm != nil && sm[1] == m[1] {
+				found = true
+				if got := fmt.Sprint(flags.FindAllStringSubmatch(s, -1)); got != want {
+					t.Errorf("README's %q and the manual's %q take different flags", form, strings.TrimSpace(s))
+				}
+			}
+		}
+		if !found && !strings.Contains(manual.Usage(), m[1]) {
+			t.Errorf("README's %q: the manual's SYNOPSIS has no %s", form, m[1])
+		}
+		compared++
+	}
+	if compared < 6 {
+		t.Errorf("compared %d of the README's usage forms, want every golock --MODE form", compared)
 	}
 }
