@@ -484,6 +484,15 @@ func startDying(t *testing.T, mode, pidFile, kind string) (h *exec.Cmd, exited c
 	return h, exited
 }
 
+// killAtEnd kills pids with SIGKILL when the test ends, whatever became of them.
+func killAtEnd(t *testing.T, pids ...int) {
+	t.Cleanup(func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+}
+
 // TestRunParentDeath kills the supervising process with SIGKILL: its job must die with it,
 // and so must the job's other processes, in its group or out of it, whichever watchdog
 // there is: the native one (on amd64 and arm64) or the /bin/sh one.
@@ -494,11 +503,7 @@ func TestRunParentDeath(t *testing.T) {
 			h, exited := startDying(t, "pdeath", pidFile, kind)
 			pid := readPID(t, pidFile)
 			grandchild, escaped := readPID(t, pidFile+".g"), readPID(t, pidFile+".s")
-			t.Cleanup(func() {
-				for _, p := range []int{pid, grandchild, escaped} {
-					_ = syscall.Kill(p, syscall.SIGKILL)
-				}
-			})
+			killAtEnd(t, pid, grandchild, escaped)
 			if exe := watchdogOf(t, h.Process.Pid); strings.HasPrefix(exe, "/memfd:golock-watchdog") != (kind == "native") {
 				t.Fatalf("the %s watchdog runs %s", kind, exe)
 			}
@@ -534,11 +539,7 @@ func TestRunParentDeathAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			grandchild := readPID(t, pidFile+".g")
-			t.Cleanup(func() {
-				for _, p := range []int{pid, grandchild} {
-					_ = syscall.Kill(p, syscall.SIGKILL)
-				}
-			})
+			killAtEnd(t, pid, grandchild)
 			<-exited
 			t.Logf("job gone %v after its supervisor died (parent-death signal)", waitGone(t, pid, time.Second))
 			t.Logf("its background child gone %v after (watchdog)", waitGone(t, grandchild, time.Second))
