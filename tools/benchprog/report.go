@@ -40,7 +40,8 @@ type target struct {
 //	redisbench.txt                                 go test -bench output, if there is one
 //
 // Command names say what each figure is: the one starting "flock" is the baseline of its
-// table, "minexec" the floor for a Go program, "golock" the subjects with targets; a herd's
+// table, "minexec" the floor for a Go program, "minheld" the floor for a held run in Go,
+// "golock" the subjects with targets; a herd's
 // names start with its size ("500 golock true held").
 func report(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
