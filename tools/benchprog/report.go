@@ -41,8 +41,8 @@ type target struct {
 //
 // Command names say what each figure is: the one starting "flock" is the baseline of its
 // table, "minexec" the floor for a Go program, "minheld" the floor for a held run in Go,
-// "golock" the subjects with targets; a herd's
-// names start with its size ("500 golock true held").
+// "golock" the subjects with targets; a herd's names start with its size ("500 golock
+// true held").
 func report(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	reproduce := fs.String("reproduce", "tools/bench", "the `command` that reproduces the figures")
