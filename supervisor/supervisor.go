@@ -122,6 +122,10 @@ func Run(job Job) (Result, error) {
 	var p *process
 	var gone atomic.Bool // the first process has ended
 	g := <-guarded
+	// The job counts as running before its first process starts: from then on no other
+	// job running here takes this one's orphans for its own.
+	t := newTree(&gone, g.tell)
+	defer t.close()
 	go func() {
 		// The parent-death signal fires when the thread that forked the child ends, not
 		// the process: keep this thread until the child has been reaped.
@@ -146,13 +150,17 @@ func Run(job Job) (Result, error) {
 		g.abandon()
 		return Result{Code: startFailureCode(err)}, fmt.Errorf("cannot run %s: %w", job.Args[0], err)
 	}
-	t := newTree(p.pid, &gone, g.tell)
+	t.first = p.pid
+	afterStart(job)
 	res := supervise(job, exited, t, chld)
-	t.close()
 	res.Unguarded = g.done()
 	p.copies.Wait() // the tree is gone: nothing holds the pipes of its output any more
 	return res, nil
 }
+
+// afterStart is called once the job's first process has started, before it is supervised;
+// a test slows it down, to widen that moment.
+var afterStart = func(Job) {}
 
 // binaryFile reports whether path looks like a binary rather than a script, as bash
 // judges it: a NUL byte in its first line (within 80 bytes).

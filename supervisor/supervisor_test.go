@@ -724,3 +724,36 @@ func TestRunWaitsForTheWholeGroup(t *testing.T) {
 		t.Errorf("Run = %+v, %v; want the timeout to end the background sleep", res, err)
 	}
 }
+
+// TestRunLeavesOtherJobsOrphans runs two jobs at once: B, killed by its timeout, and A,
+// whose background process is orphaned to us before Run has begun to supervise A (the
+// moment a test slows down here). B's kill must not take A's orphan for B's own: A's
+// background sleep lives its whole second, and A's Run waits for it. Not parallel: it
+// slows every Run of the package down while it runs.
+func TestRunLeavesOtherJobsOrphans(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	defer supervisor.SetAfterStart(func(job supervisor.Job) {
+		if job.Args[len(job.Args)-1] == pidFile {
+			readPID(t, pidFile)                // A's first process has left its orphan...
+			time.Sleep(400 * time.Millisecond) // ...and B times out and kills meanwhile.
+		}
+	})()
+	b := sh(`sleep 30`)
+	b.Timeout = 200 * time.Millisecond
+	bDone := runAsync(b)
+
+	a := sh(`sleep 1 & echo $! > "$1"; exit 0`)
+	a.Args = append(a.Args, "job", pidFile)
+	start := time.Now()
+	res, err := supervisor.Run(a)
+	took := time.Since(start)
+	if err != nil || res.Code != 0 || res.TimedOut {
+		t.Fatalf("A: Run = %+v, %v; want code 0", res, err)
+	}
+	if took < 950*time.Millisecond {
+		t.Errorf("A: Run returned after %v: its background sleep 1 was killed", took)
+	}
+	if o := <-bDone; o.err != nil || !o.res.TimedOut {
+		t.Errorf("B: Run = %+v, %v; want it timed out", o.res, o.err)
+	}
+}

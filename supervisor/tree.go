@@ -148,7 +148,7 @@ type member struct{ pid, pgrp int }
 // tree is one job's process tree.
 type tree struct {
 	self  int // our pid: the orphans' parent
-	first int // the job's first process, which leads the job's process group
+	first int // the job's first process, which leads the job's process group; set once started
 	// gone is set once the first process has ended, before it is reaped: from then on its
 	// pid may name another process.
 	gone *atomic.Bool
@@ -158,13 +158,13 @@ type tree struct {
 	tell    func(line string) // passes changes of outside on to the watchdog
 }
 
-// newTree begins the tree of the job whose first process is pid and registers the job;
-// gone says when that process has ended (see process.wait).
-func newTree(pid int, gone *atomic.Bool, tell func(string)) *tree {
+// newTree registers a job that is about to start and begins its tree; its first process
+// is set once started, and gone says when that process has ended (see process.wait).
+func newTree(gone *atomic.Bool, tell func(string)) *tree {
 	running.Lock()
 	running.jobs++
 	running.Unlock()
-	return &tree{self: os.Getpid(), first: pid, gone: gone, outside: map[int]uint64{}, tell: tell}
+	return &tree{self: os.Getpid(), gone: gone, outside: map[int]uint64{}, tell: tell}
 }
 
 // close unregisters the job.

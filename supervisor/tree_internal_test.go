@@ -25,7 +25,8 @@ func TestTreeWalk(t *testing.T) {
 	var gone atomic.Bool
 	defer p.wait(&gone)
 	var told []string
-	tr := newTree(p.pid, &gone, func(l string) { told = append(told, l) })
+	tr := newTree(&gone, func(l string) { told = append(told, l) })
+	tr.first = p.pid
 	defer tr.close()
 	defer tr.signal(syscall.SIGKILL)
 	for _, err := os.Stat(ready); err != nil; _, err = os.Stat(ready) {
