@@ -50,18 +50,20 @@ type process struct {
 	pid    int
 }
 
-// startExporter runs golock-exporter with env and args on a free port, and waits until it
-// serves. It is stopped at the test's end.
+// startExporter runs golock-exporter with env and args, and waits until it serves. It
+// listens on port 0, so the kernel picks a free port as it binds, and the test reads the
+// port from the log line that says where it serves: a port found free beforehand can be
+// taken, by another test's connection, before the exporter binds it. It is stopped at the
+// test's end.
 func startExporter(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	logf := filepath.Join(t.TempDir(), "stderr")
 	f, err := os.Create(logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(exporterBin(t), append([]string{"--listen", addr}, args...)...)
+	cmd := exec.Command(exporterBin(t), append([]string{"--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env, cmd.Stderr = env, f
 	if err := proctest.StartTied(cmd); err != nil {
 		t.Fatal(err)
@@ -69,7 +71,18 @@ func startExporter(t testing.TB, env []string, args ...string) *process {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	var addr string
 	up := redistest.Poll(10*time.Second, func() bool {
+		if addr == "" {
+			b, _ := os.ReadFile(logf)
+			_, line, _ := strings.Cut(string(b), "serving /metrics ")
+			line, _, whole := strings.Cut(line, "\n") // wait until the line is read whole
+			_, rest, ok := strings.Cut(line, " listen=")
+			if !whole || !ok {
+				return false
+			}
+			addr, _, _ = strings.Cut(rest, " ")
+		}
 		resp, err := http.Get("http://" + addr + "/")
 		if err == nil {
 			resp.Body.Close()
@@ -78,7 +91,7 @@ func startExporter(t testing.TB, env []string, args ...string) *process {
 	})
 	if !up {
 		b, _ := os.ReadFile(logf)
-		t.Fatalf("golock-exporter never served on %s: %s", addr, b)
+		t.Fatalf("golock-exporter never served (at %q): %s", addr, b)
 	}
 	return &process{url: "http://" + addr + "/metrics", stderr: logf, pid: cmd.Process.Pid}
 }
