@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/internal/freeport"
 )
 
 // clusterSlots is the number of Redis Cluster hash slots.
@@ -251,29 +253,14 @@ func (cl *Cluster) Client() *redis.ClusterClient {
 }
 
 // FreeClusterPort returns a port on 127.0.0.1 that was free a moment ago, as was the
-// cluster bus port 10000 above it (which must not pass 65535).
+// cluster bus port 10000 above it; both lie below the ephemeral range, as FreePort's do.
 func FreeClusterPort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("redistest: no free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if port+busOffset > 65535 {
-			l.Close()
-			continue
-		}
-		bus, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+busOffset)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		bus.Close()
-		return port
+	port, err := freeport.Pair(busOffset)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
 	}
-	t.Fatal("redistest: no free port whose cluster bus port is free too")
-	return 0
+	return port
 }
 
 // ReadClient returns a client of a cluster node that reads its keys even while it is a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/golock/golock/internal/freeport"
 	"github.com/golock/golock/internal/proctest"
 )
 
@@ -218,15 +219,15 @@ func StartAt(t testing.TB, port int, opts ...Option) *Server {
 	return s
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, below the
+// ephemeral range (see package freeport): no test's outgoing connection can take it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port()
 	if err != nil {
-		t.Fatalf("redistest: no free port: %v", err)
+		t.Fatalf("redistest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // Poll calls cond every 20 ms until it is true or timeout has passed; it reports whether

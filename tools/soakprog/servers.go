@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/golock/golock/internal/freeport"
 )
 
 // server is one redis-server (or sentinel) process the soak owns, on a port it keeps
@@ -24,16 +26,6 @@ type server struct {
 	args   []string // after --port and --dir
 	cmd    *exec.Cmd
 	exited chan struct{}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
@@ -57,9 +49,9 @@ func startWithConf(work, name, conf string, args ...string) (*server, error) {
 		return nil, err
 	}
 	var err error
-	for range 5 { // a free port can be taken between finding it and binding it
+	for range 5 { // another server can take a free port between finding it and binding it
 		s := &server{dir: dir, conf: conf, args: args}
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = freeport.Port(); err != nil {
 			return nil, err
 		}
 		if err = s.start(); err == nil {
