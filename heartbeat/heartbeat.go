@@ -108,6 +108,11 @@ type Loss struct {
 	// before End, since the kill takes a few milliseconds and a competitor may take the lock
 	// the instant it ends; KillGrace after the loss for a revoked lease, which stays ours.
 	Kill time.Time
+	// Left is, when another owner holds the lease, how much of it was still ours by this
+	// process's clock when Redis said so: more than zero means the lock vanished before its
+	// TTL could end (a failover, a restart without persistence, an eviction, a step of
+	// Redis's clock, a DEL), not that the lease ran out. Zero otherwise.
+	Left time.Duration
 }
 
 // killMargin is how long before the lease ends a job that ignored SIGTERM gets SIGKILL.
@@ -274,7 +279,9 @@ func (h *Heartbeat) loop(ctx context.Context, cfg Config, first Lease, sent time
 				h.lapsed.Store(true)
 				return
 			case errors.Is(o.err, ErrLost):
-				h.report(cfg.loss(o.err, time.Now())) // another holds it: nothing to wait for
+				l := cfg.loss(o.err, time.Now()) // another holds it: nothing to wait for
+				l.Left = max(0, end.Sub(o.back))
+				h.report(l)
 				return
 			case o.err != nil:
 				if lastErr == nil {

@@ -294,6 +294,49 @@ func TestLostReportsAtOnce(t *testing.T) {
 	}
 }
 
+// TestLostSaysWhatWasLeft: a renewal that finds another owner while the lease still runs
+// by our clock reports how much was left (Redis dropped the lock early); one that finds it
+// after the lease's end, under KeepGoing, reports nothing left (the lease ran out).
+func TestLostSaysWhatWasLeft(t *testing.T) {
+	t.Parallel()
+	errHolder := fmt.Errorf("%w: now held by host-b", heartbeat.ErrLost)
+	t.Run("early", func(t *testing.T) {
+		t.Parallel()
+		r := &renewer{do: func(context.Context, int) (heartbeat.Lease, error) { return heartbeat.Lease{}, errHolder }}
+		const ttl = 10 * time.Second
+		sent := time.Now()
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 300 * time.Millisecond, KillGrace: 50 * time.Millisecond},
+			heartbeat.Lease{TTL: ttl, UntilDeadline: time.Hour}, sent)
+		loss, got := waitLoss(t, hb, 5*time.Second)
+		if want := sent.Add(ttl).Sub(got); loss.Left < want || loss.Left > ttl {
+			t.Errorf("Loss.Left = %v, want what was left of the %v lease when Redis replied (at least %v)", loss.Left, ttl, want)
+		}
+	})
+	t.Run("after the end", func(t *testing.T) {
+		t.Parallel()
+		const ttl = 200 * time.Millisecond
+		sent := time.Now()
+		r := &renewer{do: func(ctx context.Context, n int) (heartbeat.Lease, error) {
+			if time.Since(sent) < ttl+100*time.Millisecond {
+				return fail(ctx, n)
+			}
+			return heartbeat.Lease{}, errHolder
+		}}
+		hb := start(t, heartbeat.Config{Renew: r.Renew, Lease: 3 * 50 * time.Millisecond, Retry: 20 * time.Millisecond,
+			KillGrace: 50 * time.Millisecond, KeepGoing: true}, heartbeat.Lease{TTL: ttl, UntilDeadline: time.Hour}, sent)
+		for {
+			loss, _ := waitLoss(t, hb, 5*time.Second)
+			if !errors.Is(loss.Err, heartbeat.ErrLost) {
+				continue // the loss for unconfirmed renewals, before
+			}
+			if loss.Left != 0 {
+				t.Errorf("Loss.Left = %v for an owner found after the lease ended, want 0", loss.Left)
+			}
+			return
+		}
+	})
+}
+
 func TestUnconfirmedReportsKillGraceBeforeEnd(t *testing.T) {
 	t.Parallel()
 	const (

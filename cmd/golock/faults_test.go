@@ -433,6 +433,9 @@ func TestFaultLockStolen(t *testing.T) {
 			t.Errorf("exit code %d, want %d; stderr:\n%s", r.Code, exitFailed, r.Stderr)
 		}
 		checkLostLine(t, r.Stderr, name, "pid "+strconv.Itoa(thiefPID(t, c, name)))
+		if !strings.Contains(r.Stderr, "left: the lock vanished early from Redis") {
+			t.Errorf("the line does not say the lock vanished while the lease still ran:\n%s", r.Stderr)
+		}
 		if lines := golockLines(r.Stderr); len(lines) != 1 {
 			t.Errorf("want one line from golock, got:\n%s", r.Stderr)
 		}
@@ -455,8 +458,9 @@ func TestFaultLockStolen(t *testing.T) {
 		if r.Code != 7 {
 			t.Errorf("exit code %d, want the job's 7; stderr:\n%s", r.Code, r.Stderr)
 		}
-		if lines := golockLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "warning:") {
-			t.Errorf("want one warning line, got:\n%s", r.Stderr)
+		if lines := golockLines(r.Stderr); len(lines) != 1 || !strings.Contains(lines[0], "warning:") ||
+			!strings.Contains(lines[0], "left: the lock vanished early from Redis") {
+			t.Errorf("want one warning line saying the lock vanished while the lease still ran, got:\n%s", r.Stderr)
 		}
 		if owner := ownerOf(t, c, name); owner != thief.Owner {
 			t.Errorf("the lock is owned by %s after the first job's release, want the new holder %s untouched", owner, thief.Owner)

@@ -112,7 +112,7 @@ func (j *job) run(ctx context.Context) int {
 				return
 			}
 			if j.Config.OnLost == "keep" { // each loss said once; the job runs on
-				what, _ := lossSaid(j.Name, loss.Err, j.Config.Lease)
+				what, _ := lossSaid(j.Name, *loss, j.Config.Lease)
 				j.Log.Warn(what + "; CRONLOCK_ON_LOST=keep, so the job runs on")
 				j.Log.Debug("the loss in detail", "err", loss.Err)
 				continue
@@ -152,7 +152,7 @@ func (j *job) run(ctx context.Context) int {
 		exit, outcome.Ended = ExitTimeout, lockscript.TimedOut
 	case res.Stopped:
 		var what string
-		what, outcome.Ended = lossSaid(j.Name, loss.Err, j.Config.Lease)
+		what, outcome.Ended = lossSaid(j.Name, *loss, j.Config.Lease)
 		j.Log.Error(what + "; job killed (CRONLOCK_ON_LOST=kill)")
 		j.Log.Debug("the loss in detail", "err", loss.Err)
 		exit = ExitFailed
@@ -173,7 +173,15 @@ func (j *job) run(ctx context.Context) int {
 }
 
 // lossSaid says what happened to the lock in the operator's words, and how the run ends.
-func lossSaid(name string, err error, lease time.Duration) (string, lockscript.Ending) {
+func lossSaid(name string, loss heartbeat.Loss, lease time.Duration) (string, lockscript.Ending) {
+	err := loss.Err
+	// Another owner holds it: the lease ran out, or the lock vanished while the lease still ran.
+	how := "after its lease ran out"
+	if loss.Left > 0 {
+		how = fmt.Sprintf("while this run's lease had %v left: the lock vanished early from Redis "+
+			"(a failover, a restart without persistence, an eviction, a clock step) or was removed by hand",
+			loss.Left.Round(time.Millisecond))
+	}
 	var held *lockscript.HeldError
 	switch {
 	case errors.As(err, &held) && held.Reset:
@@ -183,10 +191,9 @@ func lossSaid(name string, err error, lease time.Duration) (string, lockscript.E
 		return fmt.Sprintf("lock %s was taken over by a CRONLOCK_REPLACE run on %s pid %d",
 			name, held.Holder.Host, held.Holder.PID), lockscript.Replaced
 	case errors.As(err, &held) && held.Holder.Kind == lockscript.Golock:
-		return fmt.Sprintf("lock lost while the job ran: %s took %s after its lease ran out",
-			held.Holder, name), lockscript.Lost
+		return fmt.Sprintf("lock lost while the job ran: %s took %s %s", held.Holder, name, how), lockscript.Lost
 	case errors.Is(err, heartbeat.ErrLost):
-		return fmt.Sprintf("lock lost while the job ran: another run took %s after its lease ran out", name), lockscript.Lost
+		return fmt.Sprintf("lock lost while the job ran: another run took %s %s", name, how), lockscript.Lost
 	case errors.Is(err, heartbeat.ErrClockStep):
 		return fmt.Sprintf("lock %s may have expired early: Redis's clock jumped forward", name), lockscript.Lost
 	}
