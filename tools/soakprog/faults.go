@@ -36,7 +36,7 @@ func (w *world) setUp() error {
 		args = []string{"--save", "", "--appendonly", "yes", "--appendfsync", "always"}
 	}
 	args = append(args, "--enable-debug-command", "yes")
-	if w.opts.config == "sentinel" {
+	if w.opts.sentinel() {
 		ss, err := startSentinelSet(w.work, args)
 		w.ss = ss
 		return err

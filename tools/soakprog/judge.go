@@ -89,6 +89,9 @@ type verdict struct {
 	runs, jobs, held     int
 	killed               int // jobs stopped for a lost lock, with a fault to explain it
 	failedNoJob          int // 201 before any job ran, with a fault to explain it
+	failedNoReplica      int // 201 before any job ran for want of replicas, in a noReplica span
+	replicaGaps          int
+	replicaGapTime       time.Duration
 	faultsByKind         map[string]int
 	exposure             map[string]*exposure
 	pausedOverlaps       int       // overlaps where a golock had been SIGSTOPped past its lease
@@ -130,6 +133,11 @@ func judge(res *result) *verdict {
 		}
 	}
 	for _, f := range res.faults {
+		if f.kind == noReplica {
+			v.replicaGaps++
+			v.replicaGapTime += f.length
+			continue
+		}
 		v.faultsByKind[f.kind]++
 	}
 
@@ -137,14 +145,27 @@ func judge(res *result) *verdict {
 	// lease before the failure.
 	near := func(r *runRecord, from, to int64) (string, bool) {
 		for _, f := range res.faults {
-			if f.run != 0 && f.run != r.id {
-				continue // another golock's SIGSTOP
+			if f.run != 0 && f.run != r.id || f.kind == noReplica {
+				continue // another golock's SIGSTOP, or no fault at all
 			}
 			if f.window.from <= to && f.window.to+int64(lease) >= from {
 				return f.kind, true
 			}
 		}
 		return "", false
+	}
+	// A span without the replicas CRONLOCK_MIN_REPLICAS asks for explains a refusal for
+	// want of them while the run lasted.
+	noReplicaDuring := func(r *runRecord) bool {
+		if !strings.Contains(r.stderr, replicaRefused) {
+			return false
+		}
+		for _, f := range res.faults {
+			if f.kind == noReplica && f.window.from <= r.exit && f.window.to >= r.start {
+				return true
+			}
+		}
+		return false
 	}
 
 	v.judgeOverlaps(jobs, runs)
@@ -196,6 +217,8 @@ func judge(res *result) *verdict {
 		case r.code == 201 && j == nil:
 			if _, ok := near(r, r.start, r.exit); ok {
 				v.failedNoJob++
+			} else if noReplicaDuring(r) {
+				v.failedNoReplica++
 			} else {
 				v.unexplained = append(v.unexplained, finding{1, fmt.Sprintf("run %d (%s): exit 201 with no fault near and no job run: %s", r.id, r.lock, line)})
 			}
@@ -214,6 +237,9 @@ func judge(res *result) *verdict {
 	// Exposure: for each fault, the jobs that ran while it lasted, and which of them were
 	// stopped for a lost lock.
 	for _, f := range res.faults {
+		if f.kind == noReplica {
+			continue
+		}
 		e := v.exposure[f.kind+" "+band(f)]
 		if e == nil {
 			e = &exposure{}
@@ -242,7 +268,7 @@ func judge(res *result) *verdict {
 func shortCauses(faults []fault, r *runRecord, j *jobRecord, killAt int64) string {
 	var causes []string
 	for _, f := range faults {
-		if f.run != 0 && f.run != r.id {
+		if f.run != 0 && f.run != r.id || f.kind == noReplica {
 			continue
 		}
 		if f.window.to < max(j.start, killAt-int64(lease)) || f.window.from > killAt {

@@ -24,6 +24,7 @@ func logOf(run int, lock string, fence string, from, to int64, last string) stri
 
 func TestJudge(t *testing.T) {
 	opts := options{config: "aof", duration: time.Minute, hosts: 2, locks: 1}
+	refused := "golock: only 0 of CRONLOCK_MIN_REPLICAS=1 replicas acknowledged the lock in time; not running lock=cronlock.a"
 	lost := "golock: Redis did not confirm a renewal of lock L in time (i/o timeout), so its lease may end while the job runs; job killed (CRONLOCK_ON_LOST=kill)"
 	for _, tc := range []struct {
 		name   string
@@ -73,6 +74,25 @@ func TestJudge(t *testing.T) {
 			{id: 2, lock: "a", jobMs: 1000, start: 40 * sec, exit: 41 * sec, code: 3},
 		}, nil, logOf(1, "a", "5", 10*sec, 11*sec, "end"),
 			func(v *verdict) bool { return len(v.hangs) == 1 && len(v.unexplained) == 1 && v.findings() == 2 }},
+		{"a refusal for want of replicas, while a master had none", []*runRecord{
+			{id: 1, lock: "a", jobMs: 1000, start: 20 * sec, exit: 21 * sec, code: 201, stderr: refused},
+		}, []fault{{kind: noReplica, window: window{10 * sec, 20*sec + sec/2}, length: 10*time.Second + time.Second/2}}, "",
+			func(v *verdict) bool {
+				return v.failedNoReplica == 1 && v.replicaGaps == 1 && len(v.faultsByKind) == 0 && v.findings() == 0
+			}},
+		{"a refusal for want of replicas, with the replicas online", []*runRecord{
+			{id: 1, lock: "a", jobMs: 1000, start: 20 * sec, exit: 21 * sec, code: 201, stderr: refused},
+		}, []fault{{kind: noReplica, window: window{10 * sec, 19 * sec}, length: 9 * time.Second}}, "",
+			func(v *verdict) bool { return v.failedNoReplica == 0 && len(v.unexplained) == 1 }},
+		{"a span without replicas explains no other exit 201", []*runRecord{
+			{id: 1, lock: "a", jobMs: 1000, start: 20 * sec, exit: 21 * sec, code: 201, stderr: "golock: Redis did not answer"},
+		}, []fault{{kind: noReplica, window: window{10 * sec, 30 * sec}, length: 20 * time.Second}}, "",
+			func(v *verdict) bool { return len(v.unexplained) == 1 }},
+		{"a span without replicas explains no kill", []*runRecord{
+			{id: 1, lock: "a", jobMs: 5000, start: 10 * sec, exit: 14 * sec, code: 201, stderr: lost},
+		}, []fault{{kind: noReplica, window: window{11 * sec, 14 * sec}, length: 3 * time.Second}},
+			logOf(1, "a", "5", 10*sec, 13*sec, "term"),
+			func(v *verdict) bool { return len(v.needless) == 1 && v.killed == 0 }},
 		{"a job with no fence", []*runRecord{{id: 1, lock: "a", jobMs: 1000, start: 10 * sec, exit: 12 * sec}},
 			nil, logOf(1, "a", "-", 10*sec, 11*sec, "end"),
 			func(v *verdict) bool { return len(v.fences) == 1 }},

@@ -1,7 +1,7 @@
 // Command soakprog is tools/soak: it runs a fleet of golocks against a Redis it owns for
 // a while, injects real faults, then judges what the jobs logged.
 //
-//	soakprog [--duration D] [--golock PATH] [--config aof|nopersist|sentinel|limit3]
+//	soakprog [--duration D] [--golock PATH] [--config aof|nopersist|sentinel|sentinel-wait|limit3]
 //	         [--hosts N] [--locks N] [--seed N] [--keep DIR]
 //	soakprog --rejudge DIR [--duration D] [--config NAME]
 //

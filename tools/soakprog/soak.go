@@ -42,11 +42,15 @@ const (
 )
 
 var configs = map[string]string{
-	"aof":       "one Redis with AOF (appendfsync always)",
-	"nopersist": "one Redis without persistence",
-	"sentinel":  "a master, a replica and three sentinels; failovers by kill -9 of the master",
-	"limit3":    "one Redis with AOF, CRONLOCK_LIMIT=3",
+	"aof":           "one Redis with AOF (appendfsync always)",
+	"nopersist":     "one Redis without persistence",
+	"sentinel":      "a master, a replica and three sentinels; failovers by kill -9 of the master",
+	"sentinel-wait": "the sentinel set, golock with CRONLOCK_MIN_REPLICAS=1",
+	"limit3":        "one Redis with AOF, CRONLOCK_LIMIT=3",
 }
+
+// configNames lists the configs for usage lines.
+const configNames = "aof, nopersist, sentinel, sentinel-wait or limit3"
 
 func parseArgs(args []string) (options, error) {
 	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
@@ -54,20 +58,20 @@ func parseArgs(args []string) (options, error) {
 	var o options
 	fs.DurationVar(&o.duration, "duration", time.Minute, "how long the fleet runs (faults included)")
 	fs.StringVar(&o.golock, "golock", "", "the golock binary, or any program with its command line")
-	fs.StringVar(&o.config, "config", "aof", "aof, nopersist, sentinel or limit3")
+	fs.StringVar(&o.config, "config", "aof", configNames)
 	fs.IntVar(&o.hosts, "hosts", 0, "simulated hosts (default 8; 10 with limit3)")
 	fs.IntVar(&o.locks, "locks", 3, "locks the hosts share")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (default: from the clock)")
 	fs.StringVar(&o.keep, "keep", "", "keep the logs and Redis files in this directory")
 	fs.StringVar(&o.rejudge, "rejudge", "", "judge again the logs that --keep kept in this directory")
 	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("%v (usage: soak --duration D [--golock PATH] [--config aof|nopersist|sentinel|limit3] [--hosts N] [--locks N] [--seed N] [--keep DIR])", err)
+		return o, fmt.Errorf("%v (usage: soak --duration D [--golock PATH] [--config aof|nopersist|sentinel|sentinel-wait|limit3] [--hosts N] [--locks N] [--seed N] [--keep DIR])", err)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if _, ok := configs[o.config]; !ok {
-		return o, fmt.Errorf("unknown --config %q: aof, nopersist, sentinel or limit3", o.config)
+		return o, fmt.Errorf("unknown --config %q: %s", o.config, configNames)
 	}
 	if o.duration <= 0 || o.locks < 1 || o.hosts < 0 {
 		return o, errors.New("--duration, --locks and --hosts must be positive")
@@ -90,6 +94,19 @@ func (o options) limit() int {
 		return 3
 	}
 	return 1
+}
+
+// sentinel tells whether the fleet finds its Redis through Sentinel.
+func (o options) sentinel() bool {
+	return o.config == "sentinel" || o.config == "sentinel-wait"
+}
+
+// minReplicas is the fleet's CRONLOCK_MIN_REPLICAS.
+func (o options) minReplicas() int {
+	if o.config == "sentinel-wait" {
+		return 1
+	}
+	return 0
 }
 
 // window is a span on the shared monotonic clock, in nanoseconds.
@@ -192,6 +209,9 @@ func soak(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 	if o.limit() > 1 {
 		env = append(env, "CRONLOCK_LIMIT="+strconv.Itoa(o.limit()))
 	}
+	if o.minReplicas() > 0 {
+		env = append(env, "CRONLOCK_MIN_REPLICAS="+strconv.Itoa(o.minReplicas()))
+	}
 	fmt.Fprintf(stderr, "soak: %s for %v: %s; %d hosts, %d locks; seed %d; golock %s; logs in %s\n",
 		o.config, o.duration, configs[o.config], o.hosts, o.locks, o.seed, o.golock, work)
 
@@ -210,6 +230,9 @@ func soak(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 		var fw sync.WaitGroup
 		fw.Go(func() { w.injectFaults(runCtx) })
 		fw.Go(func() { w.stopGolocks(runCtx, f) })
+		if o.minReplicas() > 0 {
+			fw.Go(func() { w.watchReplicas(runCtx, o.minReplicas()) })
+		}
 		fw.Wait()
 	}()
 	<-faultsDone

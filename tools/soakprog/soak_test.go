@@ -74,3 +74,19 @@ func TestSoakAOF(t *testing.T) {
 		t.Errorf("the soak of golock with AOF exited %d: %s", code, summary)
 	}
 }
+
+// A minute of golock through Sentinel failovers with CRONLOCK_MIN_REPLICAS=1: no
+// findings. Without the WAIT (--config sentinel) a master that wakes after the sentinels
+// replaced it takes locks its replacement never sees, and such a minute often overlaps.
+func TestSoakSentinelWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the 60 s soak does not run with -short")
+	}
+	code, summary := soakFor(t, "--duration", "60s", "--config", "sentinel-wait")
+	if code != 0 || !strings.HasSuffix(summary, ": PASS") {
+		t.Errorf("the soak of golock with Sentinel and CRONLOCK_MIN_REPLICAS=1 exited %d: %s", code, summary)
+	}
+	if n := count(t, summary, "faults"); n == 0 {
+		t.Errorf("the soak injected no faults: %s", summary)
+	}
+}

@@ -146,6 +146,10 @@ func (v *verdict) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "runs: %d golocks, %d jobs, %d held elsewhere (200), %d jobs killed with a fault to explain it, %d exits 201 before a job with a fault to explain it, %d overlaps after a golock was SIGSTOPped past its lease (a documented limit)\n",
 		v.runs, v.jobs, v.held, v.killed, v.failedNoJob, v.pausedOverlaps)
+	if o.minReplicas() > 0 || v.replicaGaps > 0 {
+		fmt.Fprintf(w, "replicas: %d spans, %v in all, with fewer than CRONLOCK_MIN_REPLICAS=%d online replicas on a master (after failovers, until the old master was back and synced); %d exits 201 before a job for want of them\n",
+			v.replicaGaps, v.replicaGapTime.Round(time.Millisecond), o.minReplicas(), v.failedNoReplica)
+	}
 	if len(v.shortKills) > 0 {
 		fmt.Fprintf(w, "kills after faults that were each within the worst phase's tolerance (ridden through alone; together they may not be): %d\n", len(v.shortKills))
 		for i, f := range v.shortKills {
