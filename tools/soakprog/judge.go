@@ -132,21 +132,25 @@ func judge(res *result) *verdict {
 			delete(jobs, id)
 		}
 	}
+	// The spans without replicas are not faults: they explain one kind of refusal only.
+	var faults, gaps []fault
 	for _, f := range res.faults {
 		if f.kind == noReplica {
+			gaps = append(gaps, f)
 			v.replicaGaps++
 			v.replicaGapTime += f.length
 			continue
 		}
+		faults = append(faults, f)
 		v.faultsByKind[f.kind]++
 	}
 
 	// Faults near a run explain a failure: one that touched its span, or ended less than a
 	// lease before the failure.
 	near := func(r *runRecord, from, to int64) (string, bool) {
-		for _, f := range res.faults {
-			if f.run != 0 && f.run != r.id || f.kind == noReplica {
-				continue // another golock's SIGSTOP, or no fault at all
+		for _, f := range faults {
+			if f.run != 0 && f.run != r.id {
+				continue // another golock's SIGSTOP
 			}
 			if f.window.from <= to && f.window.to+int64(lease) >= from {
 				return f.kind, true
@@ -160,8 +164,8 @@ func judge(res *result) *verdict {
 		if !strings.Contains(r.stderr, replicaRefused) {
 			return false
 		}
-		for _, f := range res.faults {
-			if f.kind == noReplica && f.window.from <= r.exit && f.window.to >= r.start {
+		for _, g := range gaps {
+			if g.window.from <= r.exit && g.window.to >= r.start {
 				return true
 			}
 		}
@@ -208,7 +212,7 @@ func judge(res *result) *verdict {
 				v.needless = append(v.needless, finding{float64(lease/3) - float64(killAt-r.start), fmt.Sprintf("run %d (%s, fence %s): job killed %s after golock started, before its first renewal was due: %s", r.id, r.lock, j.fenceText, ms(killAt-r.start), line)})
 			} else if _, ok := near(r, r.start, killAt); ok {
 				v.killed++
-				if causes := shortCauses(res.faults, r, j, killAt); causes != "" {
+				if causes := shortCauses(faults, r, j, killAt); causes != "" {
 					v.shortKills = append(v.shortKills, finding{float64(killAt - j.start), fmt.Sprintf("run %d (%s, fence %s): killed %s after its job started; faults started in the lease before: %s; golock said: %s", r.id, r.lock, j.fenceText, ms(killAt-j.start), causes, line)})
 				}
 			} else {
@@ -236,10 +240,7 @@ func judge(res *result) *verdict {
 
 	// Exposure: for each fault, the jobs that ran while it lasted, and which of them were
 	// stopped for a lost lock.
-	for _, f := range res.faults {
-		if f.kind == noReplica {
-			continue
-		}
+	for _, f := range faults {
 		e := v.exposure[f.kind+" "+band(f)]
 		if e == nil {
 			e = &exposure{}
@@ -268,7 +269,7 @@ func judge(res *result) *verdict {
 func shortCauses(faults []fault, r *runRecord, j *jobRecord, killAt int64) string {
 	var causes []string
 	for _, f := range faults {
-		if f.run != 0 && f.run != r.id || f.kind == noReplica {
+		if f.run != 0 && f.run != r.id {
 			continue
 		}
 		if f.window.to < max(j.start, killAt-int64(lease)) || f.window.from > killAt {
